@@ -1,0 +1,53 @@
+# outage_notify: `make run` serves the demo, `make test` runs everything CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export OUTAGE_NOTIFY_DATABASE_URL ?= sqlite:///outage_notify.db
+
+.PHONY: run test lint format bench image clean system-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -c "import outage_notify, fastapi, twilio, shapely, playwright"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/outage-notify db upgrade
+	$(BIN)/outage-notify demo
+	@echo
+	@echo "  outage_notify is starting on http://$(HOST):$(PORT)/"
+	@echo "    /            landing page, links to everything"
+	@echo "    /dev/inbox   every message the demo sent, per customer and channel"
+	@echo "    /agent       agent desk (sign in with the agent key printed above)"
+	@echo "    /docs        the API"
+	@echo
+	$(BIN)/outage-notify serve --host $(HOST) --port $(PORT)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check outage_notify tests bench migrations fixtures
+	$(BIN)/ruff format --check outage_notify tests bench migrations fixtures
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix outage_notify tests bench migrations fixtures
+	$(BIN)/ruff format outage_notify tests bench migrations fixtures
+
+test: $(STAMP) system-deps lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+image:
+	bash scripts/build-image.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

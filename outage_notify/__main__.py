@@ -1,0 +1,3 @@
+from outage_notify.cli import main
+
+raise SystemExit(main())

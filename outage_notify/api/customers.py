@@ -1,0 +1,165 @@
+"""/api/v1/customers: upsert (admin), look up, search, timeline (agent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime
+from outage_notify.api.errors import ApiError
+from outage_notify.auth.customer_links import make_token
+from outage_notify.customers import service as customers
+from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.db.models import Customer, PushSubscription
+from outage_notify.incidents.views import incident_dict
+from outage_notify.ingest.customers import (
+    CustomerRules,
+    FileFormatError,
+    ParsedCustomers,
+    normalise_phone,
+    parse_json_list,
+)
+from outage_notify.ingest.records import RecordError
+from outage_notify.runtime import Runtime
+from outage_notify.timeline.views import customer_timeline
+from outage_notify.timeutil import utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["customers"])
+
+EXAMPLE = [
+    {
+        "customer_id": "C-1001",
+        "name": "Maija Virtanen",
+        "address": "Mannerheimintie 12 B 7, Helsinki",
+        "phone": "040 123 4567",
+        "email": "maija@example.com",
+        "language": "fi",
+        "lat": 60.1699,
+        "lon": 24.9384,
+        "channels": "sms;email",
+        "feeder": "F-102",
+        "transformer": "T-5531",
+        "quiet_hours": "22:00-07:00",
+    }
+]
+
+
+@router.post("/customers", summary="Upsert customers (a JSON list; fields as the CSV)")
+def upsert_customers(
+    body: Any = Body(..., examples=[EXAMPLE]),
+    _: Caller = Depends(as_admin),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    parsed = _parse(body, runtime)
+    with runtime.transaction() as session:
+        result = customers.upsert_customers(
+            session, records=[r for _, r in parsed.records], now=utcnow()
+        )
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "rejected": [r.as_dict() for r in parsed.rejections],
+    }
+
+
+def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
+    rules = CustomerRules(runtime.settings.default_language, runtime.settings.default_region)
+    items = body.get("customers") if isinstance(body, dict) else body
+    try:
+        return parse_json_list(items, rules)
+    except FileFormatError as exc:
+        raise ApiError(422, str(exc)) from exc
+
+
+@router.get("/customers", summary="Search by phone, or by customer id, name or address")
+def search_customers(
+    phone: str | None = Query(None, description="Any format; read in DEFAULT_REGION"),
+    q: str | None = Query(None, description="Customer id, or part of a name or address"),
+    limit: int = Query(50, ge=1, le=500),
+    _: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    if not (phone and phone.strip()) and not (q and q.strip()):
+        raise ApiError(422, "give phone or q")
+    e164 = None
+    if phone and phone.strip():
+        try:
+            e164 = normalise_phone(phone, runtime.settings.default_region)
+        except RecordError as exc:
+            raise ApiError(422, str(exc)) from exc
+    with runtime.transaction() as session:
+        found = customers.search_customers(session, phone=e164, q=q, limit=limit)
+        return {"customers": [customers.customer_dict(c) for c in found]}
+
+
+@router.get("/customers/{customer_id}", summary="A customer, preferences, current incidents")
+def get_customer(
+    customer_id: str,
+    _: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        return {
+            **customers.customer_dict(customer),
+            "push_subscriptions": _push_count(session, customer.id),
+            "opted_out": _opted_out(session, customer),
+            "current_incidents": [
+                incident_dict(i)
+                for i in customers.current_incidents(session, customer_pk=customer.id)
+            ],
+        }
+
+
+@router.get("/customers/{customer_id}/timeline", summary="Every incident and message, oldest first")
+def get_timeline(
+    customer_id: str,
+    _: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        return {
+            "customer_id": customer.customer_id,
+            "events": customer_timeline(session, customer_pk=customer.id),
+        }
+
+
+@router.get(
+    "/customers/{customer_id}/link", summary="The customer's signed link (in-app feed, push)"
+)
+def get_link(
+    customer_id: str,
+    _: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, str]:
+    with runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+    token = make_token(runtime.link_secret(), customer.customer_id)
+    base = runtime.settings.public_url.rstrip("/")
+    return {"token": token, "feed_url": f"{base}/api/v1/feed?token={token}"}
+
+
+def _customer(session: Session, customer_id: str) -> Customer:
+    customer = customers.get_customer(session, customer_id=customer_id)
+    if customer is None:
+        raise ApiError(404, f"no customer {customer_id!r}")
+    return customer
+
+
+def _push_count(session: Session, customer_pk: int) -> int:
+    return len(
+        session.scalars(
+            select(PushSubscription.id).where(PushSubscription.customer_pk == customer_pk)
+        ).all()
+    )
+
+
+def _opted_out(session: Session, customer: Customer) -> list[str]:
+    pairs = [("sms", customer.phone), ("email", customer.email)]
+    hashes = {address_hash(ch, addr): ch for ch, addr in pairs if addr}
+    found = opted_out_hashes(session, hashes=list(hashes)) if hashes else set()
+    return sorted(hashes[h] for h in found)

@@ -1,0 +1,59 @@
+"""Liveness, readiness and metrics: no authentication, nothing personal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from sqlalchemy import text
+
+from outage_notify.api.deps import get_runtime
+from outage_notify.db.migrate import at_head
+from outage_notify.delivery.outbox import backlog
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+
+router = APIRouter(tags=["health"])
+OUTBOX = Gauge("outage_notify_outbox", "Outbox rows by state", ["state"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Database reachable, schema at head, dispatcher alive")
+def readyz(runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if at_head(runtime.engine) else "not at head"
+    except Exception as exc:  # any failure to reach the database means not ready
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    checks["dispatcher"] = _dispatcher_state(runtime)
+    ready = all(v in ("ok", "disabled") for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+def _dispatcher_state(runtime: Runtime) -> str:
+    if not runtime.settings.dispatcher_enabled:
+        return "disabled"
+    dispatcher = runtime.dispatcher
+    beat = dispatcher.last_beat
+    stale_after = max(30.0, runtime.settings.lease_seconds * 2)
+    if not dispatcher.alive or beat is None or time.monotonic() - beat > stale_after:
+        return "not running"
+    return "ok"
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
+    with runtime.transaction() as session:
+        for state, count in backlog(session, now=utcnow()).items():
+            OUTBOX.labels(state).set(count)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

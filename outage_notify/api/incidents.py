@@ -1,0 +1,166 @@
+"""/api/v1/incidents: operators post and patch outages; agents read them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime
+from outage_notify.api.errors import ApiError
+from outage_notify.incidents.service import (
+    IncidentError,
+    IncidentNotFound,
+    IncidentOutcome,
+    get_incident,
+)
+from outage_notify.incidents.views import incident_dict, list_incidents, notification_counts
+from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.ingest.records import RecordError
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+SOURCE = "operator"
+
+Time = str | None
+TIME_HELP = "ISO 8601 with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"
+
+
+class IncidentBody(BaseModel):
+    """An outage or planned work, as an operator states it. Re-posting the same external_id
+    updates it; fields left out are absent (no ETR yet, no cause), not unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    external_id: str = Field(..., min_length=1, max_length=200, examples=["OMS-2026-000123"])
+    kind: Literal["unplanned", "planned"] = "unplanned"
+    status: Literal["detected", "crew_assigned", "in_progress", "restored", "cancelled"] = (
+        "detected"
+    )
+    cause: str | None = Field(None, examples=["storm damage"])
+    message: str | dict[str, str] | None = Field(
+        None, description="A note for customers: text, or {fi, sv, en} texts"
+    )
+    area: dict[str, Any] | None = Field(
+        None, description="GeoJSON Polygon/MultiPolygon, [lon, lat]"
+    )
+    feeders: list[str | int] = Field(default_factory=list)
+    transformers: list[str | int] = Field(default_factory=list)
+    etr: Time = Field(None, description=TIME_HELP)
+    starts_at: Time = Field(None, description="planned work: " + TIME_HELP)
+    ends_at: Time = Field(None, description="planned work: " + TIME_HELP)
+    started_at: Time = Field(None, description="when the outage began (default: when posted)")
+
+
+class IncidentPatch(BaseModel):
+    """Only the fields given change; null clears a field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["detected", "crew_assigned", "in_progress", "restored", "cancelled"] | None = (
+        None
+    )
+    etr: Time = Field(None, description=TIME_HELP)
+    cause: str | None = None
+    message: str | dict[str, str] | None = None
+    area: dict[str, Any] | None = None
+    feeders: list[str | int] | None = None
+    transformers: list[str | int] | None = None
+    starts_at: Time = None
+    ends_at: Time = None
+    started_at: Time = None
+
+
+@router.post("/incidents", summary="Create or update an incident by external_id (idempotent)")
+def post_incident(
+    body: IncidentBody,
+    _: Caller = Depends(as_operator),
+    runtime: Runtime = Depends(get_runtime),
+) -> JSONResponse:
+    ignored = sorted(body.model_extra or {})
+    fields = body.model_dump(exclude=set(ignored))
+    try:
+        record = incident_from_body(fields)
+    except RecordError as exc:
+        raise ApiError(422, str(exc)) from exc
+    with runtime.transaction() as session:
+        try:
+            outcome = runtime.incidents.upsert(session, source=SOURCE, record=record, now=utcnow())
+        except IncidentError as exc:
+            raise ApiError(422, str(exc)) from exc
+        payload = _outcome_dict(session, outcome)
+    runtime.after_commit()
+    if ignored:
+        payload["ignored_fields"] = ignored
+    return JSONResponse(payload, status_code=201 if outcome.created else 200)
+
+
+@router.patch("/incidents/{incident_id}", summary="Change etr, status, area, cause or message")
+def patch_incident(
+    incident_id: str,
+    body: IncidentPatch,
+    _: Caller = Depends(as_operator),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    patch = body.model_dump(exclude_unset=True)
+    if not patch:
+        raise ApiError(422, "nothing to change: give etr, status, area, cause or message")
+    with runtime.transaction() as session:
+        try:
+            outcome = runtime.incidents.patch(
+                session, incident_id=incident_id, patch=patch, now=utcnow()
+            )
+        except IncidentNotFound as exc:
+            raise ApiError(404, f"no incident {incident_id!r}") from exc
+        except IncidentError as exc:
+            raise ApiError(422, str(exc)) from exc
+        payload = _outcome_dict(session, outcome)
+    runtime.after_commit()
+    return payload
+
+
+@router.get("/incidents", summary="Incidents, newest change first, with notification counts")
+def get_incidents(
+    status: str | None = Query(None, description="active, or one status"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    _: Caller = Depends(as_reader),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with runtime.transaction() as session:
+        incidents = list_incidents(session, status=status, limit=limit, offset=offset)
+        counts = notification_counts(session, [i.id for i in incidents])
+        return {"incidents": [incident_dict(i, counts.get(i.id)) for i in incidents]}
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with notification counts")
+def get_one_incident(
+    incident_id: str,
+    _: Caller = Depends(as_reader),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with runtime.transaction() as session:
+        try:
+            incident = get_incident(session, incident_id=incident_id)
+        except IncidentNotFound as exc:
+            raise ApiError(404, f"no incident {incident_id!r}") from exc
+        counts = notification_counts(session, [incident.id])
+        return incident_dict(incident, counts.get(incident.id))
+
+
+def _outcome_dict(session: Any, outcome: IncidentOutcome) -> dict[str, Any]:
+    incident = outcome.incident
+    counts = notification_counts(session, [incident.id]).get(incident.id)
+    return {
+        **incident_dict(incident, counts),
+        "created": outcome.created,
+        "changes": [c.value for c in outcome.changes],
+        "planned": {
+            "customers": outcome.plan.customers,
+            "by_kind": dict(outcome.plan.by_kind),
+            "by_status": dict(outcome.plan.by_status),
+        },
+    }

@@ -1,0 +1,88 @@
+"""Twilio webhooks: delivery receipts and replies, in Twilio's form encoding.
+
+The X-Twilio-Signature is checked against PUBLIC_URL + path (+ query): behind a proxy the URL
+Twilio signed is the public one, not the one this process sees.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator
+
+from outage_notify.api.deps import get_runtime
+from outage_notify.api.errors import ApiError
+from outage_notify.customers.replies import handle_inbound_sms
+from outage_notify.delivery.receipts import apply_twilio_status
+from outage_notify.ingest.customers import normalise_phone
+from outage_notify.ingest.records import RecordError
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
+    token = runtime.settings.twilio_auth_token
+    if not token:
+        raise ApiError(403, "Twilio is not configured here")
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    url = runtime.settings.public_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not RequestValidator(token).validate(url, params, signature):
+        raise ApiError(403, "X-Twilio-Signature does not match")
+    return params
+
+
+@router.post("/status", summary="Twilio delivery receipt (StatusCallback)")
+async def twilio_status(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+    params = await _signed_form(request, runtime)
+    sid, status = params.get("MessageSid"), params.get("MessageStatus")
+    if not sid or not status:
+        raise ApiError(422, "MessageSid and MessageStatus are required")
+    ref = request.query_params.get("n")
+    notification_id = int(ref) if ref and ref.isdigit() else None
+
+    def apply() -> bool:
+        with runtime.transaction() as session:
+            return apply_twilio_status(
+                session,
+                notification_id=notification_id,
+                message_sid=sid,
+                status=status,
+                error_code=params.get("ErrorCode"),
+                renderer=runtime.renderer,
+                now=utcnow(),
+            )
+
+    found = await run_in_threadpool(apply)
+    runtime.after_commit()
+    # 200 even for an unknown message: Twilio retrying would not make it known.
+    return Response(status_code=200 if found else 202)
+
+
+@router.post("/inbound", summary="An SMS reply from a customer")
+async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+    params = await _signed_form(request, runtime)
+    sender, body = params.get("From", ""), params.get("Body", "")
+    try:
+        phone = normalise_phone(sender, runtime.settings.default_region)
+    except RecordError as exc:
+        raise ApiError(422, f"From: {exc}") from exc
+
+    def handle() -> None:
+        with runtime.transaction() as session:
+            handle_inbound_sms(
+                session,
+                from_number=phone,
+                body=body,
+                message_sid=params.get("MessageSid", ""),
+                now=utcnow(),
+            )
+
+    await run_in_threadpool(handle)
+    return Response(EMPTY_TWIML, media_type="application/xml")

@@ -1,0 +1,46 @@
+"""create_app(): the API, the pages and, when enabled, the dispatcher in this process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from outage_notify import __version__
+from outage_notify.api import customers, health, incidents, push, webhooks
+from outage_notify.api.errors import BodySizeLimit, install_error_handlers
+from outage_notify.config import Settings, get_settings
+from outage_notify.runtime import Runtime
+from outage_notify.web import pages
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    runtime = runtime or Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.dispatcher_enabled:
+            runtime.dispatcher.start()
+            log.info("dispatcher %s started", runtime.dispatcher.worker_id)
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="outage_notify",
+        version=__version__,
+        description="Tells electricity customers about power cuts before they have to call.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (customers, incidents, push, webhooks, health, pages):
+        app.include_router(module.router)
+    return app

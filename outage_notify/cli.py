@@ -1,0 +1,235 @@
+"""The `outage-notify` command line of CONTRACT.md.
+
+Exit codes: 0 success, 1 failure, 2 bad usage; errors go to stderr on one line.
+Commands import what they need inside themselves, so that `apikey create` does not pay for
+loading the web framework and GeoPandas. Every command that opens the database first brings
+its schema to head: a command run on a fresh machine works without a separate step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outage_notify.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from outage_notify.runtime import Runtime
+
+log = logging.getLogger("outage_notify")
+
+
+class CommandError(Exception):
+    """A failure to report on one line, exit code 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_usage(sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        print(f"outage-notify: configuration: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args, settings) or 0)
+    except CommandError as exc:
+        print(f"outage-notify: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 1
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outage-notify", description=__doc__)
+    sub = parser.add_subparsers(title="commands")
+
+    serve = sub.add_parser("serve", help="migrate, then serve API + pages + dispatcher")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser("worker", help="the dispatcher alone: deliver from the outbox")
+    worker.add_argument("--once", action="store_true", help="send what is due, then exit")
+    worker.set_defaults(handler=cmd_worker)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
+    db.add_parser("upgrade", help="Alembic upgrade to head").set_defaults(handler=cmd_db_upgrade)
+
+    customers = sub.add_parser("customers", help="customer data").add_subparsers(title="customers")
+    imp = customers.add_parser("import", help="upsert customers from CSV or GeoJSON")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(handler=cmd_customers_import)
+    exp = customers.add_parser("export", help="print all held on one customer, as JSON")
+    exp.add_argument("customer_id")
+    exp.set_defaults(handler=cmd_customers_export)
+    erase = customers.add_parser("erase", help="remove a customer, keep a hashed opt-out")
+    erase.add_argument("customer_id")
+    erase.set_defaults(handler=cmd_customers_erase)
+
+    apikey = sub.add_parser("apikey", help="API keys").add_subparsers(title="apikey commands")
+    create = apikey.add_parser("create", help="print a new key, once; only its hash is kept")
+    create.add_argument("--role", required=True, choices=("operator", "agent", "admin"))
+    create.add_argument("--name", required=True)
+    create.set_defaults(handler=cmd_apikey_create)
+
+    vapid = sub.add_parser("vapid", help="Web Push keys").add_subparsers(title="vapid commands")
+    vapid.add_parser("generate", help="print a new VAPID key pair").set_defaults(handler=cmd_vapid)
+
+    demo = sub.add_parser("demo", help="load fixtures/ and play the storm scenario")
+    demo.add_argument("--pace", type=float, default=0.0, help="seconds to pause between steps")
+    demo.add_argument(
+        "--allow-real-providers",
+        action="store_true",
+        help="play even though a real SMS provider is configured (it would text the demo town)",
+    )
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database at head", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from outage_notify.app import create_app
+    from outage_notify.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = _runtime(settings)
+    if args.once:
+        sent = runtime.dispatcher.drain(timeout=3600)
+        print(f"sent {sent}", file=sys.stderr)
+        runtime.close()
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.dispatcher.start()
+    log.info("worker %s running; Ctrl-C stops it", runtime.dispatcher.worker_id)
+    stop.wait()
+    runtime.close()
+    return 0
+
+
+def _runtime(settings: Settings) -> Runtime:
+    from outage_notify.db.migrate import upgrade
+    from outage_notify.runtime import Runtime
+
+    upgrade(settings.database_url)
+    return Runtime.build(settings)
+
+
+def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.customers.imports import import_customers, parse_customer_file
+    from outage_notify.ingest.customers import CustomerRules, FileFormatError
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    rules = CustomerRules(settings.default_language, settings.default_region)
+    try:
+        parsed = parse_customer_file(data, args.file.name, rules)
+    except FileFormatError as exc:
+        raise CommandError(f"{args.file}: {exc}") from exc
+    runtime = _runtime(settings)
+    with runtime.transaction() as session:
+        report = import_customers(session, parsed=parsed)
+    print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
+    for rejection in report.rejections:
+        where = f"line {rejection.line}" if rejection.line else f"index {rejection.index}"
+        who = f" ({rejection.customer_id})" if rejection.customer_id else ""
+        print(f"rejected {where}{who}: {rejection.error}")
+    return 0
+
+
+def cmd_customers_export(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.customers.service import export_customer, get_customer
+
+    runtime = _runtime(settings)
+    with runtime.transaction() as session:
+        customer = get_customer(session, customer_id=args.customer_id)
+        if customer is None:
+            raise CommandError(f"no customer {args.customer_id!r}")
+        print(json.dumps(export_customer(session, customer=customer), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_customers_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.customers.service import erase_customer, get_customer
+    from outage_notify.timeutil import utcnow
+
+    runtime = _runtime(settings)
+    with runtime.transaction() as session:
+        customer = get_customer(session, customer_id=args.customer_id)
+        if customer is None:
+            raise CommandError(f"no customer {args.customer_id!r}")
+        erase_customer(session, customer=customer, now=utcnow())
+    print(f"erased {args.customer_id}", file=sys.stderr)
+    return 0
+
+
+def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.auth.apikeys import create_key
+    from outage_notify.timeutil import utcnow
+
+    runtime = _runtime(settings)
+    try:
+        with runtime.transaction() as session:
+            _, key = create_key(session, role=args.role, name=args.name, now=utcnow())
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print(key)
+    return 0
+
+
+def cmd_vapid(_: argparse.Namespace, __: Settings) -> int:
+    from outage_notify.delivery.channels.webpush import generate_vapid_keys
+
+    private, public = generate_vapid_keys()
+    print(f"OUTAGE_NOTIFY_VAPID_PRIVATE_KEY={private}")
+    print(f"# application server key for the browser (PushManager.subscribe): {public}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.demo import DemoRefused, play
+
+    try:
+        play(settings, pace=args.pace, allow_real_providers=args.allow_real_providers)
+    except DemoRefused as exc:
+        raise CommandError(str(exc)) from exc
+    return 0

@@ -1,0 +1,134 @@
+"""One Settings class: every knob of CONTRACT.md, read from OUTAGE_NOTIFY_* variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Language = Literal["fi", "sv", "en"]
+LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTAGE_NOTIFY_", extra="ignore")
+
+    database_url: str = "sqlite:///outage_notify.db"
+    timezone: str = "Europe/Helsinki"
+    default_language: Language = "fi"
+    default_region: str = "FI"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_timeout_seconds: float = 10.0
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "outage-notify@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:outage-notify@localhost"
+    push_timeout_seconds: float = 10.0
+
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs customer links (in-app feed, push subscription). Unset: a random secret is made once
+    # and kept in the database, so links survive restarts without any configuration.
+    secret_key: str | None = None
+
+    cap_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    outage_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    poll_seconds: int = Field(60, ge=1)
+
+    etr_change_minutes: int = Field(30, ge=0)
+    confirm_seconds: int = Field(180, ge=0)
+    restore_after_polls: int = Field(2, ge=1)
+    reassure_hours: float = Field(2, gt=0)
+    planned_notice_hours: float = Field(48, ge=0)
+    retry_base_seconds: float = Field(30, gt=0)
+    max_attempts: int = Field(12, ge=1)
+
+    # Service territory "minlon,minlat,maxlon,maxlat"; unset means the customers' bounding box.
+    territory: str | None = None
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+    dispatcher_enabled: bool = True
+    dispatch_batch_size: int = Field(200, ge=1)
+    dispatch_threads: int = Field(8, ge=1)
+    lease_seconds: int = Field(45, ge=5)
+    dispatch_idle_seconds: float = Field(1.0, gt=0)
+
+    @field_validator("cap_feeds", "outage_feeds", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("territory")
+    @classmethod
+    def _territory_box(cls, value: str | None) -> str | None:
+        if value:
+            parse_box(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def territory_box(self) -> tuple[float, float, float, float] | None:
+        return parse_box(self.territory) if self.territory else None
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def push_configured(self) -> bool:
+        return bool(self.vapid_private_key)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """Reads "minlon,minlat,maxlon,maxlat" and checks it is a real box in WGS 84."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError("territory must be minlon,minlat,maxlon,maxlat")
+    minx, miny, maxx, maxy = (float(p) for p in parts)
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise ValueError("territory must be minlon,minlat,maxlon,maxlat within WGS 84 ranges")
+    return minx, miny, maxx, maxy
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

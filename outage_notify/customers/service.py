@@ -1,0 +1,237 @@
+"""Customers: upsert, find, export, erase. Services take the session and never commit."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from outage_notify.db import meta
+from outage_notify.db.models import (
+    Customer,
+    Incident,
+    IncidentCustomer,
+    Notification,
+    OptOut,
+    PushSubscription,
+    TimelineEvent,
+)
+from outage_notify.ingest.records import CustomerRecord
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: int
+    updated: int
+
+
+def upsert_customers(
+    session: Session, *, records: Sequence[CustomerRecord], now: datetime
+) -> UpsertResult:
+    """Insert new customer_ids, update known ones; bumps the customers' revision."""
+    created = updated = 0
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start : start + CHUNK]
+        existing = _ids_by_customer_id(session, [r.customer_id for r in chunk])
+        new_rows = [
+            {**r.as_row(), "created_at": now, "updated_at": now}
+            for r in chunk
+            if r.customer_id not in existing
+        ]
+        changed_rows = [
+            {**r.as_row(), "id": existing[r.customer_id], "updated_at": now}
+            for r in chunk
+            if r.customer_id in existing
+        ]
+        if new_rows:
+            session.execute(insert(Customer), new_rows)
+        if changed_rows:
+            session.execute(update(Customer), changed_rows)
+        created += len(new_rows)
+        updated += len(changed_rows)
+    if records:
+        meta.bump_customers_revision(session)
+    return UpsertResult(created, updated)
+
+
+def _ids_by_customer_id(session: Session, customer_ids: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(Customer.customer_id, Customer.id).where(Customer.customer_id.in_(customer_ids))
+    )
+    return {cid: pk for cid, pk in rows}  # noqa: C416 - rows are Row objects
+
+
+def get_customer(session: Session, *, customer_id: str) -> Customer | None:
+    return session.scalar(select(Customer).where(Customer.customer_id == customer_id))
+
+
+def search_customers(
+    session: Session, *, phone: str | None = None, q: str | None = None, limit: int = 50
+) -> list[Customer]:
+    """By phone (E.164, exact), or by customer id, name or address (case-insensitive)."""
+    query = select(Customer)
+    if phone:
+        query = query.where(Customer.phone == phone)
+    if q:
+        pattern = f"%{_escape_like(q.strip().lower())}%"
+        query = query.where(
+            or_(
+                Customer.customer_id == q.strip(),
+                func.lower(Customer.name).like(pattern, escape="\\"),
+                func.lower(Customer.address).like(pattern, escape="\\"),
+                func.lower(Customer.customer_id).like(pattern, escape="\\"),
+            )
+        )
+    return list(session.scalars(query.order_by(Customer.customer_id).limit(limit)))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def current_incidents(session: Session, *, customer_pk: int) -> list[Incident]:
+    query = (
+        select(Incident)
+        .join(IncidentCustomer, IncidentCustomer.incident_id == Incident.id)
+        .where(IncidentCustomer.customer_pk == customer_pk, IncidentCustomer.affected.is_(True))
+        .order_by(Incident.started_at)
+    )
+    return list(session.scalars(query))
+
+
+def add_push_subscription(
+    session: Session, *, customer: Customer, endpoint: str, p256dh: str, auth: str, now: datetime
+) -> PushSubscription:
+    existing = session.scalar(
+        select(PushSubscription).where(
+            PushSubscription.customer_pk == customer.id, PushSubscription.endpoint == endpoint
+        )
+    )
+    if existing is not None:
+        existing.p256dh, existing.auth = p256dh, auth
+        return existing
+    subscription = PushSubscription(
+        customer_pk=customer.id, endpoint=endpoint, p256dh=p256dh, auth=auth, created_at=now
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+# ---- opt-outs --------------------------------------------------------------------------------
+
+
+def address_hash(channel: str, address: str) -> str:
+    """A channel address reduced to what an opt-out needs: equality, not the address."""
+    return hashlib.sha256(f"{channel}:{address.strip().lower()}".encode()).hexdigest()
+
+
+def opt_out(session: Session, *, channel: str, address: str, now: datetime) -> bool:
+    digest = address_hash(channel, address)
+    exists = session.scalar(
+        select(OptOut.id).where(OptOut.channel == channel, OptOut.address_hash == digest)
+    )
+    if exists is None:
+        session.add(OptOut(channel=channel, address_hash=digest, created_at=now))
+    return exists is None
+
+
+def opt_in(session: Session, *, channel: str, address: str) -> bool:
+    result = session.execute(
+        delete(OptOut).where(
+            OptOut.channel == channel, OptOut.address_hash == address_hash(channel, address)
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def opted_out_hashes(session: Session, *, hashes: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(hashes), CHUNK):
+        chunk = list(hashes[start : start + CHUNK])
+        found.update(
+            session.scalars(select(OptOut.address_hash).where(OptOut.address_hash.in_(chunk)))
+        )
+    return found
+
+
+# ---- export and erasure ---------------------------------------------------------------------
+
+
+def export_customer(session: Session, *, customer: Customer) -> dict[str, Any]:
+    """Everything held on one customer, for a subject access request."""
+    notifications = session.scalars(
+        select(Notification)
+        .where(Notification.customer_pk == customer.id)
+        .order_by(Notification.id)
+    )
+    events = session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.customer_pk == customer.id)
+        .order_by(TimelineEvent.id)
+    )
+    return {
+        "customer": customer_dict(customer),
+        "push_subscriptions": [
+            {"endpoint": s.endpoint, "created_at": s.created_at.isoformat()}
+            for s in customer.push_subscriptions
+        ],
+        "notifications": [_notification_export(n) for n in notifications],
+        "timeline": [_event_export(e) for e in events],
+    }
+
+
+def erase_customer(session: Session, *, customer: Customer, now: datetime) -> None:
+    """Removes the customer and everything about them; their phone and email stay opted out,
+    as hashes only, so a later re-import cannot message someone who asked to be forgotten."""
+    if customer.phone:
+        opt_out(session, channel="sms", address=customer.phone, now=now)
+    if customer.email:
+        opt_out(session, channel="email", address=customer.email, now=now)
+    session.execute(delete(Customer).where(Customer.id == customer.id))
+    meta.bump_customers_revision(session)
+
+
+def customer_dict(customer: Customer) -> dict[str, Any]:
+    return {
+        "customer_id": customer.customer_id,
+        "name": customer.name,
+        "address": customer.address,
+        "phone": customer.phone,
+        "email": customer.email,
+        "language": customer.language,
+        "lat": customer.lat,
+        "lon": customer.lon,
+        "channels": customer.channels.split(";") if customer.channels else None,
+        "feeder": customer.feeder,
+        "transformer": customer.transformer,
+        "quiet_hours": customer.quiet_hours,
+        "created_at": customer.created_at.isoformat(),
+        "updated_at": customer.updated_at.isoformat(),
+    }
+
+
+def _notification_export(n: Notification) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "incident_id": n.incident_id,
+        "channel": n.channel,
+        "kind": n.kind,
+        "to": n.to_address,
+        "subject": n.subject,
+        "body": n.body,
+        "status": n.status,
+        "reason": n.reason,
+        "created_at": n.created_at.isoformat(),
+    }
+
+
+def _event_export(e: TimelineEvent) -> dict[str, Any]:
+    return {"at": e.at.isoformat(), "type": e.type, "incident_id": e.incident_id, "data": e.data}

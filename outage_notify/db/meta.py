@@ -1,0 +1,47 @@
+"""Named values in app_meta: the customers' revision and the generated link secret."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outage_notify.db.models import AppMeta
+
+CUSTOMERS_REVISION = "customers_revision"
+LINK_SECRET = "link_secret"
+
+
+def get_value(session: Session, key: str) -> str | None:
+    return session.scalar(select(AppMeta.value).where(AppMeta.key == key))
+
+
+def set_value(session: Session, key: str, value: str) -> None:
+    row = session.get(AppMeta, key)
+    if row is None:
+        session.add(AppMeta(key=key, value=value))
+    else:
+        row.value = value
+
+
+def bump_customers_revision(session: Session) -> str:
+    """Every process's in-memory spatial index compares against this and reloads if stale."""
+    revision = uuid.uuid4().hex
+    set_value(session, CUSTOMERS_REVISION, revision)
+    return revision
+
+
+def customers_revision(session: Session) -> str:
+    return get_value(session, CUSTOMERS_REVISION) or "empty"
+
+
+def link_secret(session: Session) -> str:
+    """The secret that signs customer links, made on first use and kept."""
+    value = get_value(session, LINK_SECRET)
+    if value is None:
+        value = secrets.token_urlsafe(48)
+        set_value(session, LINK_SECRET, value)
+        session.flush()
+    return value

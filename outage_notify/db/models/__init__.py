@@ -1,0 +1,22 @@
+from outage_notify.db.models.apikey import ApiKey
+from outage_notify.db.models.base import Base
+from outage_notify.db.models.customer import Customer, OptOut, PushSubscription
+from outage_notify.db.models.incident import Incident, IncidentCustomer, IncidentRevision
+from outage_notify.db.models.meta import AppMeta
+from outage_notify.db.models.notification import Notification, OutboxItem
+from outage_notify.db.models.timeline import TimelineEvent
+
+__all__ = [
+    "ApiKey",
+    "AppMeta",
+    "Base",
+    "Customer",
+    "Incident",
+    "IncidentCustomer",
+    "IncidentRevision",
+    "Notification",
+    "OptOut",
+    "OutboxItem",
+    "PushSubscription",
+    "TimelineEvent",
+]

@@ -1,0 +1,127 @@
+"""App push through Web Push: VAPID (RFC 8292) signed, payload encrypted (RFC 8291, aes128gcm).
+
+One notification goes to each of the customer's subscriptions (their devices). A push service
+answering 404 or 410 says the subscription is gone; it is then removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from py_vapid import Vapid
+from py_vapid.utils import b64urlencode
+from pywebpush import WebPushException, webpush
+
+from outage_notify.config import Settings
+from outage_notify.delivery.channels.base import (
+    Channel,
+    Outcome,
+    OutgoingMessage,
+    PushTarget,
+    SendResult,
+)
+
+TTL_SECONDS = 12 * 3600  # news of an outage is stale after half a day
+
+
+def load_vapid_key(value: str) -> Vapid:
+    """A PEM text, a path to a PEM file, or the base64url private key."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return Vapid.from_pem(value.encode())
+    if os.path.isfile(value):
+        return Vapid.from_file(value)
+    return Vapid.from_string(value)
+
+
+def classify_push_status(status: int | None) -> Outcome:
+    if status is None or status == 429 or status >= 500:
+        return Outcome.RETRY
+    if status in (401, 403):  # our VAPID key refused: configuration, keep the message
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+class WebPush(Channel):
+    channel = "push"
+    provider = "webpush"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._vapid = load_vapid_key(settings.vapid_private_key or "")
+
+    def payload(self, message: OutgoingMessage) -> str:
+        return json.dumps(
+            {
+                "title": message.subject,
+                "body": message.body,
+                "kind": message.kind,
+                "notification_id": message.notification_id,
+                "lang": message.language,
+            },
+            ensure_ascii=False,
+        )
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        if not message.push_targets:
+            return self.result(Outcome.FAILED, error="no push subscription")
+        data = self.payload(message)
+        outcomes = [(target, self._send_one(target, data)) for target in message.push_targets]
+        return self._combine(outcomes)
+
+    def _send_one(self, target: PushTarget, data: str) -> tuple[Outcome, str | None]:
+        try:
+            webpush(
+                subscription_info={
+                    "endpoint": target.endpoint,
+                    "keys": {"p256dh": target.p256dh, "auth": target.auth},
+                },
+                data=data,
+                vapid_private_key=self._vapid,
+                # pywebpush writes "aud" and "exp" into this dict: a fresh one every call.
+                vapid_claims={"sub": self._settings.vapid_subject},
+                ttl=TTL_SECONDS,
+                timeout=self._settings.push_timeout_seconds,
+                headers={"Urgency": "high"},
+            )
+        except WebPushException as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            return classify_push_status(status), f"push service {status}: {exc.message}"
+        except (requests.RequestException, OSError, ValueError) as exc:
+            return Outcome.RETRY, f"push service unreachable: {exc}"
+        return Outcome.SENT, None
+
+    def _combine(self, outcomes: list[tuple[PushTarget, tuple[Outcome, str | None]]]) -> SendResult:
+        """Sent if any device took it; retried if any may still; failed when all refused."""
+        gone = tuple(t.subscription_id for t, (o, err) in outcomes if o is Outcome.FAILED)
+        errors = "; ".join(err for _, (_, err) in outcomes if err)
+        kinds = {o for _, (o, _) in outcomes}
+        outcome = (
+            Outcome.SENT
+            if Outcome.SENT in kinds
+            else (Outcome.RETRY if Outcome.RETRY in kinds else Outcome.FAILED)
+        )
+        sent = sum(1 for _, (o, _) in outcomes if o is Outcome.SENT)
+        ref: Any = f"{sent}/{len(outcomes)} devices" if sent else None
+        return SendResult(
+            outcome=outcome,
+            provider=self.provider,
+            provider_ref=ref,
+            error=errors or None,
+            gone_subscriptions=gone,
+        )
+
+
+def generate_vapid_keys() -> tuple[str, str]:
+    """(private key for OUTAGE_NOTIFY_VAPID_PRIVATE_KEY, public application server key),
+    both base64url as browsers and pywebpush take them."""
+    vapid = Vapid()
+    vapid.generate_keys()
+    private_value = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    public = vapid.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return b64urlencode(private_value), b64urlencode(public)

@@ -1,0 +1,171 @@
+"""The dispatcher drains the outbox: claim a batch (short transaction), call providers with no
+session open, write each answer back (short transactions), repeat.
+
+Runs in a thread inside `serve`, or alone as `outage-notify worker`; several workers can share a
+PostgreSQL outbox. Leases are renewed while a batch is still sending, so a slow provider does
+not let a second worker take over messages that are in fact being sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from outage_notify.config import Settings
+from outage_notify.db.engine import transaction
+from outage_notify.db.models import Notification
+from outage_notify.delivery import outbox
+from outage_notify.delivery.channels.base import Channel, Outcome, OutgoingMessage, SendResult
+from outage_notify.delivery.metrics import record_send
+from outage_notify.planning.fallback import plan_fallback
+from outage_notify.planning.messages import MessageRenderer
+from outage_notify.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+WRITE_EVERY_SECONDS = 0.2
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        channels: dict[str, Channel],
+        renderer: MessageRenderer,
+        settings: Settings,
+    ) -> None:
+        self._sessions = sessions
+        self._channels = channels
+        self._renderer = renderer
+        self._settings = settings
+        self._policy = outbox.RetryPolicy(settings.retry_base_seconds, settings.max_attempts)
+        self._lease = timedelta(seconds=settings.lease_seconds)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._pool = ThreadPoolExecutor(settings.dispatch_threads, thread_name_prefix="send")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_beat: float | None = None
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for channel in self._channels.values():
+            channel.close()
+
+    def wake(self) -> None:
+        """New messages were committed: look now rather than at the next idle tick."""
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                handled = self.run_once()
+            except Exception:  # a bad batch must not stop delivery for everyone else
+                log.exception("dispatcher batch failed; continuing")
+                handled = 0
+            if handled == 0:
+                self._wake.wait(self._settings.dispatch_idle_seconds)
+                self._wake.clear()
+
+    def drain(self, *, timeout: float = 60.0) -> int:
+        """Sends everything due now, then returns (tests, the demo, `worker --once`)."""
+        deadline = time.monotonic() + timeout
+        total = 0
+        while time.monotonic() < deadline:
+            handled = self.run_once()
+            total += handled
+            if handled == 0:
+                return total
+        raise TimeoutError(f"outbox not drained after {timeout} s ({total} sent)")
+
+    # ---- one batch ---------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        with transaction(self._sessions) as session:
+            messages = outbox.claim(
+                session,
+                worker=self.worker_id,
+                now=utcnow(),
+                lease=self._lease,
+                limit=self._settings.dispatch_batch_size,
+            )
+        if not messages:
+            return 0
+        futures = {self._pool.submit(self._send, m): m for m in messages}
+        self._collect(futures)
+        return len(messages)
+
+    def _send(self, message: OutgoingMessage) -> SendResult:
+        channel = self._channels.get(message.channel)
+        if channel is None:
+            return SendResult(Outcome.FAILED, "none", error=f"no channel {message.channel!r}")
+        started = time.monotonic()
+        try:
+            result = channel.send(message)
+        except Exception as exc:  # a channel bug is a retry, never a lost message
+            log.exception("channel %s raised", message.channel)
+            result = SendResult(Outcome.RETRY, channel.provider, error=f"internal error: {exc}")
+        record_send(
+            message.channel, result.provider, result.outcome.value, time.monotonic() - started
+        )
+        return result
+
+    def _collect(self, futures: dict[Future[SendResult], OutgoingMessage]) -> None:
+        pending = set(futures)
+        done_batch: list[tuple[OutgoingMessage, SendResult]] = []
+        last_renew = time.monotonic()
+        while pending:
+            done, pending = wait(pending, timeout=WRITE_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+            done_batch.extend((futures[f], f.result()) for f in done)
+            if done_batch and (not pending or len(done_batch) >= 50 or not done):
+                self._write(done_batch)
+                done_batch = []
+            if pending and time.monotonic() - last_renew > self._lease.total_seconds() / 3:
+                self._renew([futures[f].notification_id for f in pending])
+                last_renew = time.monotonic()
+        if done_batch:
+            self._write(done_batch)
+
+    def _renew(self, ids: list[int]) -> None:
+        with transaction(self._sessions) as session:
+            outbox.renew(session, worker=self.worker_id, ids=ids, now=utcnow(), lease=self._lease)
+
+    def _write(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
+        now = utcnow()
+        with transaction(self._sessions) as session:
+            for message, result in results:
+                recorded = outbox.record(
+                    session, message=message, result=result, policy=self._policy, now=now
+                )
+                if recorded.needs_fallback:
+                    self._fallback(session, recorded.notification_id, now)
+
+    def _fallback(self, session: Session, notification_id: int, now: datetime) -> None:
+        failed = session.get(Notification, notification_id)
+        if failed is not None and plan_fallback(
+            session, failed=failed, renderer=self._renderer, now=now
+        ):
+            self.wake()

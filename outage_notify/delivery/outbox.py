@@ -1,0 +1,315 @@
+"""The outbox: claim due notifications under a lease, then write back what the provider said.
+
+Claims use FOR UPDATE SKIP LOCKED where the database has it (PostgreSQL: many workers share the
+queue); on SQLite the write lock taken at BEGIN makes the claimer single. A claim marks the
+message in flight *before* the provider call; a claim taken over after its lease ran out while
+still in flight may have been sent already, and is marked a possible duplicate.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from outage_notify.db.models import Notification, OutboxItem, PushSubscription
+from outage_notify.delivery.channels.base import Outcome, OutgoingMessage, PushTarget, SendResult
+from outage_notify.timeline import service as timeline
+
+MAX_BACKOFF = timedelta(hours=1)
+STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "failed": 2, "suppressed": 2}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float
+    max_attempts: int
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
+        """Exponential backoff with jitter: half to all of base·2^(attempt-1), capped."""
+        ceiling = min(self.base_seconds * 2 ** max(attempt - 1, 0), MAX_BACKOFF.total_seconds())
+        return timedelta(seconds=ceiling * (rng or random).uniform(0.5, 1.0))
+
+
+def claim(
+    session: Session, *, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[OutgoingMessage]:
+    """Leases up to `limit` due notifications to this worker and returns them to send."""
+    due = session.execute(
+        select(OutboxItem.notification_id, OutboxItem.in_flight_since, OutboxItem.attempts)
+        .where(
+            OutboxItem.available_at <= now,
+            or_(OutboxItem.lease_expires_at.is_(None), OutboxItem.lease_expires_at < now),
+        )
+        .order_by(OutboxItem.priority.desc(), OutboxItem.available_at, OutboxItem.notification_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not due:
+        return []
+    ids = [row.notification_id for row in due]
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.notification_id.in_(ids))
+        .values(
+            lease_owner=worker,
+            lease_expires_at=now + lease,
+            in_flight_since=now,
+            attempts=OutboxItem.attempts + 1,
+        )
+    )
+    _mark_possible_duplicates(session, [r.notification_id for r in due if r.in_flight_since], now)
+    attempts = {row.notification_id: row.attempts + 1 for row in due}
+    return _messages(session, ids, attempts)
+
+
+def renew(
+    session: Session, *, worker: str, ids: Sequence[int], now: datetime, lease: timedelta
+) -> None:
+    """Keeps the lease on messages still being sent, so nobody else takes them over."""
+    if ids:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.notification_id.in_(list(ids)), OutboxItem.lease_owner == worker)
+            .values(lease_expires_at=now + lease)
+        )
+
+
+def _mark_possible_duplicates(session: Session, ids: list[int], now: datetime) -> None:
+    if not ids:
+        return
+    session.execute(
+        update(Notification).where(Notification.id.in_(ids)).values(possible_duplicate=True)
+    )
+    rows = session.execute(
+        select(
+            Notification.id, Notification.customer_pk, Notification.channel, Notification.kind
+        ).where(Notification.id.in_(ids))
+    ).all()
+    timeline.log_events(
+        session,
+        (
+            timeline.Event(
+                customer_pk=row.customer_pk,
+                at=now,
+                type=timeline.MESSAGE_STATUS,
+                notification_id=row.id,
+                channel=row.channel,
+                kind=row.kind,
+                status="queued",
+                reason="a worker stopped while sending this; sent again, may arrive twice",
+                data={"possible_duplicate": True},
+            )
+            for row in rows
+        ),
+    )
+
+
+def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> list[OutgoingMessage]:
+    rows = session.execute(
+        select(
+            Notification.id,
+            Notification.customer_pk,
+            Notification.channel,
+            Notification.kind,
+            Notification.language,
+            Notification.to_address,
+            Notification.subject,
+            Notification.body,
+            Notification.html,
+        ).where(Notification.id.in_(ids))
+    ).all()
+    push_pks = [r.customer_pk for r in rows if r.channel == "push"]
+    targets = _push_targets(session, push_pks) if push_pks else {}
+    return [
+        OutgoingMessage(
+            notification_id=r.id,
+            customer_pk=r.customer_pk,
+            channel=r.channel,
+            kind=r.kind,
+            language=r.language,
+            to_address=r.to_address,
+            subject=r.subject,
+            body=r.body,
+            html=r.html,
+            attempt=attempts[r.id],
+            push_targets=targets.get(r.customer_pk, ()) if r.channel == "push" else (),
+        )
+        for r in rows
+    ]
+
+
+def _push_targets(session: Session, pks: list[int]) -> dict[int, tuple[PushTarget, ...]]:
+    found: dict[int, list[PushTarget]] = {}
+    rows = session.execute(
+        select(PushSubscription)
+        .where(PushSubscription.customer_pk.in_(pks))
+        .order_by(PushSubscription.id)
+    ).scalars()
+    for sub in rows:
+        found.setdefault(sub.customer_pk, []).append(
+            PushTarget(sub.id, sub.endpoint, sub.p256dh, sub.auth)
+        )
+    return {pk: tuple(targets) for pk, targets in found.items()}
+
+
+# ---- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    notification_id: int
+    status: str
+    needs_fallback: bool
+
+
+def record(
+    session: Session,
+    *,
+    message: OutgoingMessage,
+    result: SendResult,
+    policy: RetryPolicy,
+    now: datetime,
+) -> Recorded:
+    """Writes one provider answer: the notification's status, the outbox row, the timeline."""
+    if result.gone_subscriptions:
+        session.execute(
+            delete(PushSubscription).where(PushSubscription.id.in_(result.gone_subscriptions))
+        )
+    if result.outcome is Outcome.RETRY and message.attempt < policy.max_attempts:
+        return _schedule_retry(session, message, result, policy, now)
+    if result.outcome is Outcome.RETRY:
+        result = SendResult(
+            outcome=Outcome.FAILED,
+            provider=result.provider,
+            error=f"gave up after {message.attempt} attempts: {result.error}",
+        )
+    session.execute(delete(OutboxItem).where(OutboxItem.notification_id == message.notification_id))
+    status = result.outcome.value
+    changed = set_status(
+        session,
+        notification_id=message.notification_id,
+        status=status,
+        now=now,
+        reason=result.error if result.outcome is Outcome.FAILED else None,
+        provider=result.provider,
+        provider_ref=result.provider_ref,
+        attempts=message.attempt,
+    )
+    return Recorded(message.notification_id, status, changed and status == "failed")
+
+
+def _schedule_retry(
+    session: Session,
+    message: OutgoingMessage,
+    result: SendResult,
+    policy: RetryPolicy,
+    now: datetime,
+) -> Recorded:
+    retry_at = now + policy.delay(message.attempt)
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.notification_id == message.notification_id)
+        .values(
+            available_at=retry_at,
+            lease_owner=None,
+            lease_expires_at=None,
+            in_flight_since=None,
+            last_error=result.error,
+        )
+    )
+    session.execute(
+        update(Notification)
+        .where(Notification.id == message.notification_id)
+        .values(attempts=message.attempt, reason=f"retrying: {result.error}", updated_at=now)
+    )
+    timeline.log_event(
+        session,
+        timeline.Event(
+            customer_pk=message.customer_pk,
+            at=now,
+            type=timeline.MESSAGE_STATUS,
+            notification_id=message.notification_id,
+            channel=message.channel,
+            kind=message.kind,
+            status="queued",
+            reason=f"attempt {message.attempt} failed ({result.error}); "
+            f"retry at {retry_at.isoformat(timespec='seconds')}",
+        ),
+    )
+    return Recorded(message.notification_id, "queued", False)
+
+
+def set_status(
+    session: Session,
+    *,
+    notification_id: int,
+    status: str,
+    now: datetime,
+    reason: str | None = None,
+    provider: str | None = None,
+    provider_ref: str | None = None,
+    attempts: int | None = None,
+) -> bool:
+    """Moves a notification forward (queued → sent → delivered | failed), never back: a late
+    "sent" must not undo a receipt that already said "delivered". Logs the move; True if moved."""
+    current = session.execute(
+        select(
+            Notification.status, Notification.customer_pk, Notification.channel, Notification.kind
+        ).where(Notification.id == notification_id)
+    ).one_or_none()
+    if current is None:
+        return False
+    values: dict[str, object] = {"updated_at": now}
+    if provider is not None:
+        values["provider"] = provider
+    if provider_ref is not None:
+        values["provider_ref"] = provider_ref
+    if attempts is not None:
+        values["attempts"] = attempts
+    moved = STATUS_RANK[status] > STATUS_RANK[current.status] or (
+        current.status == "sent" and status == "failed"
+    )
+    if moved:
+        values.update(_status_values(status, reason, now))
+    session.execute(update(Notification).where(Notification.id == notification_id).values(**values))
+    if moved:
+        timeline.log_event(
+            session,
+            timeline.Event(
+                customer_pk=current.customer_pk,
+                at=now,
+                type=timeline.MESSAGE_STATUS,
+                notification_id=notification_id,
+                channel=current.channel,
+                kind=current.kind,
+                status=status,
+                reason=reason,
+            ),
+        )
+    return moved
+
+
+def _status_values(status: str, reason: str | None, now: datetime) -> dict[str, object]:
+    values: dict[str, object] = {"status": status, "reason": reason}
+    if status in ("sent", "delivered"):
+        values["sent_at"] = func.coalesce(Notification.sent_at, now)
+    if status == "delivered":
+        values["delivered_at"] = now
+    return values
+
+
+def backlog(session: Session, *, now: datetime) -> dict[str, int]:
+    """Outbox depth: due now, held for later, and in flight."""
+    due = session.scalar(
+        select(func.count()).select_from(OutboxItem).where(OutboxItem.available_at <= now)
+    )
+    total = session.scalar(select(func.count()).select_from(OutboxItem))
+    in_flight = session.scalar(
+        select(func.count()).select_from(OutboxItem).where(OutboxItem.in_flight_since.is_not(None))
+    )
+    return {"due": due or 0, "held": (total or 0) - (due or 0), "in_flight": in_flight or 0}

@@ -1,0 +1,150 @@
+"""The operator's incident body (POST/PATCH /incidents) → IncidentRecord. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from outage_notify.config import LANGUAGES
+from outage_notify.incidents.changes import KINDS, STATUSES
+from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.matching.geometry import AreaError, area_to_geojson, parse_area
+from outage_notify.timeutil import parse_iso_aware
+
+PATCHABLE = (
+    "etr",
+    "status",
+    "area",
+    "cause",
+    "message",
+    "feeders",
+    "transformers",
+    "starts_at",
+    "ends_at",
+    "started_at",
+)
+MAX_GRID_IDS = 10_000
+
+
+def incident_from_body(body: Mapping[str, Any]) -> IncidentRecord:
+    """A full incident body: what is absent is absent (no ETR, no cause), not "unchanged"."""
+    external_id = body.get("external_id")
+    if not isinstance(external_id, str) or not external_id.strip():
+        raise RecordError("external_id is required")
+    if len(external_id) > 200:
+        raise RecordError("external_id is longer than 200 characters")
+    record = IncidentRecord(
+        external_id=external_id.strip(),
+        kind=_choice(body.get("kind", "unplanned"), "kind", KINDS),
+        status=_choice(body.get("status", "detected"), "status", STATUSES),
+        cause=_optional_text(body.get("cause"), "cause", 300),
+        message=_message(body.get("message")),
+        area=_area(body.get("area")),
+        feeders=_ids(body.get("feeders"), "feeders"),
+        transformers=_ids(body.get("transformers"), "transformers"),
+        etr=_time(body.get("etr"), "etr"),
+        starts_at=_time(body.get("starts_at"), "starts_at"),
+        ends_at=_time(body.get("ends_at"), "ends_at"),
+        started_at=_time(body.get("started_at"), "started_at"),
+    )
+    return check_consistent(record)
+
+
+def apply_patch(current: IncidentRecord, patch: Mapping[str, Any]) -> IncidentRecord:
+    """The fields given replace the current ones; a field given as null clears it."""
+    fixed = {"external_id", "kind"} & set(patch)
+    if fixed:
+        raise RecordError(f"{', '.join(sorted(fixed))} cannot be changed")
+    unknown = set(patch) - set(PATCHABLE)
+    if unknown:
+        raise RecordError(f"unknown fields: {', '.join(sorted(unknown))}")
+    parsers = {
+        "etr": lambda v: _time(v, "etr"),
+        "starts_at": lambda v: _time(v, "starts_at"),
+        "ends_at": lambda v: _time(v, "ends_at"),
+        "started_at": lambda v: _time(v, "started_at"),
+        "status": lambda v: _choice(v, "status", STATUSES),
+        "cause": lambda v: _optional_text(v, "cause", 300),
+        "message": _message,
+        "area": _area,
+        "feeders": lambda v: _ids(v, "feeders"),
+        "transformers": lambda v: _ids(v, "transformers"),
+    }
+    changes: dict[str, Any] = {name: parsers[name](value) for name, value in patch.items()}
+    return check_consistent(replace(current, **changes))
+
+
+def check_consistent(record: IncidentRecord) -> IncidentRecord:
+    if record.area is None and not record.feeders and not record.transformers:
+        raise RecordError("an incident needs an area, feeders or transformers")
+    if record.kind == "planned":
+        if record.starts_at is None or record.ends_at is None:
+            raise RecordError("planned work needs starts_at and ends_at")
+        if record.ends_at <= record.starts_at:
+            raise RecordError("ends_at must be after starts_at")
+    return record
+
+
+def _choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise RecordError(f"{name} must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _optional_text(value: Any, name: str, max_len: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{name} must be text")
+    text = value.strip()
+    if len(text) > max_len:
+        raise RecordError(f"{name} is longer than {max_len} characters")
+    return text or None
+
+
+def _message(value: Any) -> str | dict[str, str] | None:
+    if value is None or isinstance(value, str):
+        return _optional_text(value, "message", 1000)
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(LANGUAGES)
+        if unknown:
+            raise RecordError("message by language takes the keys fi, sv, en")
+        texts = {
+            lang: _optional_text(text, f"message.{lang}", 1000) for lang, text in value.items()
+        }
+        return {lang: text for lang, text in texts.items() if text} or None
+    raise RecordError("message must be text, or an object of texts by language (fi, sv, en)")
+
+
+def _area(value: Any) -> dict[str, object] | None:
+    if value is None:
+        return None
+    try:
+        return area_to_geojson(parse_area(value))
+    except AreaError as exc:
+        raise RecordError(str(exc)) from exc
+
+
+def _ids(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise RecordError(f"{name} must be a list of ids")
+    if len(value) > MAX_GRID_IDS:
+        raise RecordError(f"{name} lists more than {MAX_GRID_IDS} ids")
+    return tuple(sorted({str(v).strip() for v in value if str(v).strip()}))
+
+
+def _time(value: Any, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{name} must be an ISO 8601 time with offset")
+    try:
+        return parse_iso_aware(value)
+    except ValueError as exc:
+        raise RecordError(
+            f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"
+        ) from exc

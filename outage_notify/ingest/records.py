@@ -1,0 +1,76 @@
+"""What the parsers return: validated records, or a rejection with its reason. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class RecordError(ValueError):
+    """One record is unusable; the message says why, for the person who sent it."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int  # position of the record in what was sent (0-based)
+    error: str
+    customer_id: str | None = None
+    line: int | None = None  # CSV: the line of the file, for people reading the report
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"index": self.index, "error": self.error}
+        if self.customer_id:
+            out["customer_id"] = self.customer_id
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    customer_id: str
+    name: str | None
+    address: str | None
+    phone: str | None  # E.164
+    email: str | None
+    language: str
+    lat: float
+    lon: float
+    channels: str | None  # normalised "sms;email;push" subset, None = every channel with an address
+    feeder: str | None
+    transformer: str | None
+    quiet_hours: str | None
+
+    def as_row(self) -> dict[str, object]:
+        return {
+            "customer_id": self.customer_id,
+            "name": self.name,
+            "address": self.address,
+            "phone": self.phone,
+            "email": self.email,
+            "language": self.language,
+            "lat": self.lat,
+            "lon": self.lon,
+            "channels": self.channels,
+            "feeder": self.feeder,
+            "transformer": self.transformer,
+            "quiet_hours": self.quiet_hours,
+        }
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """One incident as a source states it, validated; the same shape from every source."""
+
+    external_id: str
+    kind: str  # unplanned | planned
+    status: str
+    cause: str | None
+    message: str | dict[str, str] | None  # plain, or per language {"fi": ..., "sv": ...}
+    area: dict[str, object] | None  # valid WGS 84 (Multi)Polygon as GeoJSON
+    feeders: tuple[str, ...]
+    transformers: tuple[str, ...]
+    etr: datetime | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    started_at: datetime | None

@@ -1,0 +1,87 @@
+"""Who is inside an area: an in-memory index of customer points. Pure: no database, no web.
+
+Points are kept as coordinate arrays plus one STRtree of shapely points, built once per
+customer revision. A point on the area's boundary counts as inside ("intersects", not "within").
+Feeder and transformer ids match beside the geometry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from outage_notify.matching.geometry import BBox
+
+
+@dataclass
+class CustomerIndex:
+    """Customer primary keys with their points and grid ids, all arrays of the same length."""
+
+    pks: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    feeders: Sequence[str | None]
+    transformers: Sequence[str | None]
+    _tree: shapely.STRtree = field(init=False, repr=False)
+    _by_feeder: dict[str, np.ndarray] = field(init=False, repr=False)
+    _by_transformer: dict[str, np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.pks = np.asarray(self.pks, dtype=np.int64)
+        self.lon = np.asarray(self.lon, dtype=np.float64)
+        self.lat = np.asarray(self.lat, dtype=np.float64)
+        self._tree = shapely.STRtree(shapely.points(self.lon, self.lat))
+        self._by_feeder = _group(self.pks, self.feeders)
+        self._by_transformer = _group(self.pks, self.transformers)
+
+    def __len__(self) -> int:
+        return len(self.pks)
+
+    @property
+    def territory(self) -> BBox | None:
+        """The customers' bounding box: where an incident area must reach to touch anyone."""
+        if len(self.pks) == 0:
+            return None
+        return (
+            float(self.lon.min()),
+            float(self.lat.min()),
+            float(self.lon.max()),
+            float(self.lat.max()),
+        )
+
+    def within(self, area: BaseGeometry) -> np.ndarray:
+        """Primary keys of customers inside the area or on its boundary, sorted."""
+        if len(self.pks) == 0:
+            return np.empty(0, dtype=np.int64)
+        positions = self._tree.query(area, predicate="intersects")
+        return np.sort(self.pks[positions])
+
+    def on_grid(self, feeders: Iterable[str], transformers: Iterable[str]) -> np.ndarray:
+        parts = [self._by_feeder.get(f) for f in feeders]
+        parts += [self._by_transformer.get(t) for t in transformers]
+        found = [p for p in parts if p is not None]
+        if not found:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(found))
+
+    def match(
+        self,
+        area: BaseGeometry | None,
+        feeders: Iterable[str] = (),
+        transformers: Iterable[str] = (),
+    ) -> np.ndarray:
+        """Everyone the incident touches: inside its area, or on a listed feeder/transformer."""
+        inside = self.within(area) if area is not None else np.empty(0, dtype=np.int64)
+        return np.union1d(inside, self.on_grid(feeders, transformers))
+
+
+def _group(pks: np.ndarray, keys: Sequence[str | None]) -> dict[str, np.ndarray]:
+    groups: dict[str, list[int]] = {}
+    for pk, key in zip(pks.tolist(), keys, strict=True):
+        if key:
+            groups.setdefault(key, []).append(pk)
+    return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}

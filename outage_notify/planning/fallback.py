@@ -1,0 +1,92 @@
+"""Channel fallback: an SMS that failed for good is sent by email, where the customer has one.
+
+The email says what the SMS said: it is rendered from the incident revision the SMS was, with
+the same arguments, and its dedup key is the SMS's with the channel changed, so a customer who
+already gets email for this message is not sent it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.db.models import Customer, Incident, IncidentRevision, Notification
+from outage_notify.planning.messages import IncidentText, MessageRenderer
+from outage_notify.planning.rules import ChannelIntent, Kind
+from outage_notify.planning.service import notification_row, write_notifications
+from outage_notify.timeutil import parse_iso_aware
+
+FALLBACKS = {"sms": "email"}
+
+
+def plan_fallback(
+    session: Session, *, failed: Notification, renderer: MessageRenderer, now: datetime
+) -> bool:
+    """Plans the fallback message for a permanently failed one; True if one was written."""
+    channel = FALLBACKS.get(failed.channel)
+    if channel is None or failed.incident_id is None:
+        return False
+    customer = session.get(Customer, failed.customer_pk)
+    if customer is None or not customer.email:
+        return False
+    if opted_out_hashes(session, hashes=[address_hash("email", customer.email)]):
+        return False
+    args = failed.render_args or {}
+    text = _text_at(session, failed.incident_id, args.get("version"))
+    if text is None:
+        return False
+    rendered = renderer.render(
+        kind=Kind(failed.kind),
+        channel=channel,
+        language=failed.language,
+        incident=text,
+        now=now,
+        address=customer.address,
+        later=args.get("later"),
+    )
+    row = notification_row(
+        customer_pk=customer.id,
+        incident_id=failed.incident_id,
+        kind=Kind(failed.kind),
+        version=int(args.get("version") or 0),
+        channel=channel,
+        language=failed.language,
+        to_address=customer.email,
+        rendered=rendered,
+        intent=ChannelIntent(channel),
+        now=now,
+        fallback_of=failed.id,
+        later=args.get("later"),
+    )
+    row["priority"] = 10
+    return bool(write_notifications(session, [row], now=now))
+
+
+def _text_at(session: Session, incident_id: str, version: object) -> IncidentText | None:
+    incident = session.get(Incident, incident_id)
+    revision = session.scalar(
+        select(IncidentRevision).where(
+            IncidentRevision.incident_id == incident_id, IncidentRevision.version == version
+        )
+    )
+    if incident is None or revision is None:
+        return None
+    snap = revision.snapshot
+    message = snap.get("message")
+    return IncidentText(
+        kind=incident.kind,
+        status=snap["status"],
+        cause=snap.get("cause"),
+        message=tuple(sorted(message.items())) if isinstance(message, dict) else message,
+        started_at=_time(snap.get("started_at")) or incident.started_at,
+        etr=_time(snap.get("etr")),
+        starts_at=_time(snap.get("starts_at")),
+        ends_at=_time(snap.get("ends_at")),
+    )
+
+
+def _time(value: object) -> datetime | None:
+    return parse_iso_aware(value) if isinstance(value, str) else None

@@ -1,0 +1,236 @@
+"""Message text: Jinja2 templates per channel, kind and language, rendered for each customer.
+
+templates/messages/<channel>/<kind>.<lang>.j2:
+  sms:   the text; `compact` is true for the shorter wording tried when the full one costs
+         more SMS segments.
+  email: blocks `subject` and `body` (plain text, paragraphs split by blank lines); the HTML
+         part is the body laid into email/layout.html.j2, autoescaped.
+  push:  blocks `title` and `body`. The in-app feed shows the push title with the email body.
+
+Rendering is per (incident state, kind, language, channel) with the address left as a marker
+that each customer's own address then replaces: a storm touching 500,000 customers renders a
+handful of templates, not millions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from markupsafe import escape
+
+from outage_notify.planning import sms
+from outage_notify.planning.rules import Kind
+from outage_notify.planning.vocabulary import cause_text, status_text
+
+ADDRESS_MARK = "\x00ADDRESS\x00"
+LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
+TIME_PATTERNS = {"fi": "'klo' H.mm", "sv": "'kl.' H.mm", "en": "HH:mm"}
+DATE_TIME_PATTERNS = {
+    "fi": "EEE d.M. 'klo' H.mm",
+    "sv": "EEE d.M. 'kl.' H.mm",
+    "en": "EEE d MMM HH:mm",
+}
+
+
+@dataclass(frozen=True)
+class IncidentText:
+    """The incident as a message needs it; frozen so renders can be cached on it."""
+
+    kind: str
+    status: str
+    cause: str | None
+    message: str | tuple[tuple[str, str], ...] | None  # plain, or (language, text) pairs
+    started_at: datetime
+    etr: datetime | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    compact: str | None = None  # SMS only, before fitting: the shorter wording
+    sms: sms.SmsText | None = None  # SMS only, after fitting: encoding and segments
+
+
+@dataclass
+class MessageRenderer:
+    templates_dir: Path
+    zone: ZoneInfo
+    _env: Environment = field(init=False, repr=False)
+    _html_env: Environment = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        loader = FileSystemLoader(str(self.templates_dir / "messages"))
+        # Message text is not HTML: escaping it would put "&amp;" into an SMS.
+        self._env = Environment(
+            loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False
+        )
+        self._html_env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+        self._group = lru_cache(maxsize=4096)(self._render_group)
+
+    def render(
+        self,
+        *,
+        kind: Kind,
+        channel: str,
+        language: str,
+        incident: IncidentText,
+        now: datetime,
+        address: str | None,
+        later: bool | None = None,
+    ) -> Rendered:
+        """The message for one customer. `later`: their ETR moved later (True), earlier (False),
+        or they hear the first estimate (None)."""
+        group = self._group(kind, channel, language, incident, now, bool(address), later)
+        return _personalise(group, address or "")
+
+    def _render_group(
+        self,
+        kind: Kind,
+        channel: str,
+        language: str,
+        incident: IncidentText,
+        now: datetime,
+        has_address: bool,
+        later: bool | None,
+    ) -> Rendered:
+        context = self._context(kind, language, incident, now, has_address, later)
+        if channel == "sms":
+            return self._render_sms(kind, language, context)
+        if channel == "email":
+            return self._render_email(kind, language, context)
+        if channel == "push":
+            return self._render_blocks("push", kind, language, context, "title", "body")
+        if channel == "in_app":
+            title = self._render_blocks("push", kind, language, context, "title", "body").subject
+            text = self._render_blocks("email", kind, language, context, "subject", "body").body
+            return Rendered(subject=title, body=text)
+        raise ValueError(f"unknown channel {channel!r}")
+
+    def _render_sms(self, kind: Kind, language: str, context: dict[str, Any]) -> Rendered:
+        template = self._template("sms", kind, language)
+        full = _clean(template.render(context, compact=False))
+        compact = _clean(template.render(context, compact=True))
+        return Rendered(body=full, compact=compact)
+
+    def _render_email(self, kind: Kind, language: str, context: dict[str, Any]) -> Rendered:
+        blocks = self._render_blocks("email", kind, language, context, "subject", "body")
+        paragraphs = [p.strip() for p in blocks.body.split("\n\n") if p.strip()]
+        layout = self._html_env.get_template("email/layout.html.j2")
+        html = layout.render(subject=blocks.subject, paragraphs=paragraphs, lang=language)
+        return Rendered(subject=blocks.subject, body=blocks.body, html=html)
+
+    def _render_blocks(
+        self,
+        channel: str,
+        kind: Kind,
+        language: str,
+        context: dict[str, Any],
+        first: str,
+        second: str,
+    ) -> Rendered:
+        template = self._template(channel, kind, language)
+        ctx = template.new_context(context)
+        head = _clean("".join(template.blocks[first](ctx)))
+        text = "".join(template.blocks[second](template.new_context(context))).strip()
+        return Rendered(subject=head, body=_tidy_paragraphs(text))
+
+    def _template(self, channel: str, kind: Kind, language: str) -> Template:
+        return self._env.get_template(f"{channel}/{kind.value}.{language}.j2")
+
+    def _context(
+        self,
+        kind: Kind,
+        language: str,
+        incident: IncidentText,
+        now: datetime,
+        has_address: bool,
+        later: bool | None,
+    ) -> dict[str, Any]:
+        when = _When(self.zone, language, now)
+        return {
+            "address": ADDRESS_MARK if has_address else "",
+            "cause": cause_text(incident.cause, language),
+            "status_text": status_text(incident.status, language),
+            "message": _message_in(incident.message, language),
+            "since": when.at(incident.started_at),
+            "etr": when.at(incident.etr) if incident.etr else None,
+            "starts": when.at(incident.starts_at) if incident.starts_at else None,
+            "ends": when.until(incident.ends_at, incident.starts_at) if incident.ends_at else None,
+            "now": when.at(now),
+            "planned": incident.kind == "planned",
+            "later": later,
+        }
+
+
+@dataclass(frozen=True)
+class _When:
+    """Times as a person in the deployment's zone reads them: time alone when it is today."""
+
+    zone: ZoneInfo
+    language: str
+    now: datetime
+
+    def at(self, moment: datetime) -> str:
+        local = moment.astimezone(self.zone)
+        same_day = local.date() == self.now.astimezone(self.zone).date()
+        return self._format(local, TIME_PATTERNS if same_day else DATE_TIME_PATTERNS)
+
+    def until(self, end: datetime, start: datetime | None) -> str:
+        """The end of a window: time alone when it ends on the day it starts."""
+        if start is None:
+            return self.at(end)
+        local_end, local_start = end.astimezone(self.zone), start.astimezone(self.zone)
+        same_day = local_end.date() == local_start.date()
+        return self._format(local_end, TIME_PATTERNS if same_day else DATE_TIME_PATTERNS)
+
+    def _format(self, local: datetime, patterns: dict[str, str]) -> str:
+        text = format_datetime(local, patterns[self.language], locale=LOCALES[self.language])
+        return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def _message_in(message: str | tuple[tuple[str, str], ...] | None, language: str) -> str | None:
+    """The operator's note in the reader's language; failing that, in any language given,
+    since a note in another language still beats silence on storm night."""
+    if message is None or isinstance(message, str):
+        return message or None
+    by_language = dict(message)
+    for choice in (language, "en", "fi", "sv"):
+        if by_language.get(choice):
+            return by_language[choice]
+    return None
+
+
+def _personalise(group: Rendered, address: str) -> Rendered:
+    body = group.body.replace(ADDRESS_MARK, address)
+    subject = group.subject.replace(ADDRESS_MARK, address) if group.subject else group.subject
+    html = group.html.replace(ADDRESS_MARK, str(escape(address))) if group.html else None
+    if group.compact is not None:
+        # Segments are counted once the address is in: it can tip a text into a second part.
+        chosen = sms.cheapest(body, group.compact.replace(ADDRESS_MARK, address))
+        return Rendered(body=chosen.text, sms=chosen)
+    return Rendered(body=body, subject=subject, html=html)
+
+
+_SPACES = re.compile(r"[ \t]+")
+
+
+def _clean(text: str) -> str:
+    """One line, single spaces: templates spread over lines for readability."""
+    return _SPACES.sub(" ", " ".join(text.split("\n"))).strip()
+
+
+def _tidy_paragraphs(text: str) -> str:
+    paragraphs = [_clean(p) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)

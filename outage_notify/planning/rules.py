@@ -1,0 +1,210 @@
+"""The decision table: (incident, one customer's state, preferences, now) → what to send. Pure.
+
+Decisions read the customer's *state* (affected? told? which ETR did they hear?) rather than the
+incident's change events, so re-posting the same incident finds nothing new to say, and a
+customer is compared with what *they* were told, not with the incident's previous revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from outage_notify.incidents.changes import TERMINAL_STATUSES
+
+CHANNELS = ("sms", "email", "push")  # what a customer chooses; in_app is always written
+
+
+class Kind(StrEnum):
+    OUTAGE = "outage"
+    ETR_UPDATE = "etr_update"
+    RESTORED = "restored"
+    PLANNED = "planned"
+    PLANNED_UPDATE = "planned_update"
+    CANCELLED = "cancelled"
+
+
+# Announcements that can wait until morning; news of a live outage cannot.
+DEFERRABLE = frozenset({Kind.PLANNED, Kind.PLANNED_UPDATE})
+
+# A new message makes older undelivered ones of these kinds wrong: a stale ETR must not reach
+# anyone after a newer one, or after the power is back.
+SUPERSEDES: dict[Kind, frozenset[Kind]] = {
+    Kind.ETR_UPDATE: frozenset({Kind.ETR_UPDATE}),
+    Kind.RESTORED: frozenset({Kind.ETR_UPDATE}),
+    Kind.PLANNED_UPDATE: frozenset({Kind.PLANNED_UPDATE}),
+    Kind.CANCELLED: frozenset({Kind.PLANNED, Kind.PLANNED_UPDATE, Kind.ETR_UPDATE}),
+}
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    kind: str  # unplanned | planned
+    status: str
+    etr: datetime | None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    confirmed: bool = True  # an operator's post is its own confirmation
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    """One customer's relation to one incident, before this change."""
+
+    affected_now: bool
+    affected_before: bool = False
+    told: bool = False  # told of the outage (or planned work) in the current episode
+    told_etr: datetime | None = None  # the ETR (planned: end) named in their last message
+    told_starts_at: datetime | None = None
+
+
+def decide(
+    incident: IncidentFacts, customer: CustomerState, *, etr_threshold: timedelta, now: datetime
+) -> Kind | None:
+    """The one message (if any) this customer should get now."""
+    if incident.terminal:
+        return _closing_kind(incident, customer, now)
+    if not customer.affected_now:
+        return _closing_kind(incident, customer, now) if customer.affected_before else None
+    if not customer.told:
+        if not incident.confirmed:
+            return None
+        return Kind.PLANNED if incident.kind == "planned" else Kind.OUTAGE
+    if incident.kind == "planned":
+        return Kind.PLANNED_UPDATE if _schedule_moved(incident, customer, etr_threshold) else None
+    return Kind.ETR_UPDATE if _etr_moved(incident.etr, customer.told_etr, etr_threshold) else None
+
+
+def _closing_kind(incident: IncidentFacts, customer: CustomerState, now: datetime) -> Kind | None:
+    """Told of it and now out of it: power is back, or the work will not happen after all."""
+    if not customer.told:
+        return None
+    if incident.status == "cancelled":
+        return Kind.CANCELLED
+    planned_not_begun = incident.kind == "planned" and (
+        incident.starts_at is None or incident.starts_at > now
+    )
+    if planned_not_begun and incident.status != "restored":
+        return Kind.CANCELLED
+    return Kind.RESTORED
+
+
+def _etr_moved(etr: datetime | None, told: datetime | None, threshold: timedelta) -> bool:
+    if etr is None:
+        return False  # an estimate withdrawn is not news; the next real one will be
+    if told is None:
+        return True
+    moved = abs(etr - told)
+    return moved > timedelta(0) and moved >= threshold
+
+
+def _schedule_moved(incident: IncidentFacts, customer: CustomerState, threshold: timedelta) -> bool:
+    return _etr_moved(incident.starts_at, customer.told_starts_at, threshold) or _etr_moved(
+        incident.ends_at, customer.told_etr, threshold
+    )
+
+
+# ---- channels -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        """ "22:00-07:00" (local time; may wrap past midnight)."""
+        try:
+            start_text, end_text = text.strip().split("-")
+            start, end = (
+                time.fromisoformat(start_text.strip()),
+                time.fromisoformat(end_text.strip()),
+            )
+        except ValueError as exc:
+            raise ValueError("quiet_hours must be HH:MM-HH:MM") from exc
+        if start == end:
+            raise ValueError("quiet_hours must not start and end at the same time")
+        return cls(start, end)
+
+    def covers(self, local: time) -> bool:
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def ends_after(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """The first moment at or after `moment` (aware) outside these quiet hours."""
+        local = moment.astimezone(zone)
+        if not self.covers(local.time().replace(tzinfo=None)):
+            return moment
+        end_day = local.date()
+        if self.start > self.end and local.time().replace(tzinfo=None) >= self.start:
+            end_day += timedelta(days=1)
+        end_local = datetime.combine(end_day, self.end, tzinfo=zone)
+        return end_local.astimezone(moment.tzinfo)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    chosen: frozenset[str] | None  # None: every channel the customer has an address for
+    has_phone: bool
+    has_email: bool
+    has_push: bool
+    opted_out: frozenset[str] = frozenset()
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True)
+class ChannelIntent:
+    channel: str
+    suppressed_reason: str | None = None  # set: recorded on the timeline, never sent
+    not_before: datetime | None = None  # set: held until then (quiet hours)
+
+
+MISSING_ADDRESS = {
+    "sms": "no phone number",
+    "email": "no email address",
+    "push": "no push subscription",
+}
+
+
+def channel_plan(
+    kind: Kind, prefs: Preferences, *, now: datetime, zone: ZoneInfo
+) -> list[ChannelIntent]:
+    """Every channel this message goes to, or is recorded as not going to, and why."""
+    not_before = None
+    if kind in DEFERRABLE and prefs.quiet_hours is not None:
+        release = prefs.quiet_hours.ends_after(now, zone)
+        not_before = release if release > now else None
+    intents = [_channel_intent(ch, prefs, not_before) for ch in _channels_for(prefs)]
+    intents.append(ChannelIntent("in_app"))
+    return intents
+
+
+def _channels_for(prefs: Preferences) -> list[str]:
+    if prefs.chosen is not None:
+        return [ch for ch in CHANNELS if ch in prefs.chosen]
+    return [ch for ch in CHANNELS if _has_address(ch, prefs)]
+
+
+def _channel_intent(channel: str, prefs: Preferences, not_before: datetime | None) -> ChannelIntent:
+    if not _has_address(channel, prefs):
+        return ChannelIntent(channel, suppressed_reason=MISSING_ADDRESS[channel])
+    if channel in prefs.opted_out:
+        return ChannelIntent(channel, suppressed_reason="customer opted out (STOP)")
+    return ChannelIntent(channel, not_before=not_before)
+
+
+def _has_address(channel: str, prefs: Preferences) -> bool:
+    return {"sms": prefs.has_phone, "email": prefs.has_email, "push": prefs.has_push}[channel]
+
+
+def dedup_key(*, incident_id: str, customer_pk: int, kind: str, version: int, channel: str) -> str:
+    """One message per (incident, customer, kind, incident version, channel), ever."""
+    return f"{incident_id}:{customer_pk}:{kind}:{version}:{channel}"

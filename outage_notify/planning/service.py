@@ -1,0 +1,446 @@
+"""Planning writes what the decision table decided: notifications, their outbox rows and the
+timeline entries, in the caller's transaction (the one that records the incident change).
+
+The dedup key is unique in the database, and rows are inserted with ON CONFLICT DO NOTHING:
+a message that was already planned is never planned twice, whoever retries what.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from outage_notify.config import Settings
+from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.db.models import (
+    Customer,
+    Incident,
+    IncidentCustomer,
+    Notification,
+    OutboxItem,
+    PushSubscription,
+)
+from outage_notify.planning.messages import IncidentText, MessageRenderer, Rendered
+from outage_notify.planning.rules import (
+    SUPERSEDES,
+    ChannelIntent,
+    CustomerState,
+    IncidentFacts,
+    Kind,
+    Preferences,
+    QuietHours,
+    channel_plan,
+    decide,
+    dedup_key,
+)
+from outage_notify.timeline import service as timeline
+
+CHUNK = 1000
+URGENT = frozenset({Kind.OUTAGE, Kind.RESTORED, Kind.ETR_UPDATE, Kind.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A customer whose relation to the incident may call for a message now."""
+
+    customer_pk: int
+    state: CustomerState
+
+
+@dataclass
+class PlanSummary:
+    by_kind: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    customers: int = 0
+
+    def add(self, other: PlanSummary) -> None:
+        self.by_kind.update(other.by_kind)
+        self.by_status.update(other.by_status)
+        self.customers += other.customers
+
+
+@dataclass(frozen=True)
+class Planner:
+    renderer: MessageRenderer
+    settings: Settings
+
+    def plan_incident(
+        self,
+        session: Session,
+        *,
+        incident: Incident,
+        facts: IncidentFacts,
+        audience: Sequence[Audience],
+        now: datetime,
+    ) -> PlanSummary:
+        """Decides and writes every message this incident change calls for."""
+        threshold = timedelta(minutes=self.settings.etr_change_minutes)
+        decisions = [
+            (member, kind)
+            for member in audience
+            if (kind := decide(facts, member.state, etr_threshold=threshold, now=now)) is not None
+        ]
+        summary = PlanSummary()
+        text = incident_text(incident)
+        for start in range(0, len(decisions), CHUNK):
+            chunk = decisions[start : start + CHUNK]
+            summary.add(self._plan_chunk(session, incident, facts, text, chunk, now))
+        return summary
+
+    def _plan_chunk(
+        self,
+        session: Session,
+        incident: Incident,
+        facts: IncidentFacts,
+        text: IncidentText,
+        decisions: list[tuple[Audience, Kind]],
+        now: datetime,
+    ) -> PlanSummary:
+        pks = [member.customer_pk for member, _ in decisions]
+        customers = _load_customers(session, pks)
+        prefs = _preferences(session, customers)
+        _supersede(session, incident.id, decisions, now)
+        rows: list[dict[str, Any]] = []
+        for member, kind in decisions:
+            customer = customers[member.customer_pk]
+            later = _later(facts, member.state) if kind is Kind.ETR_UPDATE else None
+            intents = channel_plan(kind, prefs[customer.id], now=now, zone=self.settings.zone)
+            rows.extend(
+                self._notification_row(
+                    incident, kind, customer, intent, text, now, later, prefs[customer.id]
+                )
+                for intent in intents
+            )
+        written = write_notifications(session, rows, now=now)
+        _record_told(session, incident, facts, decisions)
+        summary = PlanSummary(customers=len(decisions))
+        for row in written:
+            summary.by_kind[row["kind"]] += 1
+            summary.by_status[row["status"]] += 1
+        return summary
+
+    def _notification_row(
+        self,
+        incident: Incident,
+        kind: Kind,
+        customer: Row[Any],
+        intent: ChannelIntent,
+        text: IncidentText,
+        now: datetime,
+        later: bool | None,
+        prefs: Preferences,
+    ) -> dict[str, Any]:
+        rendered = self.renderer.render(
+            kind=kind,
+            channel=intent.channel,
+            language=customer.language,
+            incident=text,
+            now=now,
+            address=customer.address,
+            later=later,
+        )
+        row = notification_row(
+            customer_pk=customer.id,
+            incident_id=incident.id,
+            kind=kind,
+            version=incident.version,
+            channel=intent.channel,
+            language=customer.language,
+            to_address=_address_for(intent.channel, customer),
+            rendered=rendered,
+            intent=intent,
+            now=now,
+            later=later,
+        )
+        row["priority"] = 10 if kind in URGENT else 0
+        return row
+
+
+def notification_row(
+    *,
+    customer_pk: int,
+    incident_id: str,
+    kind: Kind,
+    version: int,
+    channel: str,
+    language: str,
+    to_address: str | None,
+    rendered: Rendered,
+    intent: ChannelIntent,
+    now: datetime,
+    fallback_of: int | None = None,
+    later: bool | None = None,
+) -> dict[str, Any]:
+    status, provider, delivered_at = "queued", None, None
+    if intent.suppressed_reason:
+        status = "suppressed"
+    elif channel == "in_app":
+        # The in-app feed is the notification itself: stored is delivered.
+        status, provider, delivered_at = "delivered", "in_app", now
+    return {
+        "customer_pk": customer_pk,
+        "incident_id": incident_id,
+        "channel": channel,
+        "kind": kind.value,
+        "dedup_key": dedup_key(
+            incident_id=incident_id,
+            customer_pk=customer_pk,
+            kind=kind.value,
+            version=version,
+            channel=channel,
+        ),
+        "language": language,
+        "to_address": to_address,
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "html": rendered.html,
+        "status": status,
+        "reason": intent.suppressed_reason,
+        "provider": provider,
+        "sms_segments": rendered.sms.segments if rendered.sms else None,
+        "sms_encoding": rendered.sms.encoding if rendered.sms else None,
+        "attempts": 0,
+        "possible_duplicate": False,
+        "fallback_of": fallback_of,
+        "render_args": {"version": version, "later": later},
+        "not_before": intent.not_before,
+        "created_at": now,
+        "updated_at": now,
+        "delivered_at": delivered_at,
+    }
+
+
+NOTIFICATION_COLUMNS = frozenset(c.name for c in Notification.__table__.columns) - {"id"}
+
+
+def write_notifications(
+    session: Session, rows: list[dict[str, Any]], *, now: datetime
+) -> list[dict[str, Any]]:
+    """Inserts notifications whose dedup key is new; queues them and logs them on the
+    timeline. Returns the rows that were written (a known dedup key writes nothing)."""
+    if not rows:
+        return []
+    table = Notification.__table__
+    values = [{k: v for k, v in row.items() if k in NOTIFICATION_COLUMNS} for row in rows]
+    statement = (
+        _insert_for(session)(table)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.id, table.c.dedup_key)
+    )
+    ids: dict[str, int] = {}
+    for start in range(0, len(values), CHUNK):
+        for nid, key in session.execute(statement, values[start : start + CHUNK]):
+            ids[key] = nid
+    written = [{**row, "id": ids[row["dedup_key"]]} for row in rows if row["dedup_key"] in ids]
+    _queue(session, written, now)
+    timeline.log_events(session, (_message_event(row) for row in written))
+    return written
+
+
+def _insert_for(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    outbox = [
+        {
+            "notification_id": row["id"],
+            "available_at": row["not_before"] or now,
+            "priority": row.get("priority", 0),
+            "attempts": 0,
+        }
+        for row in rows
+        if row["status"] == "queued"
+    ]
+    for start in range(0, len(outbox), CHUNK):
+        session.execute(insert(OutboxItem), outbox[start : start + CHUNK])
+
+
+def _message_event(row: dict[str, Any]) -> timeline.Event:
+    data = {"to": row["to_address"], "subject": row["subject"]}
+    if row["not_before"]:
+        data["held_until"] = row["not_before"].isoformat()
+    if row.get("fallback_of"):
+        data["fallback_of"] = row["fallback_of"]
+    return timeline.Event(
+        customer_pk=row["customer_pk"],
+        at=row["created_at"],
+        type=timeline.MESSAGE,
+        incident_id=row["incident_id"],
+        notification_id=row["id"],
+        channel=row["channel"],
+        kind=row["kind"],
+        status=row["status"],
+        reason=row["reason"],
+        body=row["body"],
+        data=data,
+    )
+
+
+# ---- what the customer was told --------------------------------------------------------------
+
+
+def _record_told(
+    session: Session,
+    incident: Incident,
+    facts: IncidentFacts,
+    decisions: Iterable[tuple[Audience, Kind]],
+) -> None:
+    updates = [
+        {
+            "incident_id": incident.id,
+            "customer_pk": member.customer_pk,
+            **_told(kind, incident, facts),
+        }
+        for member, kind in decisions
+    ]
+    if updates:
+        session.execute(update(IncidentCustomer), updates)
+
+
+def _told(kind: Kind, incident: Incident, facts: IncidentFacts) -> dict[str, Any]:
+    if kind in (Kind.OUTAGE, Kind.PLANNED):
+        return {
+            "told_version": incident.version,
+            "told_etr": facts.ends_at if facts.kind == "planned" else facts.etr,
+            "told_starts_at": facts.starts_at,
+            "told_restored": False,
+        }
+    if kind is Kind.ETR_UPDATE:
+        return {"told_etr": facts.etr}
+    if kind is Kind.PLANNED_UPDATE:
+        return {"told_etr": facts.ends_at, "told_starts_at": facts.starts_at}
+    # restored or cancelled: this episode is over; a later one starts untold
+    return {"told_version": None, "told_etr": None, "told_starts_at": None, "told_restored": True}
+
+
+def _later(facts: IncidentFacts, state: CustomerState) -> bool | None:
+    if state.told_etr is None or facts.etr is None:
+        return None
+    return facts.etr > state.told_etr
+
+
+def _supersede(
+    session: Session, incident_id: str, decisions: list[tuple[Audience, Kind]], now: datetime
+) -> None:
+    """Messages not yet handed to a provider that a newer one makes wrong are suppressed."""
+    by_kinds: dict[frozenset[Kind], list[int]] = {}
+    for member, kind in decisions:
+        if kind in SUPERSEDES:
+            by_kinds.setdefault(SUPERSEDES[kind], []).append(member.customer_pk)
+    for kinds, pks in by_kinds.items():
+        stale = session.execute(
+            select(
+                Notification.id, Notification.customer_pk, Notification.channel, Notification.kind
+            )
+            .join(OutboxItem, OutboxItem.notification_id == Notification.id)
+            .where(
+                Notification.incident_id == incident_id,
+                Notification.customer_pk.in_(pks),
+                Notification.kind.in_([k.value for k in kinds]),
+                OutboxItem.in_flight_since.is_(None),
+            )
+        ).all()
+        if stale:
+            suppress(session, stale, reason="superseded by a newer message", now=now)
+
+
+def suppress(session: Session, rows: Sequence[Any], *, reason: str, now: datetime) -> None:
+    """Takes queued notifications (id, customer_pk, channel, kind) off the queue, for a reason."""
+    ids = [row.id for row in rows]
+    session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids))
+        .values(status="suppressed", reason=reason, updated_at=now)
+    )
+    timeline.log_events(
+        session,
+        (
+            timeline.Event(
+                customer_pk=row.customer_pk,
+                at=now,
+                type=timeline.MESSAGE_STATUS,
+                notification_id=row.id,
+                channel=row.channel,
+                kind=row.kind,
+                status="suppressed",
+                reason=reason,
+            )
+            for row in rows
+        ),
+    )
+
+
+# ---- customers as planning needs them --------------------------------------------------------
+
+
+def _load_customers(session: Session, pks: list[int]) -> dict[int, Any]:
+    rows = session.execute(
+        select(
+            Customer.id,
+            Customer.language,
+            Customer.address,
+            Customer.phone,
+            Customer.email,
+            Customer.channels,
+            Customer.quiet_hours,
+        ).where(Customer.id.in_(pks))
+    )
+    return {row.id: row for row in rows}
+
+
+def _preferences(session: Session, customers: dict[int, Row[Any]]) -> dict[int, Preferences]:
+    push_counts = dict(
+        session.execute(
+            select(PushSubscription.customer_pk, func.count())
+            .where(PushSubscription.customer_pk.in_(list(customers)))
+            .group_by(PushSubscription.customer_pk)
+        ).all()
+    )
+    hashes = [address_hash("sms", c.phone) for c in customers.values() if c.phone]
+    hashes += [address_hash("email", c.email) for c in customers.values() if c.email]
+    opted = opted_out_hashes(session, hashes=hashes) if hashes else set()
+    return {pk: _prefs_of(c, push_counts.get(pk, 0), opted) for pk, c in customers.items()}
+
+
+def _prefs_of(customer: Row[Any], push_count: int, opted: set[str]) -> Preferences:
+    opted_out = set()
+    if customer.phone and address_hash("sms", customer.phone) in opted:
+        opted_out.add("sms")
+    if customer.email and address_hash("email", customer.email) in opted:
+        opted_out.add("email")
+    return Preferences(
+        chosen=frozenset(customer.channels.split(";")) if customer.channels else None,
+        has_phone=bool(customer.phone),
+        has_email=bool(customer.email),
+        has_push=push_count > 0,
+        opted_out=frozenset(opted_out),
+        quiet_hours=QuietHours.parse(customer.quiet_hours) if customer.quiet_hours else None,
+    )
+
+
+def _address_for(channel: str, customer: Row[Any]) -> str | None:
+    return {"sms": customer.phone, "email": customer.email}.get(channel)
+
+
+def incident_text(incident: Incident) -> IncidentText:
+    message = incident.message
+    return IncidentText(
+        kind=incident.kind,
+        status=incident.status,
+        cause=incident.cause,
+        message=tuple(sorted(message.items())) if isinstance(message, dict) else message,
+        started_at=incident.started_at,
+        etr=incident.etr,
+        starts_at=incident.starts_at,
+        ends_at=incident.ends_at,
+    )

@@ -1,0 +1,67 @@
+"""One function logs every event that concerns a customer; every flow calls it.
+
+Incidents touching a customer, messages planned / sent / delivered / failed / suppressed,
+replies, opt-outs: all land here, and the agent's timeline reads nothing else for events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from outage_notify.db.models import TimelineEvent
+
+# Event types. Messages carry a channel; everything else has channel None.
+INCIDENT_AFFECTED = "incident_affected"
+INCIDENT_UPDATED = "incident_updated"
+INCIDENT_RELEASED = "incident_released"
+INCIDENT_CLOSED = "incident_closed"
+MESSAGE = "message"
+MESSAGE_STATUS = "message_status"
+REPLY = "reply"
+PREFERENCE_CHANGED = "preference_changed"
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Event:
+    customer_pk: int
+    at: datetime
+    type: str
+    incident_id: str | None = None
+    notification_id: int | None = None
+    channel: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    body: str | None = None
+    data: dict[str, Any] | None = None
+
+
+def log_event(session: Session, event: Event) -> None:
+    log_events(session, [event])
+
+
+def log_events(session: Session, events: Iterable[Event]) -> int:
+    """Writes events in batches (a storm touches many customers at once)."""
+    count = 0
+    batch: list[dict[str, Any]] = []
+    for event in events:
+        batch.append(asdict(event))
+        if len(batch) >= BATCH:
+            count += _write(session, batch)
+            batch = []
+    if batch:
+        count += _write(session, batch)
+    return count
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> int:
+    session.execute(insert(TimelineEvent), rows)
+    return len(rows)

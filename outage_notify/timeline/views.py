@@ -1,0 +1,110 @@
+"""A customer's timeline as the agent reads it: one entry per incident event and per message,
+oldest first; each message shows its current status with the history of how it got there."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outage_notify.db.models import Notification, TimelineEvent
+from outage_notify.timeline import service as timeline
+
+INCIDENT_WORDS = {
+    timeline.INCIDENT_AFFECTED: "affected by",
+    timeline.INCIDENT_UPDATED: "update to",
+    timeline.INCIDENT_RELEASED: "no longer affected by",
+    timeline.INCIDENT_CLOSED: "closed",
+}
+
+
+def customer_timeline(session: Session, *, customer_pk: int) -> list[dict[str, Any]]:
+    events = session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.customer_pk == customer_pk)
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    ).all()
+    notifications = {
+        n.id: n
+        for n in session.scalars(
+            select(Notification).where(Notification.customer_pk == customer_pk)
+        )
+    }
+    entries: list[dict[str, Any]] = []
+    messages: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event.type == timeline.MESSAGE_STATUS and event.notification_id in messages:
+            messages[event.notification_id]["history"].append(_step(event))
+            continue
+        entry = _entry(event, notifications.get(event.notification_id or -1))
+        if event.type == timeline.MESSAGE and event.notification_id is not None:
+            messages[event.notification_id] = entry
+        entries.append(entry)
+    return entries
+
+
+def _entry(event: TimelineEvent, notification: Notification | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "at": event.at.isoformat(),
+        "type": event.type,
+        "incident_id": event.incident_id,
+        "channel": event.channel,
+        "kind": event.kind,
+        "body": event.body,
+        "status": event.status,
+        "reason": event.reason,
+    }
+    if event.type in INCIDENT_WORDS:
+        entry["body"] = _incident_line(event)
+        entry["incident"] = event.data
+    elif event.data and event.type != timeline.MESSAGE:
+        entry["data"] = event.data
+    if notification is not None and event.type == timeline.MESSAGE:
+        entry.update(_message_fields(notification))
+        entry["history"] = [_step(event)]
+    return entry
+
+
+def _message_fields(n: Notification) -> dict[str, Any]:
+    return {
+        "notification_id": n.id,
+        "status": n.status,
+        "reason": n.reason,
+        "to": n.to_address,
+        "subject": n.subject,
+        "body": n.body,
+        "language": n.language,
+        "provider": n.provider,
+        "provider_ref": n.provider_ref,
+        "attempts": n.attempts,
+        "possible_duplicate": n.possible_duplicate,
+        "sms_segments": n.sms_segments,
+        "held_until": _iso(n.not_before),
+        "sent_at": _iso(n.sent_at),
+        "delivered_at": _iso(n.delivered_at),
+        "fallback_of": n.fallback_of,
+    }
+
+
+def _step(event: TimelineEvent) -> dict[str, Any]:
+    return {"at": event.at.isoformat(), "status": event.status, "reason": event.reason}
+
+
+def _incident_line(event: TimelineEvent) -> str:
+    data = event.data or {}
+    words = INCIDENT_WORDS[event.type]
+    parts = [f"{words} {data.get('kind', 'incident')} outage {data.get('external_id', '')}".strip()]
+    parts.append(f"status {data.get('status')}")
+    if data.get("cause"):
+        parts.append(f"cause {data['cause']}")
+    if data.get("etr"):
+        parts.append(f"ETR {data['etr']}")
+    if data.get("starts_at"):
+        parts.append(f"window {data['starts_at']} – {data.get('ends_at')}")
+    return "; ".join(parts)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,232 @@
+"""Server-rendered pages: the landing page, the development inbox, the agent desk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outage_notify import paths
+from outage_notify.api.deps import get_runtime
+from outage_notify.api.errors import ApiError
+from outage_notify.auth.apikeys import find_key
+from outage_notify.customers import service as customers
+from outage_notify.db.models import ApiKey, Customer, Incident, Notification
+from outage_notify.delivery.channels.dev_sink import PROVIDER as DEV_SINK
+from outage_notify.incidents.views import ACTIVE
+from outage_notify.ingest.customers import normalise_phone
+from outage_notify.ingest.records import RecordError
+from outage_notify.runtime import Runtime
+from outage_notify.timeline.views import customer_timeline
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(paths.TEMPLATES / "pages"))
+AGENT_COOKIE = "outage_notify_agent"
+AGENT_SESSION_SECONDS = 12 * 3600
+CHANNELS = ("sms", "email", "push", "in_app")
+PAGE_SIZE = 25
+
+
+@router.get("/", response_class=HTMLResponse)
+def landing(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+    with runtime.transaction() as session:
+        counts = {
+            "customers": session.scalar(select(func.count()).select_from(Customer)) or 0,
+            "active_incidents": session.scalar(
+                select(func.count()).select_from(Incident).where(Incident.status.in_(ACTIVE))
+            )
+            or 0,
+            "messages": session.scalar(select(func.count()).select_from(Notification)) or 0,
+        }
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {"counts": counts, "dev_sink": runtime.dev_sink_channels},
+    )
+
+
+# ---- development inbox -----------------------------------------------------------------------
+
+
+@router.get("/dev/inbox", response_class=HTMLResponse)
+def dev_inbox(
+    request: Request,
+    q: str | None = Query(None),
+    channel: str | None = Query(None),
+    page: int = Query(1, ge=1, le=100_000),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    if not runtime.dev_sink_channels:
+        raise ApiError(404, "every channel has a real provider: there is no development inbox")
+    channel = channel if channel in CHANNELS else None
+    with runtime.transaction() as session:
+        groups, total = _inbox_groups(session, q=q, channel=channel, page=page)
+    return templates.TemplateResponse(
+        request,
+        "inbox.html",
+        {
+            "groups": groups,
+            "total": total,
+            "q": q or "",
+            "channel": channel or "",
+            "channels": CHANNELS,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "dev_sink": runtime.dev_sink_channels,
+        },
+    )
+
+
+def _inbox_filter(q: str | None, channel: str | None) -> list[Any]:
+    conditions: list[Any] = [Notification.provider.in_([DEV_SINK, "in_app"])]
+    if channel:
+        conditions.append(Notification.channel == channel)
+    if q and q.strip():
+        pattern = f"%{q.strip().lower()}%"
+        conditions.append(
+            (Customer.customer_id == q.strip())
+            | func.lower(Customer.name).like(pattern)
+            | func.lower(Customer.address).like(pattern)
+        )
+    return conditions
+
+
+def _inbox_groups(
+    session: Session, *, q: str | None, channel: str | None, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Customers who received something, most recent first; each with their messages."""
+    conditions = _inbox_filter(q, channel)
+    latest = func.max(Notification.id).label("latest")
+    base = (
+        select(Customer.id, latest)
+        .join(Notification, Notification.customer_pk == Customer.id)
+        .where(*conditions)
+        .group_by(Customer.id)
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page_rows = session.execute(
+        base.order_by(latest.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    pks = [row.id for row in page_rows]
+    if not pks:
+        return [], total
+    people = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(pks)))}
+    messages = session.scalars(
+        select(Notification)
+        .join(Customer, Customer.id == Notification.customer_pk)
+        .where(Notification.customer_pk.in_(pks), *conditions)
+        .order_by(Notification.created_at, Notification.id)
+    ).all()
+    by_customer: dict[int, list[Notification]] = {pk: [] for pk in pks}
+    for message in messages:
+        by_customer[message.customer_pk].append(message)
+    return [{"customer": people[pk], "messages": by_customer[pk]} for pk in pks], total
+
+
+# ---- agent desk ------------------------------------------------------------------------------
+
+
+def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(runtime.link_secret(), salt="agent-session")
+
+
+def _agent(request: Request, runtime: Runtime) -> ApiKey | None:
+    cookie = request.cookies.get(AGENT_COOKIE)
+    if not cookie:
+        return None
+    try:
+        key_id = _serializer(runtime).loads(cookie, max_age=AGENT_SESSION_SECONDS)
+    except BadSignature:
+        return None
+    with runtime.transaction() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None or key.revoked_at is not None or key.role not in ("agent", "admin"):
+            return None
+        return key
+
+
+@router.get("/agent", response_class=HTMLResponse)
+def agent_desk(
+    request: Request,
+    q: str | None = Query(None),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    agent = _agent(request, runtime)
+    if agent is None:
+        return templates.TemplateResponse(request, "agent_login.html", {"error": None})
+    results: list[Customer] | None = None
+    if q and q.strip():
+        with runtime.transaction() as session:
+            results = _search(session, q.strip(), runtime.settings.default_region)
+    return templates.TemplateResponse(
+        request, "agent_search.html", {"agent": agent, "q": q or "", "results": results}
+    )
+
+
+def _search(session: Session, q: str, region: str) -> list[Customer]:
+    """Looks like a phone number: search by phone; otherwise by id, name or address."""
+    digits = sum(ch.isdigit() for ch in q)
+    if digits >= 6 and all(ch.isdigit() or ch in "+ -()" for ch in q):
+        try:
+            return customers.search_customers(session, phone=normalise_phone(q, region))
+        except RecordError:
+            pass
+    return customers.search_customers(session, q=q)
+
+
+@router.post("/agent/login", response_class=HTMLResponse)
+def agent_login(
+    request: Request, api_key: str = Form(...), runtime: Runtime = Depends(get_runtime)
+) -> Response:
+    with runtime.transaction() as session:
+        key = find_key(session, key=api_key.strip())
+        key_id = key.id if key and key.role in ("agent", "admin") else None
+    if key_id is None:
+        return templates.TemplateResponse(
+            request,
+            "agent_login.html",
+            {"error": "That is not an agent or admin API key."},
+            status_code=401,
+        )
+    response = RedirectResponse("/agent", status_code=303)
+    response.set_cookie(
+        AGENT_COOKIE,
+        _serializer(runtime).dumps(key_id),
+        max_age=AGENT_SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=runtime.settings.public_url.startswith("https"),
+    )
+    return response
+
+
+@router.post("/agent/logout")
+def agent_logout() -> Response:
+    response = RedirectResponse("/agent", status_code=303)
+    response.delete_cookie(AGENT_COOKIE)
+    return response
+
+
+@router.get("/agent/customers/{customer_id}", response_class=HTMLResponse)
+def agent_customer(
+    customer_id: str, request: Request, runtime: Runtime = Depends(get_runtime)
+) -> Response:
+    agent = _agent(request, runtime)
+    if agent is None:
+        return RedirectResponse("/agent", status_code=303)
+    with runtime.transaction() as session:
+        customer = customers.get_customer(session, customer_id=customer_id)
+        if customer is None:
+            raise ApiError(404, f"no customer {customer_id!r}")
+        context = {
+            "agent": agent,
+            "customer": customer,
+            "incidents": customers.current_incidents(session, customer_pk=customer.id),
+            "events": customer_timeline(session, customer_pk=customer.id),
+        }
+    return templates.TemplateResponse(request, "agent_customer.html", context)
