@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
-from outage_notify import __version__
+from outage_notify import __version__, paths
 from outage_notify.api import customers, health, incidents, push, webhooks
 from outage_notify.api.errors import BodySizeLimit, install_error_handlers
 from outage_notify.config import Settings, get_settings
@@ -37,10 +40,28 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         description="Tells electricity customers about power cuts before they have to call.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for module in (customers, incidents, push, webhooks, health, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")
+    _serve_docs_locally(app)
     return app
+
+
+def _serve_docs_locally(app: FastAPI) -> None:
+    """Swagger UI from our own static files: the docs work on a machine with no internet."""
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="outage_notify API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 09:16:17.045118
+Create Date: 2026-11-25 09:24:36.044369
 """
 
 from collections.abc import Sequence

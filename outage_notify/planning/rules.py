@@ -26,8 +26,9 @@ class Kind(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Announcements that can wait until morning; news of a live outage cannot.
-DEFERRABLE = frozenset({Kind.PLANNED, Kind.PLANNED_UPDATE})
+# Announcements that can wait until morning; news of a live outage cannot. A cancellation is
+# good news about something that has not happened: no reason to wake anyone for it.
+DEFERRABLE = frozenset({Kind.PLANNED, Kind.PLANNED_UPDATE, Kind.CANCELLED})
 
 # A new message makes older undelivered ones of these kinds wrong: a stale ETR must not reach
 # anyone after a newer one, or after the power is back.

@@ -107,11 +107,14 @@ class Planner:
         customers = _load_customers(session, pks)
         prefs = _preferences(session, customers)
         _supersede(session, incident.id, decisions, now)
+        reached = _channels_reached(session, incident.id, decisions)
         rows: list[dict[str, Any]] = []
         for member, kind in decisions:
             customer = customers[member.customer_pk]
             later = _later(facts, member.state) if kind is Kind.ETR_UPDATE else None
             intents = channel_plan(kind, prefs[customer.id], now=now, zone=self.settings.zone)
+            if kind is Kind.CANCELLED:
+                intents = [_only_if_reached(i, reached.get(customer.id, set())) for i in intents]
             rows.extend(
                 self._notification_row(
                     incident, kind, customer, intent, text, now, later, prefs[customer.id]
@@ -351,6 +354,37 @@ def _supersede(
         ).all()
         if stale:
             suppress(session, stale, reason="superseded by a newer message", now=now)
+
+
+def _channels_reached(
+    session: Session, incident_id: str, decisions: list[tuple[Audience, Kind]]
+) -> dict[int, set[str]]:
+    """Per customer being told of a cancellation, the channels on which something about the
+    incident was (or is being) sent: only there is a withdrawal worth sending."""
+    pks = [member.customer_pk for member, kind in decisions if kind is Kind.CANCELLED]
+    if not pks:
+        return {}
+    rows = session.execute(
+        select(Notification.customer_pk, Notification.channel)
+        .where(
+            Notification.incident_id == incident_id,
+            Notification.customer_pk.in_(pks),
+            Notification.status.in_(("queued", "sent", "delivered")),
+        )
+        .distinct()
+    )
+    reached: dict[int, set[str]] = {}
+    for pk, channel in rows:
+        reached.setdefault(pk, set()).add(channel)
+    return reached
+
+
+def _only_if_reached(intent: ChannelIntent, reached: set[str]) -> ChannelIntent:
+    if intent.suppressed_reason or intent.channel in reached:
+        return intent
+    return ChannelIntent(
+        intent.channel, suppressed_reason="nothing about this incident was sent on this channel"
+    )
 
 
 def suppress(session: Session, rows: Sequence[Any], *, reason: str, now: datetime) -> None:

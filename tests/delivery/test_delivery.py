@@ -1,0 +1,311 @@
+"""Delivery against the real protocols: retries outlast a failing provider, permanent failures
+fall back to email, a killed worker's claims are taken up again and flagged, receipts only
+move a message forward, dead push subscriptions are dropped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from outage_notify.app import create_app
+from outage_notify.auth.apikeys import create_key
+from outage_notify.db.models import Notification, OutboxItem, PushSubscription
+from outage_notify.delivery import outbox
+from outage_notify.delivery.receipts import apply_twilio_status
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+from tests.standins.push import PushService
+from tests.standins.smtp import SmtpSink
+from tests.standins.twilio import Fault, TwilioStandIn
+from tests.town import cells, customer, town
+
+
+@pytest.fixture
+def setup(make_settings: Any, provider_settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    settings = make_settings(**provider_settings, retry_base_seconds=0.01, lease_seconds=5)
+    runtime = Runtime.build(settings)
+    client = TestClient(create_app(runtime=runtime))
+    with runtime.transaction() as session:
+        keys = {
+            role: {
+                "Authorization": f"Bearer {create_key(session, role=role, name=role, now=utcnow())[1]}"
+            }
+            for role in ("admin", "operator", "agent")
+        }
+    yield {"runtime": runtime, "client": client, "keys": keys}
+    runtime.close()
+
+
+def load(setup: dict[str, Any], people: list[dict[str, Any]]) -> None:
+    answer = setup["client"].post("/api/v1/customers", json=people, headers=setup["keys"]["admin"])
+    assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+
+
+def post(setup: dict[str, Any], **body: Any) -> dict[str, Any]:
+    answer = setup["client"].post("/api/v1/incidents", json=body, headers=setup["keys"]["operator"])
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()
+
+
+def drain_until_empty(runtime: Runtime, rounds: int = 400) -> None:
+    """Drains, letting retries come due, until nothing is left in the outbox."""
+    for _ in range(rounds):
+        runtime.dispatcher.drain()
+        with runtime.transaction() as session:
+            left = session.scalars(select(OutboxItem)).all()
+            if not left:
+                return
+            session.execute(update(OutboxItem).values(available_at=utcnow()))
+    raise AssertionError("outbox never emptied")
+
+
+def notifications(runtime: Runtime, channel: str | None = None) -> list[Notification]:
+    with runtime.transaction() as session:
+        query = select(Notification).order_by(Notification.id)
+        if channel:
+            query = query.where(Notification.channel == channel)
+        return list(session.scalars(query))
+
+
+def test_a_provider_failing_half_its_calls_loses_nothing_and_duplicates_nothing(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    load(setup, town(channels="sms"))
+    twilio.failure_rate = 0.5
+    post(setup, external_id="F-1", area=cells(0, 0, 9, 4))
+    drain_until_empty(setup["runtime"])
+    delivered = Counter(m["to"] for m in twilio.messages)
+    assert delivered == Counter({p["phone"]: 1 for p in town()})
+    assert twilio.requests > len(twilio.messages)  # there were failures, and they were retried
+    sms = notifications(setup["runtime"], "sms")
+    assert {n.status for n in sms} == {"sent"}
+    assert max(n.attempts for n in sms) > 1
+
+
+def test_a_transient_failure_is_retried_with_backoff_and_logged(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    load(setup, [customer(0, 0, channels="sms")])
+    twilio.faults = [Fault(429, 20429, "Too Many Requests")]
+    post(setup, external_id="T-1", area=cells(0, 0, 1, 1))
+    runtime = setup["runtime"]
+    runtime.dispatcher.drain()
+    with runtime.transaction() as session:
+        item = session.scalars(select(OutboxItem)).one()
+        assert item.attempts == 1 and item.available_at > utcnow() - timedelta(seconds=1)
+        assert "429" in (item.last_error or "")
+    drain_until_empty(runtime)
+    assert len(twilio.messages) == 1
+    events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
+    sms = next(e for e in events.json()["events"] if e["channel"] == "sms")
+    steps = [(h["status"], h["reason"] or "") for h in sms["history"]]
+    assert steps[0][0] == "queued"
+    assert steps[1][0] == "queued" and "retry at" in steps[1][1] and "429" in steps[1][1]
+    assert steps[-1][0] == "sent" and sms["status"] == "sent"
+
+
+def test_a_provider_down_longer_than_every_retry_ends_in_failed_not_lost(
+    make_settings: Any, provider_settings: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    runtime = Runtime.build(
+        make_settings(**provider_settings, retry_base_seconds=0.01, max_attempts=3)
+    )
+    client = TestClient(create_app(runtime=runtime))
+    with runtime.transaction() as session:
+        admin = create_key(session, role="admin", name="a", now=utcnow())[1]
+    client.post(
+        "/api/v1/customers",
+        json=[customer(0, 0, channels="sms")],
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    twilio.failure_rate = 1.0
+    client.post(
+        "/api/v1/incidents",
+        json={"external_id": "D-1", "area": cells(0, 0, 1, 1)},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    drain_until_empty(runtime)
+    (sms,) = notifications(runtime, "sms")
+    assert sms.status == "failed" and "gave up after 3 attempts" in (sms.reason or "")
+    runtime.close()
+
+
+def test_an_invalid_number_fails_for_good_and_the_message_goes_by_email(
+    setup: dict[str, Any], twilio: TwilioStandIn, smtp: SmtpSink
+) -> None:
+    load(setup, [customer(0, 0, channels="sms")])  # has an email, but chose SMS only
+    twilio.faults = [Fault(400, 21211, "The 'To' number is not a valid phone number.")]
+    post(setup, external_id="P-1", area=cells(0, 0, 1, 1), cause="fallen tree")
+    drain_until_empty(setup["runtime"])
+    sms, email = (
+        notifications(setup["runtime"], "sms")[0],
+        notifications(setup["runtime"], "email")[0],
+    )
+    assert sms.status == "failed" and "21211" in (sms.reason or "")
+    assert email.fallback_of == sms.id and email.status == "sent"
+    (mail,) = smtp.messages
+    assert mail["To"] == customer(0, 0)["email"]
+    assert customer(0, 0)["address"] in mail["Subject"]
+
+
+def test_a_killed_worker_s_claims_are_taken_up_again_and_marked_possible_duplicates(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    runtime = setup["runtime"]
+    load(setup, [customer(0, 0, channels="sms")])
+    post(setup, external_id="K-1", area=cells(0, 0, 1, 1))
+    with runtime.transaction() as session:  # a worker claims, then dies before writing back
+        claimed = outbox.claim(
+            session, worker="dead-worker", now=utcnow(), lease=timedelta(seconds=5), limit=10
+        )
+    assert len(claimed) == 1
+    assert runtime.dispatcher.drain() == 0  # the lease still holds: nobody else takes it
+    with runtime.transaction() as session:  # ... until it runs out
+        session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert runtime.dispatcher.drain() == 1
+    (sms,) = notifications(runtime, "sms")
+    assert sms.status == "sent" and sms.possible_duplicate
+    assert len(twilio.messages) == 1
+    events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
+    entry = next(e for e in events.json()["events"] if e["channel"] == "sms")
+    assert entry["possible_duplicate"] is True
+    assert any("may arrive twice" in (h["reason"] or "") for h in entry["history"])
+
+
+def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: TwilioStandIn) -> None:
+    runtime = setup["runtime"]
+    load(setup, [customer(0, 0, channels="sms")])
+    post(setup, external_id="R-1", area=cells(0, 0, 1, 1))
+    with runtime.transaction() as session:
+        (message,) = outbox.claim(
+            session, worker="w", now=utcnow(), lease=timedelta(seconds=30), limit=1
+        )
+    # The receipt beats our own write-back of the provider's answer.
+    with runtime.transaction() as session:
+        assert apply_twilio_status(
+            session,
+            notification_id=message.notification_id,
+            message_sid="SM" + "1" * 32,
+            status="delivered",
+            error_code=None,
+            renderer=runtime.renderer,
+            now=utcnow(),
+        )
+    from outage_notify.delivery.channels.base import Outcome, SendResult
+
+    with runtime.transaction() as session:
+        outbox.record(
+            session,
+            message=message,
+            result=SendResult(Outcome.SENT, "twilio", "SM" + "1" * 32),
+            policy=outbox.RetryPolicy(30, 5),
+            now=utcnow(),
+        )
+    (sms,) = notifications(runtime, "sms")
+    assert sms.status == "delivered"
+    with runtime.transaction() as session:
+        assert session.scalars(select(OutboxItem)).all() == []
+        # a late "sent" or "failed" after "delivered" changes nothing
+        for late in ("sent", "undelivered"):
+            apply_twilio_status(
+                session,
+                notification_id=sms.id,
+                message_sid=sms.provider_ref or "",
+                status=late,
+                error_code="30003",
+                renderer=runtime.renderer,
+                now=utcnow(),
+            )
+    assert notifications(runtime, "sms")[0].status == "delivered"
+    assert notifications(runtime, "email") == []
+
+
+def test_a_gone_push_subscription_is_removed(
+    setup: dict[str, Any], push_service: PushService
+) -> None:
+    runtime, client, keys = setup["runtime"], setup["client"], setup["keys"]
+    load(setup, [customer(0, 0, channels="push")])
+    link = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()
+    for device in ("phone", "tablet"):
+        subscription = push_service.subscribe(device)
+        answer = client.post(
+            "/api/v1/push/subscriptions",
+            json=subscription,
+            headers={"Authorization": f"Bearer {link['token']}"},
+        )
+        assert answer.status_code == 201
+    push_service.gone.add("tablet")
+    post(setup, external_id="G-1", area=cells(0, 0, 1, 1))
+    drain_until_empty(runtime)
+    (push,) = notifications(runtime, "push")
+    assert push.status == "sent" and push.provider_ref == "1/2 devices"
+    assert [r["name"] for r in push_service.received] == ["phone"]
+    with runtime.transaction() as session:
+        endpoints = session.scalars(select(PushSubscription.endpoint)).all()
+    assert endpoints == [push_service.endpoint("phone")]
+
+
+def test_smtp_refusals_are_permanent_for_5xx_and_retried_for_4xx(
+    setup: dict[str, Any], smtp: SmtpSink
+) -> None:
+    bad, busy = customer(0, 0, channels="email"), customer(1, 0, channels="email")
+    load(setup, [bad, busy])
+    smtp.refuse = {bad["email"]: "550 5.1.1 No such user", busy["email"]: "451 4.3.0 Try later"}
+    post(setup, external_id="S-1", area=cells(0, 0, 2, 1))
+    setup["runtime"].dispatcher.drain()
+    smtp.refuse.pop(busy["email"])
+    drain_until_empty(setup["runtime"])
+    by_address = {n.to_address: n for n in notifications(setup["runtime"], "email")}
+    assert by_address[bad["email"]].status == "failed"
+    assert "550" in (by_address[bad["email"]].reason or "")
+    assert by_address[busy["email"]].status == "sent"
+    assert by_address[busy["email"]].attempts == 2
+    assert [m["To"] for m in smtp.messages] == [busy["email"]]
+
+
+def test_customers_sharing_a_phone_each_get_their_own_message(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    shared = "+358401999999"
+    home = customer(0, 0, phone=shared, channels="sms", address="Kotikatu 1")
+    cottage = customer(1, 0, phone=shared, channels="sms", address="Mökkitie 2")
+    load(setup, [home, cottage])
+    post(setup, external_id="SH-1", area=cells(0, 0, 1, 1))
+    drain_until_empty(setup["runtime"])
+    bodies = [m["body"] for m in twilio.messages if m["to"] == shared]
+    assert len(bodies) == 2
+    assert sum("Kotikatu 1" in b for b in bodies) == 1
+    assert sum("Mökkitie 2" in b for b in bodies) == 1
+
+
+def test_stop_by_sms_opts_the_number_out_at_once(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    from tests.conftest import TWILIO_TOKEN
+
+    person = customer(0, 0, channels="sms")
+    load(setup, [person])
+    # Webhooks are checked against PUBLIC_URL (http://testserver in these tests).
+    params = {"From": person["phone"], "Body": "stop", "MessageSid": "SM" + "2" * 32}
+    from twilio.request_validator import RequestValidator
+
+    url = "http://testserver/webhooks/twilio/inbound"
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    answer = setup["client"].post(
+        "/webhooks/twilio/inbound", data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert answer.status_code == 200 and "<Response>" in answer.text
+    post(setup, external_id="STOP-1", area=cells(0, 0, 1, 1))
+    drain_until_empty(setup["runtime"])
+    assert twilio.messages == []
+    (sms,) = notifications(setup["runtime"], "sms")
+    assert sms.status == "suppressed" and "STOP" in (sms.reason or "")
+    events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
+    types = [e["type"] for e in events.json()["events"]]
+    assert types[:2] == ["reply", "preference_changed"]

@@ -1,0 +1,256 @@
+"""The planning decision table (CONTRACT.md rules 1-5) and channel choice, tested directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from outage_notify.planning.rules import (
+    ChannelIntent,
+    CustomerState,
+    IncidentFacts,
+    Kind,
+    Preferences,
+    QuietHours,
+    channel_plan,
+    decide,
+    dedup_key,
+)
+
+NOW = datetime(2026, 11, 25, 19, 40, tzinfo=UTC)
+ETR = NOW + timedelta(hours=2)
+THIRTY = timedelta(minutes=30)
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+def facts(**kw: object) -> IncidentFacts:
+    values: dict[str, object] = {"kind": "unplanned", "status": "detected", "etr": ETR}
+    values.update(kw)
+    return IncidentFacts(**values)  # type: ignore[arg-type]
+
+
+def told(**kw: object) -> CustomerState:
+    values: dict[str, object] = {
+        "affected_now": True,
+        "affected_before": True,
+        "told": True,
+        "told_etr": ETR,
+    }
+    values.update(kw)
+    return CustomerState(**values)  # type: ignore[arg-type]
+
+
+def run(incident: IncidentFacts, state: CustomerState) -> Kind | None:
+    return decide(incident, state, etr_threshold=THIRTY, now=NOW)
+
+
+# ---- rule 1: newly affected ------------------------------------------------------------------
+
+
+def test_a_newly_affected_customer_is_told_of_the_outage() -> None:
+    assert run(facts(), CustomerState(affected_now=True)) is Kind.OUTAGE
+
+
+def test_newly_affected_by_planned_work_gets_the_planned_notice() -> None:
+    planned = facts(kind="planned", etr=None, starts_at=NOW + timedelta(days=2))
+    assert run(planned, CustomerState(affected_now=True)) is Kind.PLANNED
+
+
+def test_an_unconfirmed_outage_tells_nobody_yet() -> None:
+    assert run(facts(confirmed=False), CustomerState(affected_now=True)) is None
+
+
+# ---- rule 2: ETR moves -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moved", "expected"),
+    [
+        (timedelta(0), None),
+        (timedelta(minutes=29), None),
+        (timedelta(minutes=-29), None),
+        (timedelta(minutes=30), Kind.ETR_UPDATE),
+        (timedelta(minutes=-30), Kind.ETR_UPDATE),
+        (timedelta(hours=3), Kind.ETR_UPDATE),
+    ],
+)
+def test_the_etr_rule_compares_with_what_the_customer_was_told(
+    moved: timedelta, expected: Kind | None
+) -> None:
+    assert run(facts(etr=ETR + moved), told()) is expected
+
+
+def test_small_moves_add_up_against_what_was_told() -> None:
+    # Two 20-minute moves: the second is 40 minutes from what the customer heard.
+    assert run(facts(etr=ETR + timedelta(minutes=20)), told()) is None
+    assert run(facts(etr=ETR + timedelta(minutes=40)), told()) is Kind.ETR_UPDATE
+
+
+def test_a_first_estimate_after_none_is_news() -> None:
+    assert run(facts(etr=ETR), told(told_etr=None)) is Kind.ETR_UPDATE
+
+
+def test_an_estimate_withdrawn_is_not_news() -> None:
+    assert run(facts(etr=None), told()) is None
+
+
+def test_a_status_change_alone_sends_nothing() -> None:
+    assert run(facts(status="crew_assigned"), told()) is None
+    assert run(facts(status="in_progress"), told()) is None
+
+
+@given(minutes=st.integers(min_value=-600, max_value=600), threshold=st.integers(0, 240))
+def test_etr_update_exactly_when_the_move_reaches_the_threshold(
+    minutes: int, threshold: int
+) -> None:
+    kind = decide(
+        facts(etr=ETR + timedelta(minutes=minutes)),
+        told(),
+        etr_threshold=timedelta(minutes=threshold),
+        now=NOW,
+    )
+    expected = minutes != 0 and abs(minutes) >= threshold
+    assert (kind is Kind.ETR_UPDATE) == expected
+
+
+# ---- rules 3 and 4: restoration, growth, shrinkage -------------------------------------------
+
+
+def test_restored_tells_everyone_who_was_told() -> None:
+    assert run(facts(status="restored"), told(affected_now=False)) is Kind.RESTORED
+
+
+def test_restored_tells_nobody_who_was_never_told() -> None:
+    assert (
+        run(facts(status="restored"), CustomerState(affected_now=False, affected_before=True))
+        is None
+    )
+
+
+def test_customers_left_out_when_the_area_shrinks_hear_their_power_is_back() -> None:
+    assert run(facts(), told(affected_now=False)) is Kind.RESTORED
+
+
+def test_customers_outside_who_never_were_inside_hear_nothing() -> None:
+    assert run(facts(), CustomerState(affected_now=False)) is None
+
+
+def test_cancelled_incident_withdraws_the_notice_for_those_told() -> None:
+    assert run(facts(status="cancelled"), told(affected_now=False)) is Kind.CANCELLED
+
+
+def test_planned_work_not_yet_begun_that_drops_a_customer_is_cancelled_for_them() -> None:
+    planned = facts(kind="planned", etr=None, starts_at=NOW + timedelta(days=1))
+    assert run(planned, told(affected_now=False)) is Kind.CANCELLED
+    started = facts(kind="planned", etr=None, starts_at=NOW - timedelta(hours=1))
+    assert run(started, told(affected_now=False)) is Kind.RESTORED
+
+
+def test_planned_work_moved_in_time_is_announced_again() -> None:
+    start, end = NOW + timedelta(days=2), NOW + timedelta(days=2, hours=4)
+    state = told(told_etr=end, told_starts_at=start)
+    moved = facts(kind="planned", etr=None, starts_at=start + timedelta(hours=2), ends_at=end)
+    same = facts(kind="planned", etr=None, starts_at=start, ends_at=end)
+    assert run(moved, state) is Kind.PLANNED_UPDATE
+    assert run(same, state) is None
+
+
+# ---- rule 5: nothing new, nothing sent -------------------------------------------------------
+
+
+@given(
+    status=st.sampled_from(["detected", "crew_assigned", "in_progress"]),
+    minutes=st.integers(min_value=-29, max_value=29),
+)
+def test_a_told_customer_with_nothing_material_changed_gets_nothing(
+    status: str, minutes: int
+) -> None:
+    assert run(facts(status=status, etr=ETR + timedelta(minutes=minutes)), told()) is None
+
+
+def test_dedup_key_names_incident_customer_kind_version_and_channel() -> None:
+    key = dedup_key(incident_id="inc_1", customer_pk=7, kind="outage", version=3, channel="sms")
+    assert key == "inc_1:7:outage:3:sms"
+    other = dedup_key(incident_id="inc_1", customer_pk=8, kind="outage", version=3, channel="sms")
+    assert key != other
+
+
+# ---- channels --------------------------------------------------------------------------------
+
+
+def prefs(**kw: object) -> Preferences:
+    values: dict[str, object] = {
+        "chosen": None,
+        "has_phone": True,
+        "has_email": True,
+        "has_push": False,
+    }
+    values.update(kw)
+    return Preferences(**values)  # type: ignore[arg-type]
+
+
+def channels(intents: list[ChannelIntent]) -> dict[str, str | None]:
+    return {i.channel: i.suppressed_reason for i in intents}
+
+
+def test_no_choice_means_every_channel_with_an_address_plus_the_in_app_feed() -> None:
+    plan = channel_plan(Kind.OUTAGE, prefs(), now=NOW, zone=HELSINKI)
+    assert channels(plan) == {"sms": None, "email": None, "in_app": None}
+
+
+def test_a_chosen_channel_without_an_address_is_recorded_as_suppressed() -> None:
+    plan = channel_plan(Kind.OUTAGE, prefs(chosen=frozenset({"push"})), now=NOW, zone=HELSINKI)
+    assert channels(plan) == {"push": "no push subscription", "in_app": None}
+
+
+def test_an_opted_out_channel_is_suppressed_with_the_reason() -> None:
+    plan = channel_plan(Kind.OUTAGE, prefs(opted_out=frozenset({"sms"})), now=NOW, zone=HELSINKI)
+    assert channels(plan)["sms"] == "customer opted out (STOP)"
+    assert channels(plan)["email"] is None
+
+
+def test_quiet_hours_hold_planned_notices_but_not_outage_news() -> None:
+    night = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)  # 23:30 in Helsinki
+    quiet = prefs(quiet_hours=QuietHours(time(22), time(7)))
+    planned = channel_plan(Kind.PLANNED, quiet, now=night, zone=HELSINKI)
+    held = {i.channel: i.not_before for i in planned}
+    assert held["sms"] == datetime(2026, 11, 26, 7, 0, tzinfo=HELSINKI)
+    outage = channel_plan(Kind.OUTAGE, quiet, now=night, zone=HELSINKI)
+    assert all(i.not_before is None for i in outage)
+
+
+@pytest.mark.parametrize(
+    ("text", "local", "covered"),
+    [
+        ("22:00-07:00", time(23, 0), True),
+        ("22:00-07:00", time(6, 59), True),
+        ("22:00-07:00", time(7, 0), False),
+        ("22:00-07:00", time(12, 0), False),
+        ("13:00-15:00", time(14, 0), True),
+        ("13:00-15:00", time(15, 0), False),
+    ],
+)
+def test_quiet_hours_cover_their_window_even_across_midnight(
+    text: str, local: time, covered: bool
+) -> None:
+    assert QuietHours.parse(text).covers(local) is covered
+
+
+@pytest.mark.parametrize("text", ["", "25:00-07:00", "07:00-07:00", "22:00", "late-early"])
+def test_bad_quiet_hours_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="quiet_hours"):
+        QuietHours.parse(text)
+
+
+@given(minute_of_day=st.integers(0, 24 * 60 - 1))
+def test_quiet_hours_always_release_outside_the_window(minute_of_day: int) -> None:
+    hours = QuietHours(time(22), time(7))
+    local = datetime(2026, 6, 1, tzinfo=HELSINKI) + timedelta(minutes=minute_of_day)
+    release = hours.ends_after(local.astimezone(UTC), HELSINKI)
+    assert release >= local
+    assert not hours.covers(release.astimezone(HELSINKI).time())
+    assert release - local <= timedelta(hours=9)

@@ -1,0 +1,124 @@
+"""Every page, in a real browser: the landing page, the dev inbox, the agent desk, the docs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
+
+from outage_notify.app import create_app
+from outage_notify.auth.apikeys import create_key
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+from tests.conftest import LiveServer
+from tests.town import cells, customer, town
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def site(make_settings: Any, live_port: int) -> Iterator[dict[str, Any]]:
+    """A live app on the development sink, with the test town and one outage delivered."""
+    runtime = Runtime.build(make_settings(public_url=f"http://127.0.0.1:{live_port}"))
+    with runtime.transaction() as session:
+        keys = {
+            r: create_key(session, role=r, name=f"{r}-1", now=utcnow())[1]
+            for r in ("admin", "operator", "agent")
+        }
+    api = TestClient(create_app(runtime=runtime))
+    auth = {r: {"Authorization": f"Bearer {k}"} for r, k in keys.items()}
+    assert (
+        api.post("/api/v1/customers", json=town(channels=""), headers=auth["admin"]).status_code
+        == 200
+    )
+    answer = api.post(
+        "/api/v1/incidents",
+        json={"external_id": "WEB-1", "area": cells(0, 0, 2, 1), "cause": "fallen tree"},
+        headers=auth["operator"],
+    )
+    assert answer.status_code == 201
+    runtime.dispatcher.drain()
+    server = LiveServer(runtime, live_port).start()
+    yield {"url": server.url, "keys": keys, "runtime": runtime}
+    server.stop()
+    runtime.close()
+
+
+def test_the_landing_page_counts_and_links_everything(page: Page, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/")
+    expect(page.locator("#count-customers")).to_have_text("50")
+    expect(page.locator("#count-incidents")).to_have_text("1")
+    main = page.locator("main")
+    for name in ("API documentation", "Development inbox", "Agent desk"):
+        expect(main.get_by_role("link", name=name)).to_be_visible()
+    main.get_by_role("link", name="Development inbox").click()
+    expect(page).to_have_url(site["url"] + "/dev/inbox")
+
+
+def test_the_dev_inbox_shows_each_customer_s_messages_by_channel(
+    page: Page, site: dict[str, Any]
+) -> None:
+    page.goto(site["url"] + "/dev/inbox")
+    expect(page.locator("section.customer")).to_have_count(6)  # 3 columns × 2 rows
+    first = page.locator("section.customer", has_text="C-1-1")
+    expect(first.locator("tr.message")).to_have_count(3)  # sms, email, in-app
+    expect(first.locator("tr.message[data-channel=sms]")).to_contain_text(customer(1, 1)["address"])
+    page.get_by_label("channel").select_option("sms")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr.message")).to_have_count(6)
+    expect(page.locator("tr.message[data-channel=email]")).to_have_count(0)
+    page.get_by_label("customer").fill("C-2-0")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("section.customer")).to_have_count(1)
+    expect(page.locator("section.customer")).to_have_attribute("data-customer", "C-2-0")
+
+
+def test_an_agent_signs_in_finds_a_customer_by_phone_and_reads_the_timeline(
+    page: Page, site: dict[str, Any]
+) -> None:
+    page.goto(site["url"] + "/agent")
+    page.get_by_label("API key").fill(site["keys"]["operator"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not an agent")
+    page.get_by_label("API key").fill(site["keys"]["agent"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as agent-1")).to_be_visible()
+
+    national = "040 " + customer(1, 0)["phone"][6:]  # as a caller reads it out
+    page.get_by_label("search").fill(national)
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="C-1-0").click()
+
+    expect(page.get_by_role("heading", name=customer(1, 0)["name"])).to_be_visible()
+    expect(page.locator("#incidents")).to_contain_text("WEB-1")
+    timeline = page.locator("#timeline")
+    expect(timeline.locator("tr.event-incident_affected")).to_contain_text("fallen tree")
+    expect(timeline.locator("tr.event-message")).to_have_count(3)
+    sms = timeline.locator("tr.event-message[data-channel=sms]")
+    expect(sms).to_contain_text(customer(1, 0)["address"])
+    expect(sms.locator(".status")).to_have_text("delivered")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API key")).to_be_visible()
+
+
+def test_the_agent_desk_by_name_and_no_match(page: Page, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/agent")
+    page.get_by_label("API key").fill(site["keys"]["admin"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("search").fill("Customer 3/4")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    page.get_by_label("search").fill("nobody by this name")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("No customer matches")).to_be_visible()
+
+
+def test_the_api_docs_render_without_internet(page: Page, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("outage_notify")
+    expect(page.get_by_text("/api/v1/incidents").first).to_be_visible()
