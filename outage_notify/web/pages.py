@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,6 +28,17 @@ from outage_notify.timeline.views import customer_timeline
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(paths.TEMPLATES / "pages"))
+
+
+def _local(value: datetime | str | None, zone: ZoneInfo) -> str:
+    """A time as the people reading the page read clocks: in the deployment's zone."""
+    if value is None:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+templates.env.filters["local"] = _local
 AGENT_COOKIE = "outage_notify_agent"
 AGENT_SESSION_SECONDS = 12 * 3600
 CHANNELS = ("sms", "email", "push", "in_app")
@@ -46,7 +59,7 @@ def landing(request: Request, runtime: Runtime = Depends(get_runtime)) -> Respon
     return templates.TemplateResponse(
         request,
         "index.html",
-        {"counts": counts, "dev_sink": runtime.dev_sink_channels},
+        {"counts": counts, "dev_sink": runtime.dev_sink_channels, "zone": runtime.settings.zone},
     )
 
 
@@ -78,6 +91,7 @@ def dev_inbox(
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "dev_sink": runtime.dev_sink_channels,
+            "zone": runtime.settings.zone,
         },
     )
 
@@ -228,5 +242,6 @@ def agent_customer(
             "customer": customer,
             "incidents": customers.current_incidents(session, customer_pk=customer.id),
             "events": customer_timeline(session, customer_pk=customer.id),
+            "zone": runtime.settings.zone,
         }
     return templates.TemplateResponse(request, "agent_customer.html", context)
