@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outage_notify import paths
 from outage_notify.config import Settings
 from outage_notify.db import meta
-from outage_notify.db.engine import make_engine, make_session_factory, transaction
+from outage_notify.db.engine import make_engine, make_session_factory, reading, transaction
 from outage_notify.delivery.channels import build_channels, uses_dev_sink
 from outage_notify.delivery.channels.base import Channel
 from outage_notify.delivery.dispatcher import Dispatcher
@@ -28,16 +28,22 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_engine: Engine
+    read_sessions: sessionmaker[Session]
     renderer: MessageRenderer
     customer_index: CustomerIndexCache
     incidents: IncidentService
     channels: dict[str, Channel]
     dispatcher: Dispatcher
+    _link_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
+        read_engine = (
+            make_engine(settings.database_url, writer=False) if settings.is_sqlite else engine
+        )
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
         index = CustomerIndexCache()
         planner = Planner(renderer=renderer, settings=settings)
@@ -49,6 +55,8 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            read_engine=read_engine,
+            read_sessions=make_session_factory(read_engine),
             renderer=renderer,
             customer_index=index,
             incidents=IncidentService(planner=planner, index=index, settings=settings),
@@ -61,6 +69,12 @@ class Runtime:
         with transaction(self.sessions) as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """For requests that only read: on SQLite they do not wait for the write lock."""
+        with reading(self.read_sessions) as session:
+            yield session
+
     def after_commit(self) -> None:
         """New messages may be waiting: the dispatcher should look now."""
         self.dispatcher.wake()
@@ -70,11 +84,15 @@ class Runtime:
         return uses_dev_sink(self.channels)
 
     def link_secret(self) -> str:
-        if self.settings.secret_key:
-            return self.settings.secret_key
-        with self.transaction() as session:
-            return meta.link_secret(session)
+        if self._link_secret is None:
+            if self.settings.secret_key:
+                self._link_secret = self.settings.secret_key
+            else:
+                with self.transaction() as session:
+                    self._link_secret = meta.link_secret(session)
+        return self._link_secret
 
     def close(self) -> None:
         self.dispatcher.stop()
         self.engine.dispose()
+        self.read_engine.dispose()

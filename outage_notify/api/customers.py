@@ -90,7 +90,7 @@ def search_customers(
             e164 = normalise_phone(phone, runtime.settings.default_region)
         except RecordError as exc:
             raise ApiError(422, str(exc)) from exc
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         found = customers.search_customers(session, phone=e164, q=q, limit=limit)
         return {"customers": [customers.customer_dict(c) for c in found]}
 
@@ -101,7 +101,7 @@ def get_customer(
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         customer = _customer(session, customer_id)
         return {
             **customers.customer_dict(customer),
@@ -120,7 +120,7 @@ def get_timeline(
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         customer = _customer(session, customer_id)
         return {
             "customer_id": customer.customer_id,
@@ -136,7 +136,7 @@ def get_link(
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, str]:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         customer = _customer(session, customer_id)
     token = make_token(runtime.link_secret(), customer.customer_id)
     base = runtime.settings.public_url.rstrip("/")

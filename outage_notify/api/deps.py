@@ -36,7 +36,7 @@ def require(*roles: str) -> Callable[..., Caller]:
         runtime: Runtime = Depends(get_runtime),
     ) -> Caller:
         token = _token(credentials)
-        with runtime.transaction() as session:
+        with runtime.reading() as session:
             key = find_key(session, key=token)
             caller = Caller(key.id, key.name, key.role) if key else None
         if caller is None:

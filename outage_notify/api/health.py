@@ -53,7 +53,7 @@ def _dispatcher_state(runtime: Runtime) -> str:
 
 @router.get("/metrics", summary="Prometheus metrics")
 def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         for state, count in backlog(session, now=utcnow()).items():
             OUTBOX.labels(state).set(count)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -130,7 +130,7 @@ def get_incidents(
     _: Caller = Depends(as_reader),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         incidents = list_incidents(session, status=status, limit=limit, offset=offset)
         counts = notification_counts(session, [i.id for i in incidents])
         return {"incidents": [incident_dict(i, counts.get(i.id)) for i in incidents]}
@@ -142,7 +142,7 @@ def get_one_incident(
     _: Caller = Depends(as_reader),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         try:
             incident = get_incident(session, incident_id=incident_id)
         except IncidentNotFound as exc:

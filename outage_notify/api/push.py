@@ -65,7 +65,7 @@ def feed(
     customer_id: str = Depends(customer_link),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         customer = customers.get_customer(session, customer_id=customer_id)
         if customer is None:
             raise ApiError(404, "this link's customer no longer exists")

@@ -12,13 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+    """writer=False (SQLite only) makes an engine for read-only work: its transactions do not
+    take the write lock, so agents can read while a storm is being planned."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, writer=writer, **kwargs)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, *, writer: bool, **kwargs: Any) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -41,13 +43,25 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes while another connection committed fails at once with SQLITE_BUSY, which the
         # busy timeout cannot wait out. The API and the dispatcher write from several threads.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (WAL) see a snapshot and never write, so they need no lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only unit of work: never commits. Closing ends the transaction and keeps what
+    was loaded readable (a rollback would expire it)."""
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 @contextmanager

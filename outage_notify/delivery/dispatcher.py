@@ -138,6 +138,7 @@ class Dispatcher:
         done_batch: list[tuple[OutgoingMessage, SendResult]] = []
         last_renew = time.monotonic()
         while pending:
+            self.last_beat = time.monotonic()  # a long batch is alive, not stuck
             done, pending = wait(pending, timeout=WRITE_EVERY_SECONDS, return_when=FIRST_COMPLETED)
             done_batch.extend((futures[f], f.result()) for f in done)
             if done_batch and (not pending or len(done_batch) >= 50 or not done):

@@ -174,8 +174,9 @@ def _quiet_hours(text: str | None) -> str | None:
 def validate_all(
     rows: Iterable[tuple[int, Any, int | None]], rules: CustomerRules
 ) -> ParsedCustomers:
-    """(index, raw, line) rows → records and rejections; a customer_id repeated within one
-    batch is rejected, since which of the two is meant cannot be known."""
+    """(index, raw, line) rows → records and rejections. A customer_id repeated within one
+    batch keeps its first record and rejects the repeat, naming the first: the sender must
+    say which one is meant."""
     parsed = ParsedCustomers()
     seen: dict[str, int] = {}
     for index, raw, line in rows:

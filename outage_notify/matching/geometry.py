@@ -32,20 +32,22 @@ def parse_area(geojson: Any) -> Polygon | MultiPolygon:
     if not isinstance(geojson, Mapping):
         raise AreaError("area must be a GeoJSON object")
     crs_name = _legacy_crs_name(geojson)
-    polygons = [_polygon_from_geometry(g) for g in _geometries(geojson)]
-    if not polygons:
+    geometries = [_polygon_from_geometry(g) for g in _geometries(geojson)]
+    if not geometries:
         raise AreaError("area holds no polygon")
-    merged = polygons[0] if len(polygons) == 1 else shapely.union_all(polygons)
     if crs_name is not None:
-        merged = _to_wgs84(merged, crs_name)
-    _check_ranges(merged)
-    return _valid_polygonal(merged)
+        geometries = [_to_wgs84(g, crs_name) for g in geometries]
+    for geometry in geometries:
+        _check_ranges(geometry)
+    return _valid_union(geometries)
 
 
 def area_to_geojson(area: BaseGeometry) -> dict[str, Any]:
-    """Canonical GeoJSON: lists, not tuples, so that it equals itself after a trip through the
-    database's JSON column and an unchanged area reads as unchanged."""
-    result: dict[str, Any] = json.loads(json.dumps(mapping(area)))
+    """Canonical GeoJSON: normalised (same rings, same start, whatever order they came in),
+    exterior rings counter-clockwise as RFC 7946 asks, lists rather than tuples; so an area
+    equals itself after a trip through the API or the database's JSON column."""
+    canonical = shapely.orient_polygons(shapely.normalize(area), exterior_cw=False)
+    result: dict[str, Any] = json.loads(json.dumps(mapping(canonical)))
     return result
 
 
@@ -114,16 +116,31 @@ def _check_ranges(geom: BaseGeometry) -> None:
         )
 
 
-def _valid_polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
-    # make_valid keeps every part of a self-intersecting ring; buffer(0) can drop whole lobes.
-    valid = shapely.make_valid(geom) if not geom.is_valid else geom
-    parts = [p for p in _polygon_parts(valid) if not p.is_empty and p.area > 0]
+def _valid_union(geometries: list[BaseGeometry]) -> Polygon | MultiPolygon:
+    """Every polygon made valid on its own, then all of them united.
+
+    Repair comes before union: GEOS cannot union an invalid ring (it raises a topology
+    error). And it is done part by part: make_valid on a MultiPolygon whose parts overlap keeps
+    only the area covered once, so a customer inside two parts would be left out.
+    make_valid keeps every lobe of a self-intersecting ring, where buffer(0) can drop one.
+    """
+    parts = [
+        part
+        for geometry in geometries
+        for polygon in _polygon_parts(geometry)
+        for part in _polygon_parts(polygon if polygon.is_valid else shapely.make_valid(polygon))
+        if not part.is_empty and part.area > 0
+    ]
     if not parts:
         raise AreaError("area has no extent once made valid (collapsed or degenerate polygon)")
     if len(parts) == 1:
         return parts[0]
-    merged = shapely.union_all(parts)
-    return merged if isinstance(merged, Polygon | MultiPolygon) else MultiPolygon(parts)
+    try:
+        merged = shapely.union_all(parts)
+    except shapely.errors.GEOSException as exc:
+        raise AreaError(f"area polygons cannot be combined: {exc}") from exc
+    found = _polygon_parts(merged)
+    return found[0] if len(found) == 1 else MultiPolygon(found)
 
 
 def _polygon_parts(geom: BaseGeometry) -> list[Polygon]:

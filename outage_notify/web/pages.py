@@ -47,7 +47,7 @@ PAGE_SIZE = 25
 
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         counts = {
             "customers": session.scalar(select(func.count()).select_from(Customer)) or 0,
             "active_incidents": session.scalar(
@@ -77,7 +77,7 @@ def dev_inbox(
     if not runtime.dev_sink_channels:
         raise ApiError(404, "every channel has a real provider: there is no development inbox")
     channel = channel if channel in CHANNELS else None
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         groups, total = _inbox_groups(session, q=q, channel=channel, page=page)
     return templates.TemplateResponse(
         request,
@@ -157,7 +157,7 @@ def _agent(request: Request, runtime: Runtime) -> ApiKey | None:
         key_id = _serializer(runtime).loads(cookie, max_age=AGENT_SESSION_SECONDS)
     except BadSignature:
         return None
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         key = session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None or key.role not in ("agent", "admin"):
             return None
@@ -175,7 +175,7 @@ def agent_desk(
         return templates.TemplateResponse(request, "agent_login.html", {"error": None})
     results: list[Customer] | None = None
     if q and q.strip():
-        with runtime.transaction() as session:
+        with runtime.reading() as session:
             results = _search(session, q.strip(), runtime.settings.default_region)
     return templates.TemplateResponse(
         request, "agent_search.html", {"agent": agent, "q": q or "", "results": results}
@@ -197,7 +197,7 @@ def _search(session: Session, q: str, region: str) -> list[Customer]:
 def agent_login(
     request: Request, api_key: str = Form(...), runtime: Runtime = Depends(get_runtime)
 ) -> Response:
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         key = find_key(session, key=api_key.strip())
         key_id = key.id if key and key.role in ("agent", "admin") else None
     if key_id is None:
@@ -233,7 +233,7 @@ def agent_customer(
     agent = _agent(request, runtime)
     if agent is None:
         return RedirectResponse("/agent", status_code=303)
-    with runtime.transaction() as session:
+    with runtime.reading() as session:
         customer = customers.get_customer(session, customer_id=customer_id)
         if customer is None:
             raise ApiError(404, f"no customer {customer_id!r}")

@@ -246,3 +246,41 @@ def test_readiness_fails_when_the_dispatcher_is_not_running(make_settings: Any) 
     assert answer.json()["checks"]["dispatcher"] == "not running"
     with TestClient(app) as running:
         assert running.get("/readyz").status_code == 200
+
+
+def test_agents_can_read_while_a_change_holds_the_write_lock(
+    loaded: TestClient, keys: dict, runtime: Runtime
+) -> None:
+    import threading
+
+    answers: list[int] = []
+    with runtime.transaction():  # a storm being planned: SQLite's write lock is taken
+        reader = threading.Thread(
+            target=lambda: answers.append(
+                loaded.get("/api/v1/customers/C-0-0/timeline", headers=keys["agent"]).status_code
+            )
+        )
+        reader.start()
+        reader.join(timeout=10)
+        finished_while_locked = not reader.is_alive()
+    reader.join()
+    assert finished_while_locked and answers == [200]
+
+
+def test_posting_back_the_area_the_api_returned_changes_nothing(
+    loaded: TestClient, keys: dict
+) -> None:
+    two_parts = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            cells(0, 0, 1, 1)["coordinates"],
+            [[[24.96, 60.17], [24.96, 60.19], [24.98, 60.19], [24.98, 60.17], [24.96, 60.17]]],
+        ],
+    }
+    body = {"external_id": "RT-1", "area": two_parts}
+    made = loaded.post("/api/v1/incidents", json=body, headers=keys["operator"]).json()
+    again = loaded.post(
+        "/api/v1/incidents", json={**body, "area": made["area"]}, headers=keys["operator"]
+    ).json()
+    assert again["changes"] == [] and again["version"] == made["version"]
+    assert again["area"] == made["area"]
