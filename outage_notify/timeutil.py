@@ -16,6 +16,10 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def parse_iso_aware(text: str) -> datetime:
     """ISO 8601 with an offset ("Z" accepted) → aware UTC; anything else raises ValueError."""
     value = datetime.fromisoformat(text.strip().replace("z", "Z"))

@@ -21,6 +21,10 @@ def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
 
 
 def _sqlite_engine(url: str, *, writer: bool, **kwargs: Any) -> Engine:
+    # Writers queue on SQLite's lock anyway; enough connections that the API's thread pool
+    # and the dispatcher wait on the lock (with its timeout), not on the pool.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

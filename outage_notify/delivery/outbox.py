@@ -92,19 +92,12 @@ def _mark_possible_duplicates(session: Session, ids: list[int], now: datetime) -
     ).all()
     timeline.log_events(
         session,
-        (
-            timeline.Event(
-                customer_pk=row.customer_pk,
-                at=now,
-                type=timeline.MESSAGE_STATUS,
-                notification_id=row.id,
-                channel=row.channel,
-                kind=row.kind,
-                status="queued",
-                reason="a worker stopped while sending this; sent again, may arrive twice",
-                data={"possible_duplicate": True},
-            )
-            for row in rows
+        timeline.message_status_events(
+            rows,
+            at=now,
+            status="queued",
+            reason="a worker stopped while sending this; sent again, may arrive twice",
+            data={"possible_duplicate": True},
         ),
     )
 

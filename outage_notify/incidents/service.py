@@ -24,6 +24,7 @@ from outage_notify.matching.index_cache import CustomerIndexCache
 from outage_notify.planning.rules import CustomerState, IncidentFacts
 from outage_notify.planning.service import Audience, Planner, PlanSummary
 from outage_notify.timeline import service as timeline
+from outage_notify.timeutil import iso
 
 # Changes after which every affected customer's state is worth re-deciding; other changes
 # (status, cause) only concern customers who joined or left.
@@ -174,18 +175,7 @@ def _find(session: Session, *, source: str, external_id: str) -> Incident | None
 
 
 def state_of(incident: Incident) -> IncidentState:
-    return IncidentState(
-        kind=incident.kind,
-        status=incident.status,
-        cause=incident.cause,
-        message=_frozen_message(incident.message),
-        etr=incident.etr,
-        starts_at=incident.starts_at,
-        ends_at=incident.ends_at,
-        area=incident.area,
-        feeders=frozenset(incident.feeders or ()),
-        transformers=frozenset(incident.transformers or ()),
-    )
+    return _state_of_record(record_of(incident))
 
 
 def _state_of_record(record: IncidentRecord) -> IncidentState:
@@ -250,10 +240,10 @@ def _add_revision(
         "status": state.status,
         "cause": state.cause,
         "message": incident.message,
-        "etr": _iso(state.etr),
-        "started_at": _iso(incident.started_at),
-        "starts_at": _iso(state.starts_at),
-        "ends_at": _iso(state.ends_at),
+        "etr": iso(state.etr),
+        "started_at": iso(incident.started_at),
+        "starts_at": iso(state.starts_at),
+        "ends_at": iso(state.ends_at),
         "area": state.area,
         "feeders": sorted(state.feeders),
         "transformers": sorted(state.transformers),
@@ -268,10 +258,6 @@ def _add_revision(
             snapshot=snapshot,
         )
     )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 # ---- who is tied to the incident -------------------------------------------------------------
@@ -407,8 +393,8 @@ def _summary(incident: Incident) -> dict[str, Any]:
         "kind": incident.kind,
         "status": incident.status,
         "cause": incident.cause,
-        "etr": _iso(incident.etr),
-        "starts_at": _iso(incident.starts_at),
-        "ends_at": _iso(incident.ends_at),
+        "etr": iso(incident.etr),
+        "starts_at": iso(incident.starts_at),
+        "ends_at": iso(incident.ends_at),
         "version": incident.version,
     }

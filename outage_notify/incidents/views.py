@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import Incident, Notification
+from outage_notify.timeutil import iso
 
 ACTIVE = ("detected", "crew_assigned", "in_progress")
 
@@ -53,18 +53,14 @@ def incident_dict(incident: Incident, counts: dict[str, int] | None = None) -> d
         "area": incident.area,
         "feeders": incident.feeders,
         "transformers": incident.transformers,
-        "etr": _iso(incident.etr),
-        "starts_at": _iso(incident.starts_at),
-        "ends_at": _iso(incident.ends_at),
-        "started_at": _iso(incident.started_at),
+        "etr": iso(incident.etr),
+        "starts_at": iso(incident.starts_at),
+        "ends_at": iso(incident.ends_at),
+        "started_at": iso(incident.started_at),
         "version": incident.version,
         "affected_customers": incident.affected_count,
         "notifications": dict(counts or {}),
-        "created_at": _iso(incident.created_at),
-        "updated_at": _iso(incident.updated_at),
-        "closed_at": _iso(incident.closed_at),
+        "created_at": iso(incident.created_at),
+        "updated_at": iso(incident.updated_at),
+        "closed_at": iso(incident.closed_at),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -397,20 +397,7 @@ def suppress(session: Session, rows: Sequence[Any], *, reason: str, now: datetim
         .values(status="suppressed", reason=reason, updated_at=now)
     )
     timeline.log_events(
-        session,
-        (
-            timeline.Event(
-                customer_pk=row.customer_pk,
-                at=now,
-                type=timeline.MESSAGE_STATUS,
-                notification_id=row.id,
-                channel=row.channel,
-                kind=row.kind,
-                status="suppressed",
-                reason=reason,
-            )
-            for row in rows
-        ),
+        session, timeline.message_status_events(rows, at=now, status="suppressed", reason=reason)
     )
 
 

@@ -6,7 +6,7 @@ replies, opt-outs: all land here, and the agent's timeline reads nothing else fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,29 @@ class Event:
     reason: str | None = None
     body: str | None = None
     data: dict[str, Any] | None = None
+
+
+def message_status_events(
+    rows: Iterable[Any],
+    *,
+    at: datetime,
+    status: str,
+    reason: str | None,
+    data: dict[str, Any] | None = None,
+) -> Iterator[Event]:
+    """One status event per notification row (id, customer_pk, channel, kind)."""
+    for row in rows:
+        yield Event(
+            customer_pk=row.customer_pk,
+            at=at,
+            type=MESSAGE_STATUS,
+            notification_id=row.id,
+            channel=row.channel,
+            kind=row.kind,
+            status=status,
+            reason=reason,
+            data=data,
+        )
 
 
 def log_event(session: Session, event: Event) -> None:

@@ -3,7 +3,6 @@ oldest first; each message shows its current status with the history of how it g
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from outage_notify.db.models import Notification, TimelineEvent
 from outage_notify.timeline import service as timeline
+from outage_notify.timeutil import iso
 
 INCIDENT_WORDS = {
     timeline.INCIDENT_AFFECTED: "affected by",
@@ -81,9 +81,9 @@ def _message_fields(n: Notification) -> dict[str, Any]:
         "attempts": n.attempts,
         "possible_duplicate": n.possible_duplicate,
         "sms_segments": n.sms_segments,
-        "held_until": _iso(n.not_before),
-        "sent_at": _iso(n.sent_at),
-        "delivered_at": _iso(n.delivered_at),
+        "held_until": iso(n.not_before),
+        "sent_at": iso(n.sent_at),
+        "delivered_at": iso(n.delivered_at),
         "fallback_of": n.fallback_of,
     }
 
@@ -104,7 +104,3 @@ def _incident_line(event: TimelineEvent) -> str:
     if data.get("starts_at"):
         parts.append(f"window {data['starts_at']} – {data.get('ends_at')}")
     return "; ".join(parts)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
