@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     territory: str | None = None
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
 
+    # How long a SQLite writer waits for the database's single write lock.
+    sqlite_busy_seconds: float = Field(60.0, gt=0)
+
     dispatcher_enabled: bool = True
     dispatch_batch_size: int = Field(200, ge=1)
     dispatch_threads: int = Field(8, ge=1)

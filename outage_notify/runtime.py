@@ -39,10 +39,13 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.database_url)
+        busy = settings.sqlite_busy_seconds
+        engine = make_engine(settings.database_url, busy_seconds=busy)
         sessions = make_session_factory(engine)
         read_engine = (
-            make_engine(settings.database_url, writer=False) if settings.is_sqlite else engine
+            make_engine(settings.database_url, writer=False, busy_seconds=busy)
+            if settings.is_sqlite
+            else engine
         )
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
         index = CustomerIndexCache()

@@ -9,25 +9,28 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_SECONDS = 60.0
 
 
-def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, writer: bool = True, busy_seconds: float = SQLITE_BUSY_SECONDS, **kwargs: Any
+) -> Engine:
     """writer=False (SQLite only) makes an engine for read-only work: its transactions do not
-    take the write lock, so agents can read while a storm is being planned."""
+    take the write lock, so agents can read while a storm is being planned. busy_seconds: how
+    long a SQLite writer waits for the lock before "database is locked"."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, writer=writer, **kwargs)
+        return _sqlite_engine(url, writer=writer, busy_seconds=busy_seconds, **kwargs)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 
-def _sqlite_engine(url: str, *, writer: bool, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, *, writer: bool, busy_seconds: float, **kwargs: Any) -> Engine:
     # Writers queue on SQLite's lock anyway; enough connections that the API's thread pool
     # and the dispatcher wait on the lock (with its timeout), not on the pool.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_seconds},
         **kwargs,
     )
 
@@ -39,7 +42,7 @@ def _sqlite_engine(url: str, *, writer: bool, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -17,6 +17,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify.config import Settings
@@ -31,6 +32,8 @@ from outage_notify.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 WRITE_EVERY_SECONDS = 0.2
+WRITE_RETRY_FIRST_SECONDS = 0.5
+WRITE_RETRY_MAX_SECONDS = 10.0
 
 
 class Dispatcher:
@@ -151,10 +154,34 @@ class Dispatcher:
             self._write(done_batch)
 
     def _renew(self, ids: list[int]) -> None:
-        with transaction(self._sessions) as session:
-            outbox.renew(session, worker=self.worker_id, ids=ids, now=utcnow(), lease=self._lease)
+        """Best effort: a renewal that cannot get the database is tried again next round."""
+        try:
+            with transaction(self._sessions) as session:
+                outbox.renew(
+                    session, worker=self.worker_id, ids=ids, now=utcnow(), lease=self._lease
+                )
+        except OperationalError as exc:
+            log.warning("lease renewal of %d messages failed: %s", len(ids), exc)
 
     def _write(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
+        """Writes the providers' answers back, however long the database keeps us waiting.
+
+        These messages have left: giving up here would let their lease run out and another
+        claim send them again. Writing back twice is harmless (statuses only move forward),
+        so a database that is locked or unreachable is simply tried again.
+        """
+        delay = WRITE_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                self._write_once(results)
+                return
+            except OperationalError as exc:
+                log.warning("writing back %d results failed (%s); retrying", len(results), exc)
+                self.last_beat = time.monotonic()
+                self._stop.wait(delay)
+                delay = min(delay * 2, WRITE_RETRY_MAX_SECONDS)
+
+    def _write_once(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
         now = utcnow()
         with transaction(self._sessions) as session:
             for message, result in results:

@@ -37,9 +37,16 @@ class CustomerIndexCache:
 
 
 def load_index(session: Session) -> CustomerIndex:
-    rows = session.execute(
-        select(Customer.id, Customer.lon, Customer.lat, Customer.feeder, Customer.transformer)
-    ).all()
+    """Reads every customer's point straight off the driver's cursor: building a Row object
+    for each of millions of customers would cost more than the index itself."""
+    query = select(Customer.id, Customer.lon, Customer.lat, Customer.feeder, Customer.transformer)
+    compiled = query.compile(session.get_bind())
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if not rows:
         empty = np.empty(0)
         return CustomerIndex(pks=empty, lon=empty, lat=empty, feeders=[], transformers=[])

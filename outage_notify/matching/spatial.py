@@ -1,8 +1,11 @@
 """Who is inside an area: an in-memory index of customer points. Pure: no database, no web.
 
 Points are kept as coordinate arrays plus one STRtree of shapely points, built once per
-customer revision. A point on the area's boundary counts as inside ("intersects", not "within").
-Feeder and transformer ids match beside the geometry.
+customer revision. A match asks the tree for the candidates in the area's bounding box (fast,
+no geometry tests), then tests those candidates' coordinates against the prepared area in one
+vectorised call: testing point objects one by one in GEOS is several times slower. A point on
+the area's boundary counts as inside ("intersects", not "within"). Feeder and transformer ids
+match beside the geometry.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -57,8 +61,12 @@ class CustomerIndex:
         """Primary keys of customers inside the area or on its boundary, sorted."""
         if len(self.pks) == 0:
             return np.empty(0, dtype=np.int64)
-        positions = self._tree.query(area, predicate="intersects")
-        return np.sort(self.pks[positions])
+        candidates = self._tree.query(area)  # envelopes only
+        if len(candidates) == 0:
+            return np.empty(0, dtype=np.int64)
+        shapely.prepare(area)  # caches the area's index on the object; matches nothing else
+        inside = shapely.intersects_xy(area, self.lon[candidates], self.lat[candidates])
+        return np.sort(self.pks[candidates[inside]])
 
     def on_grid(self, feeders: Iterable[str], transformers: Iterable[str]) -> np.ndarray:
         parts = [self._by_feeder.get(f) for f in feeders]
@@ -80,8 +88,14 @@ class CustomerIndex:
 
 
 def _group(pks: np.ndarray, keys: Sequence[str | None]) -> dict[str, np.ndarray]:
-    groups: dict[str, list[int]] = {}
-    for pk, key in zip(pks.tolist(), keys, strict=True):
-        if key:
-            groups.setdefault(key, []).append(pk)
-    return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
+    """Grid id → the customers on it, grouped by sorting codes rather than in a Python loop."""
+    codes, names = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.searchsorted(sorted_codes, np.arange(len(names)), side="left")
+    ends = np.searchsorted(sorted_codes, np.arange(len(names)), side="right")
+    return {
+        str(name): pks[order[start:end]]
+        for name, start, end in zip(names, starts, ends, strict=True)
+        if name
+    }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from outage_notify.planning.rules import (
 from outage_notify.timeline import service as timeline
 
 CHUNK = 1000
+OUTBOX = OutboxItem.metadata.tables[OutboxItem.__tablename__]
 URGENT = frozenset({Kind.OUTAGE, Kind.RESTORED, Kind.ETR_UPDATE, Kind.CANCELLED})
 
 
@@ -264,7 +265,7 @@ def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
         if row["status"] == "queued"
     ]
     for start in range(0, len(outbox), CHUNK):
-        session.execute(insert(OutboxItem), outbox[start : start + CHUNK])
+        session.execute(OUTBOX.insert(), outbox[start : start + CHUNK])
 
 
 def _message_event(row: dict[str, Any]) -> timeline.Event:
@@ -297,16 +298,19 @@ def _record_told(
     facts: IncidentFacts,
     decisions: Iterable[tuple[Audience, Kind]],
 ) -> None:
-    updates = [
-        {
-            "incident_id": incident.id,
-            "customer_pk": member.customer_pk,
-            **_told(kind, incident, facts),
-        }
-        for member, kind in decisions
-    ]
-    if updates:
-        session.execute(update(IncidentCustomer), updates)
+    # Everyone given the same kind of message is told the same thing: one UPDATE per kind.
+    by_kind: dict[Kind, list[int]] = {}
+    for member, kind in decisions:
+        by_kind.setdefault(kind, []).append(member.customer_pk)
+    for kind, pks in by_kind.items():
+        session.execute(
+            update(IncidentCustomer)
+            .where(
+                IncidentCustomer.incident_id == incident.id, IncidentCustomer.customer_pk.in_(pks)
+            )
+            .values(**_told(kind, incident, facts))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _told(kind: Kind, incident: Incident, facts: IncidentFacts) -> dict[str, Any]:
@@ -427,18 +431,21 @@ def _preferences(session: Session, customers: dict[int, Row[Any]]) -> dict[int, 
             .group_by(PushSubscription.customer_pk)
         ).all()
     )
-    hashes = [address_hash("sms", c.phone) for c in customers.values() if c.phone]
-    hashes += [address_hash("email", c.email) for c in customers.values() if c.email]
-    opted = opted_out_hashes(session, hashes=hashes) if hashes else set()
-    return {pk: _prefs_of(c, push_counts.get(pk, 0), opted) for pk, c in customers.items()}
+    hashes = {pk: _address_hashes(c) for pk, c in customers.items()}
+    every = [h for channel_hashes in hashes.values() for h in channel_hashes.values()]
+    opted = opted_out_hashes(session, hashes=every) if every else set()
+    return {
+        pk: _prefs_of(c, push_counts.get(pk, 0), {ch for ch, h in hashes[pk].items() if h in opted})
+        for pk, c in customers.items()
+    }
 
 
-def _prefs_of(customer: Row[Any], push_count: int, opted: set[str]) -> Preferences:
-    opted_out = set()
-    if customer.phone and address_hash("sms", customer.phone) in opted:
-        opted_out.add("sms")
-    if customer.email and address_hash("email", customer.email) in opted:
-        opted_out.add("email")
+def _address_hashes(customer: Row[Any]) -> dict[str, str]:
+    pairs = (("sms", customer.phone), ("email", customer.email))
+    return {channel: address_hash(channel, address) for channel, address in pairs if address}
+
+
+def _prefs_of(customer: Row[Any], push_count: int, opted_out: set[str]) -> Preferences:
     return Preferences(
         chosen=frozenset(customer.channels.split(";")) if customer.channels else None,
         has_phone=bool(customer.phone),

@@ -59,15 +59,27 @@ class SmsText:
     segments: int
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return set(text) <= GSM7_ALL
 
 
 def segments(text: str) -> int:
     """Segments this text costs, as sent without change."""
-    if is_gsm7(text):
+    # Most texts fit one segment: count them with set and str operations, in C, and walk
+    # character by character only when the text has to be split.
+    chars = set(text)
+    if chars <= GSM7_ALL:
+        extended = sum(text.count(ch) for ch in chars & GSM7_EXTENSION)
+        if len(text) + extended <= GSM7_SINGLE:
+            return 1
         units = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
         return _count_parts(units, GSM7_SINGLE, GSM7_PART)
+    astral = sum(1 for ch in chars if ord(ch) > 0xFFFF)
+    if astral == 0 and len(text) <= UCS2_SINGLE:
+        return 1
     units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]  # surrogate pairs stay together
     return _count_parts(units, UCS2_SINGLE, UCS2_PART)
 
@@ -88,6 +100,8 @@ def _count_parts(units: list[int], single: int, per_part: int) -> int:
 def to_gsm7(text: str) -> str:
     """Best GSM-7 rendering: look-alikes for punctuation, base letters for foreign accents.
     Characters with no rendering are kept, so the result may still need UCS-2."""
+    if is_gsm7(text):
+        return text
     return "".join(_gsm_char(ch) for ch in text)
 
 
