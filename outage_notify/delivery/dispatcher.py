@@ -184,12 +184,10 @@ class Dispatcher:
     def _write_once(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
         now = utcnow()
         with transaction(self._sessions) as session:
-            for message, result in results:
-                recorded = outbox.record(
-                    session, message=message, result=result, policy=self._policy, now=now
-                )
-                if recorded.needs_fallback:
-                    self._fallback(session, recorded.notification_id, now)
+            recorded = outbox.record_all(session, answers=results, policy=self._policy, now=now)
+            for each in recorded:
+                if each.needs_fallback:
+                    self._fallback(session, each.notification_id, now)
 
     def _fallback(self, session: Session, notification_id: int, now: datetime) -> None:
         failed = session.get(Notification, notification_id)

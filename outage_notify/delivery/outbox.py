@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import Notification, OutboxItem, PushSubscription
+from outage_notify.db.types import UTCDateTime
 from outage_notify.delivery.channels.base import Outcome, OutgoingMessage, PushTarget, SendResult
 from outage_notify.timeline import service as timeline
 
@@ -160,6 +161,9 @@ class Recorded:
     needs_fallback: bool
 
 
+Answer = tuple[OutgoingMessage, SendResult]
+
+
 def record(
     session: Session,
     *,
@@ -169,31 +173,113 @@ def record(
     now: datetime,
 ) -> Recorded:
     """Writes one provider answer: the notification's status, the outbox row, the timeline."""
-    if result.gone_subscriptions:
-        session.execute(
-            delete(PushSubscription).where(PushSubscription.id.in_(result.gone_subscriptions))
-        )
-    if result.outcome is Outcome.RETRY and message.attempt < policy.max_attempts:
-        return _schedule_retry(session, message, result, policy, now)
-    if result.outcome is Outcome.RETRY:
-        result = SendResult(
-            outcome=Outcome.FAILED,
-            provider=result.provider,
-            error=f"gave up after {message.attempt} attempts: {result.error}",
-        )
-    session.execute(delete(OutboxItem).where(OutboxItem.notification_id == message.notification_id))
-    status = result.outcome.value
-    changed = set_status(
-        session,
-        notification_id=message.notification_id,
-        status=status,
-        now=now,
-        reason=result.error if result.outcome is Outcome.FAILED else None,
+    return record_all(session, answers=[(message, result)], policy=policy, now=now)[0]
+
+
+def record_all(
+    session: Session, *, answers: Sequence[Answer], policy: RetryPolicy, now: datetime
+) -> list[Recorded]:
+    """Writes a batch of provider answers in a handful of statements, whatever its size:
+    written one by one, the write-back cost more than the provider calls themselves."""
+    gone = [sid for _, result in answers for sid in result.gone_subscriptions]
+    if gone:
+        session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+    retry = [(m, r) for m, r in answers if _retries(m, r, policy)]
+    final = [(m, _final(m, r)) for m, r in answers if not _retries(m, r, policy)]
+    recorded = [_schedule_retry(session, m, r, policy, now) for m, r in retry]
+    if final:
+        ids = [m.notification_id for m, _ in final]
+        session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
+        recorded += _finish(session, final, now)
+    return recorded
+
+
+def _retries(message: OutgoingMessage, result: SendResult, policy: RetryPolicy) -> bool:
+    return result.outcome is Outcome.RETRY and message.attempt < policy.max_attempts
+
+
+def _final(message: OutgoingMessage, result: SendResult) -> SendResult:
+    if result.outcome is not Outcome.RETRY:
+        return result
+    return SendResult(
+        outcome=Outcome.FAILED,
         provider=result.provider,
-        provider_ref=result.provider_ref,
-        attempts=message.attempt,
+        error=f"gave up after {message.attempt} attempts: {result.error}",
     )
-    return Recorded(message.notification_id, status, changed and status == "failed")
+
+
+NOTIFICATIONS = Notification.metadata.tables[Notification.__tablename__]
+_N = NOTIFICATIONS.c
+# One statement for a whole batch, executed with a row of values per message (Core, so the
+# ORM does not try to match each row to an object). NULL means "leave as it is".
+_FINISH = (
+    update(NOTIFICATIONS)
+    .where(_N.id == bindparam("b_id"))
+    .values(
+        status=func.coalesce(bindparam("b_status"), _N.status),
+        reason=func.coalesce(bindparam("b_reason"), _N.reason),
+        provider=bindparam("b_provider"),
+        provider_ref=func.coalesce(bindparam("b_ref"), _N.provider_ref),
+        attempts=bindparam("b_attempts"),
+        sent_at=func.coalesce(_N.sent_at, bindparam("b_sent", type_=UTCDateTime())),
+        delivered_at=func.coalesce(bindparam("b_delivered", type_=UTCDateTime()), _N.delivered_at),
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
+
+
+def _finish(session: Session, final: list[Answer], now: datetime) -> list[Recorded]:
+    ids = [m.notification_id for m, _ in final]
+    found = session.execute(
+        select(Notification.id, Notification.status).where(Notification.id.in_(ids))
+    )
+    current: dict[int, str] = {nid: status for nid, status in found}  # noqa: C416
+    rows, events, recorded = [], [], []
+    for message, result in final:
+        status = result.outcome.value
+        reason = result.error if result.outcome is Outcome.FAILED else None
+        moved = message.notification_id in current and _moves(
+            current[message.notification_id], status
+        )
+        rows.append(
+            {
+                "b_id": message.notification_id,
+                "b_status": status if moved else None,
+                "b_reason": reason if moved else None,
+                "b_provider": result.provider,
+                "b_ref": result.provider_ref,
+                "b_attempts": message.attempt,
+                "b_sent": now if moved and status in ("sent", "delivered") else None,
+                "b_delivered": now if moved and status == "delivered" else None,
+                "b_now": now,
+            }
+        )
+        if moved:
+            events.append(_status_event(message, status, reason, now))
+        recorded.append(Recorded(message.notification_id, status, moved and status == "failed"))
+    session.execute(_FINISH, rows)
+    timeline.log_events(session, events)
+    return recorded
+
+
+def _status_event(
+    message: OutgoingMessage, status: str, reason: str | None, now: datetime
+) -> timeline.Event:
+    return timeline.Event(
+        customer_pk=message.customer_pk,
+        at=now,
+        type=timeline.MESSAGE_STATUS,
+        notification_id=message.notification_id,
+        channel=message.channel,
+        kind=message.kind,
+        status=status,
+        reason=reason,
+    )
+
+
+def _moves(current: str, new: str) -> bool:
+    """Forward only: queued → sent → delivered | failed; final states stay."""
+    return STATUS_RANK[new] > STATUS_RANK[current]
 
 
 def _schedule_retry(
@@ -264,9 +350,7 @@ def set_status(
         values["provider_ref"] = provider_ref
     if attempts is not None:
         values["attempts"] = attempts
-    moved = STATUS_RANK[status] > STATUS_RANK[current.status] or (
-        current.status == "sent" and status == "failed"
-    )
+    moved = _moves(current.status, status)
     if moved:
         values.update(_status_values(status, reason, now))
     session.execute(update(Notification).where(Notification.id == notification_id).values(**values))

@@ -6,11 +6,14 @@ import contextlib
 import smtplib
 import ssl
 import threading
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from outage_notify.config import Settings
 from outage_notify.delivery.channels.base import Channel, Outcome, OutgoingMessage, SendResult
+
+IDLE_CHECK_SECONDS = 20.0
 
 
 def classify_smtp_code(code: int) -> Outcome:
@@ -67,7 +70,11 @@ class SmtpEmail(Channel):
 
     def _connection(self) -> smtplib.SMTP:
         conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
-        if conn is not None and _alive(conn):
+        idle = time.monotonic() - getattr(self._local, "used", 0.0)
+        # A connection in steady use is alive; one idle for a while may have been dropped
+        # by the server: ask (NOOP) only then, not before every message.
+        if conn is not None and (idle < IDLE_CHECK_SECONDS or _alive(conn)):
+            self._local.used = time.monotonic()
             return conn
         conn = smtplib.SMTP(
             self._settings.smtp_host or "localhost",
@@ -83,6 +90,7 @@ class SmtpEmail(Channel):
             conn.close()
             raise
         self._local.conn = conn
+        self._local.used = time.monotonic()
         return conn
 
     def _drop(self) -> None:

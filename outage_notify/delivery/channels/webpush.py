@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 import requests
@@ -52,6 +53,14 @@ class WebPush(Channel):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._vapid = load_vapid_key(settings.vapid_private_key or "")
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        """One HTTP session per sending thread: connections to a push service are reused."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def payload(self, message: OutgoingMessage) -> str:
         return json.dumps(
@@ -86,6 +95,7 @@ class WebPush(Channel):
                 ttl=TTL_SECONDS,
                 timeout=self._settings.push_timeout_seconds,
                 headers={"Urgency": "high"},
+                requests_session=self._session(),
             )
         except WebPushException as exc:
             status = exc.response.status_code if exc.response is not None else None
