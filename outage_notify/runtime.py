@@ -86,6 +86,10 @@ class Runtime:
     def dev_sink_channels(self) -> list[str]:
         return uses_dev_sink(self.channels)
 
+    @property
+    def has_real_provider(self) -> bool:
+        return len(self.dev_sink_channels) < len(self.channels)
+
     def link_secret(self) -> str:
         if self._link_secret is None:
             if self.settings.secret_key:

@@ -13,8 +13,8 @@ from outage_notify.api.errors import ApiError
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
 from outage_notify.customers.service import address_hash, opted_out_hashes
-from outage_notify.db.models import Customer, PushSubscription
-from outage_notify.incidents.views import incident_dict
+from outage_notify.db.models import Customer, Incident, PushSubscription
+from outage_notify.incidents.views import incident_dict, notification_counts
 from outage_notify.ingest.customers import (
     CustomerRules,
     FileFormatError,
@@ -107,10 +107,9 @@ def get_customer(
             **customers.customer_dict(customer),
             "push_subscriptions": _push_count(session, customer.id),
             "opted_out": _opted_out(session, customer),
-            "current_incidents": [
-                incident_dict(i)
-                for i in customers.current_incidents(session, customer_pk=customer.id)
-            ],
+            "current_incidents": _with_counts(
+                session, customers.current_incidents(session, customer_pk=customer.id)
+            ),
         }
 
 
@@ -141,6 +140,11 @@ def get_link(
     token = make_token(runtime.link_secret(), customer.customer_id)
     base = runtime.settings.public_url.rstrip("/")
     return {"token": token, "feed_url": f"{base}/api/v1/feed?token={token}"}
+
+
+def _with_counts(session: Session, incidents: list[Incident]) -> list[dict[str, Any]]:
+    counts = notification_counts(session, [i.id for i in incidents])
+    return [incident_dict(i, counts.get(i.id)) for i in incidents]
 
 
 def _customer(session: Session, customer_id: str) -> Customer:

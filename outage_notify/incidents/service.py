@@ -66,7 +66,9 @@ class IncidentService:
         previous = state_of(incident) if incident is not None else None
         new = _state_of_record(record)
         if previous is not None and previous.terminal:
-            if _same_terminal(previous, new):
+            # Closed is closed: the same state again is an idempotent no-op; anything else
+            # (a new ETR, area, cause…) is refused rather than silently ignored.
+            if new == previous:
                 return IncidentOutcome(incident=incident, created=False)  # type: ignore[arg-type]
             raise IncidentError(
                 f"incident is {previous.status} and can no longer change; "
@@ -195,11 +197,6 @@ def _state_of_record(record: IncidentRecord) -> IncidentState:
 
 def _frozen_message(message: str | dict[str, str] | None) -> Any:
     return tuple(sorted(message.items())) if isinstance(message, dict) else message
-
-
-def _same_terminal(previous: IncidentState, new: IncidentState) -> bool:
-    """A re-post of a closed incident that says it is still closed changes nothing."""
-    return new.status == previous.status
 
 
 def record_of(incident: Incident) -> IncidentRecord:

@@ -178,7 +178,7 @@ def validate_all(
     batch keeps its first record and rejects the repeat, naming the first: the sender must
     say which one is meant."""
     parsed = ParsedCustomers()
-    seen: dict[str, int] = {}
+    seen: dict[str, str] = {}  # customer_id → where it first stood, as the sender counts
     for index, raw, line in rows:
         try:
             record = validate_customer(raw, rules)
@@ -186,10 +186,10 @@ def validate_all(
             parsed.rejections.append(Rejection(index, str(exc), _raw_id(raw), line))
             continue
         if record.customer_id in seen:
-            error = f"customer_id repeats the record at index {seen[record.customer_id]}"
+            error = f"customer_id repeats the one at {seen[record.customer_id]}"
             parsed.rejections.append(Rejection(index, error, record.customer_id, line))
             continue
-        seen[record.customer_id] = index
+        seen[record.customer_id] = f"line {line}" if line is not None else f"index {index}"
         parsed.records.append((index, record))
     return parsed
 

@@ -76,6 +76,10 @@ def dev_inbox(
 ) -> Response:
     if not runtime.dev_sink_channels:
         raise ApiError(404, "every channel has a real provider: there is no development inbox")
+    if runtime.has_real_provider and _agent(request, runtime) is None:
+        # Some real provider is configured: this is not a developer's laptop, and the inbox
+        # shows customers' messages and addresses. Agents only.
+        return RedirectResponse("/agent", status_code=303)
     channel = channel if channel in CHANNELS else None
     with runtime.reading() as session:
         groups, total = _inbox_groups(session, q=q, channel=channel, page=page)

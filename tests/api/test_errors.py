@@ -323,3 +323,30 @@ def test_customer_search_refuses_bad_queries(
 def test_incident_list_refuses_bad_paging(client: TestClient, keys: dict) -> None:
     assert_error(client.get("/api/v1/incidents?limit=-1", headers=keys["agent"]), 422, "limit")
     assert_error(client.get("/api/v1/incidents?offset=x", headers=keys["agent"]), 422, "offset")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"etr": "2026-11-25T18:10:00+02:00"}, {"cause": "lightning"}, {"area": cells(0, 0, 2, 2)}],
+)
+def test_a_closed_incident_refuses_any_change_rather_than_ignoring_it(
+    town_client: TestClient, runtime: Runtime, keys: dict, change: dict
+) -> None:
+    made = town_client.post(
+        "/api/v1/incidents",
+        json={"external_id": "CL-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    ).json()
+    town_client.patch(
+        f"/api/v1/incidents/{made['id']}", json={"status": "restored"}, headers=keys["operator"]
+    )
+    before = counts(runtime)
+    answer = town_client.patch(
+        f"/api/v1/incidents/{made['id']}", json=change, headers=keys["operator"]
+    )
+    assert_error(answer, 422, "can no longer change")
+    same = town_client.patch(
+        f"/api/v1/incidents/{made['id']}", json={"status": "restored"}, headers=keys["operator"]
+    )
+    assert same.status_code == 200 and same.json()["changes"] == []
+    assert counts(runtime) == before

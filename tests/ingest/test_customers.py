@@ -403,7 +403,7 @@ def test_repeated_customer_id_is_rejected_naming_the_first() -> None:
     ]
     [rejection] = parsed.rejections
     assert (rejection.index, rejection.line, rejection.customer_id) == (2, 4, "C1")
-    assert "repeats" in rejection.error and "index 0" in rejection.error
+    assert "repeats" in rejection.error and "line 2" in rejection.error  # as the file counts
 
 
 def test_a_bad_row_does_not_claim_its_customer_id() -> None:

@@ -122,3 +122,24 @@ def test_the_api_docs_render_without_internet(page: Page, site: dict[str, Any]) 
     page.goto(site["url"] + "/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("outage_notify")
     expect(page.get_by_text("/api/v1/incidents").first).to_be_visible()
+
+
+def test_the_dev_inbox_needs_an_agent_once_a_real_provider_is_configured(
+    page: Page, make_settings: Any, live_port: int
+) -> None:
+    settings = make_settings(public_url=f"http://127.0.0.1:{live_port}", smtp_host="127.0.0.1")
+    runtime = Runtime.build(settings)  # email is real; sms and push still go to the sink
+    with runtime.transaction() as session:
+        agent = create_key(session, role="agent", name="agent-1", now=utcnow())[1]
+    server = LiveServer(runtime, live_port).start()
+    try:
+        page.goto(server.url + "/dev/inbox")
+        expect(page).to_have_url(server.url + "/agent")
+        page.get_by_label("API key").fill(agent)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(server.url + "/dev/inbox")
+        expect(page.get_by_role("heading", name="Development inbox")).to_be_visible()
+        expect(page.get_by_text("Messages on sms, push")).to_be_visible()
+    finally:
+        server.stop()
+        runtime.close()
