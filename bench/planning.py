@@ -4,7 +4,6 @@ notifications, outbox rows, ties and timeline events in one transaction), then i
 from __future__ import annotations
 
 import cProfile
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from bench.common import (
     timed,
 )
 from bench.report import Section, ms, per_second
-from outage_notify.customers.service import add_push_subscription, get_customer, upsert_customers
+from outage_notify.customers.service import upsert_customers
 from outage_notify.db import meta
 from outage_notify.db.models import (
     Customer,
@@ -37,6 +36,7 @@ from outage_notify.db.models import (
     PushSubscription,
     TimelineEvent,
 )
+from outage_notify.demo import add_town_subscriptions
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -184,27 +184,16 @@ def _big_notes(section: Section, town: towns.Town) -> None:
 
 def _load_demo(runtime: Runtime, records: list[Any]) -> float:
     """As `outage-notify demo` loads the town: upsert_customers, then the push subscriptions."""
-    subscriptions = json.loads((towns.DEMO_DIR / "push_subscriptions.json").read_text("utf-8"))
-    seconds, _ = timed(lambda: _upsert_demo(runtime, records, subscriptions))
+    seconds, _ = timed(lambda: _upsert_demo(runtime, records))
     say(f"planning: demo town loaded in {seconds:.2f} s")
     return seconds
 
 
-def _upsert_demo(runtime: Runtime, records: list[Any], subscriptions: list[dict]) -> None:
+def _upsert_demo(runtime: Runtime, records: list[Any]) -> None:
     now = utcnow()
     with runtime.transaction() as session:
         upsert_customers(session, records=records, now=now)
-        for sub in subscriptions:
-            customer = get_customer(session, customer_id=sub["customer_id"])
-            if customer is not None:
-                add_push_subscription(
-                    session,
-                    customer=customer,
-                    endpoint=sub["endpoint"],
-                    p256dh=sub["keys"]["p256dh"],
-                    auth=sub["keys"]["auth"],
-                    now=now,
-                )
+        add_town_subscriptions(session, now=now)
 
 
 def _load_synthetic(runtime: Runtime, town: towns.Town) -> float:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outage_notify import paths
 from outage_notify.auth.apikeys import create_key
@@ -24,6 +24,9 @@ from outage_notify.ingest.customers import CustomerRules, parse_file
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 TOWN = paths.FIXTURES / "demo_town"
 SOURCE = "operator"
@@ -73,22 +76,26 @@ def _load_town(runtime: Runtime) -> int:
     settings = runtime.settings
     data = (TOWN / "customers.csv").read_bytes()
     parsed = parse_file(data, "customers.csv", CustomerRules(settings.default_language, "FI"))
-    subscriptions = json.loads((TOWN / "push_subscriptions.json").read_text(encoding="utf-8"))
-    now = utcnow()
     with runtime.transaction() as session:
         import_customers(session, parsed=parsed)
-        for sub in subscriptions:
-            customer = get_customer(session, customer_id=sub["customer_id"])
-            if customer is not None:
-                add_push_subscription(
-                    session,
-                    customer=customer,
-                    endpoint=sub["endpoint"],
-                    p256dh=sub["keys"]["p256dh"],
-                    auth=sub["keys"]["auth"],
-                    now=now,
-                )
+        add_town_subscriptions(session, now=utcnow())
     return len(parsed.records)
+
+
+def add_town_subscriptions(session: Session, *, now: datetime) -> None:
+    """The demo town's app users: push subscriptions in the browser's toJSON() form."""
+    subscriptions = json.loads((TOWN / "push_subscriptions.json").read_text(encoding="utf-8"))
+    for sub in subscriptions:
+        customer = get_customer(session, customer_id=sub["customer_id"])
+        if customer is not None:
+            add_push_subscription(
+                session,
+                customer=customer,
+                endpoint=sub["endpoint"],
+                p256dh=sub["keys"]["p256dh"],
+                auth=sub["keys"]["auth"],
+                now=now,
+            )
 
 
 def _play_storm(
