@@ -11,10 +11,10 @@ from typing import Any
 
 from shapely.geometry import shape
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
+from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.incidents.changes import Change, IncidentState, detect
 from outage_notify.ingest.operator_api import apply_patch
@@ -290,11 +290,10 @@ def _move_ties(
             "customer_pk": pk,
             "affected": True,
             "since": now,
-            "told_restored": False,
         }
         for pk in fresh
     ]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(IncidentCustomer), rows[start : start + CHUNK])
     _set_affected(session, incident_id, returning, affected=True, now=now)

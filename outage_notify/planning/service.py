@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
 from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import (
     Customer,
     Incident,
@@ -234,7 +234,7 @@ def write_notifications(
     table = Notification.__table__
     values = [{k: v for k, v in row.items() if k in NOTIFICATION_COLUMNS} for row in rows]
     statement = (
-        _insert_for(session)(table)
+        upsert_insert(session)(table)
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(table.c.id, table.c.dedup_key)
     )
@@ -246,11 +246,6 @@ def write_notifications(
     _queue(session, written, now)
     timeline.log_events(session, (_message_event(row) for row in written))
     return written
-
-
-def _insert_for(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
@@ -319,14 +314,13 @@ def _told(kind: Kind, incident: Incident, facts: IncidentFacts) -> dict[str, Any
             "told_version": incident.version,
             "told_etr": facts.ends_at if facts.kind == "planned" else facts.etr,
             "told_starts_at": facts.starts_at,
-            "told_restored": False,
         }
     if kind is Kind.ETR_UPDATE:
         return {"told_etr": facts.etr}
     if kind is Kind.PLANNED_UPDATE:
         return {"told_etr": facts.ends_at, "told_starts_at": facts.starts_at}
     # restored or cancelled: this episode is over; a later one starts untold
-    return {"told_version": None, "told_etr": None, "told_starts_at": None, "told_restored": True}
+    return {"told_version": None, "told_etr": None, "told_starts_at": None}
 
 
 def _later(facts: IncidentFacts, state: CustomerState) -> bool | None:

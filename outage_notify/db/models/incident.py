@@ -91,4 +91,3 @@ class IncidentCustomer(Base):
     # The ETR named in the last message this customer was sent (NULL: none was named).
     told_etr: Mapped[datetime | None] = mapped_column(UTCDateTime)
     told_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # planned work
-    told_restored: Mapped[bool] = mapped_column(Boolean, default=False)
