@@ -167,7 +167,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"{args.file}: {exc}") from exc
     runtime = _runtime(settings)
     with runtime.transaction() as session:
-        report = import_customers(session, parsed=parsed)
+        report = import_customers(session, parsed=parsed, hasher=runtime.hasher)
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
         where = f"line {rejection.line}" if rejection.line else f"index {rejection.index}"
@@ -197,7 +197,7 @@ def cmd_customers_erase(args: argparse.Namespace, settings: Settings) -> int:
         customer = get_customer(session, customer_id=args.customer_id)
         if customer is None:
             raise CommandError(f"no customer {args.customer_id!r}")
-        erase_customer(session, customer=customer, now=utcnow())
+        erase_customer(session, customer=customer, hasher=runtime.hasher, now=utcnow())
     print(f"erased {args.customer_id}", file=sys.stderr)
     return 0
 

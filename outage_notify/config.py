@@ -6,11 +6,12 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Language = Literal["fi", "sv", "en"]
 LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
+MIN_SECRET_LENGTH = 32
 
 
 def _split_csv(value: object) -> object:
@@ -46,9 +47,16 @@ class Settings(BaseSettings):
     push_timeout_seconds: float = 10.0
 
     public_url: str = "http://127.0.0.1:8000"
-    # Signs customer links (in-app feed, push subscription). Unset: a random secret is made once
-    # and kept in the database, so links survive restarts without any configuration.
-    secret_key: str | None = None
+    # Keys the HMACs of customer links, agent sessions and the hashes of opted-out and erased
+    # contacts. Unset: a random key is made on first run and kept in secret_key_file, outside
+    # the database, so that a copy of the database alone cannot reverse those hashes.
+    secret_key: SecretStr | None = None
+    # Where a generated key is kept. Unset: beside a SQLite database file (<name>.key), else
+    # outage_notify.key in the working directory.
+    secret_key_file: str | None = None
+    # A customer link stops working this long after its incident closes (or, for a link that
+    # names no incident, after it was made); an agent can revoke a customer's links at once.
+    customer_link_days: float = Field(30, gt=0)
 
     cap_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     outage_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -87,6 +95,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"secret_key must be at least {MIN_SECRET_LENGTH} characters "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         return value
 
     @field_validator("territory")

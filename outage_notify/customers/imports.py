@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.service import upsert_customers
 from outage_notify.ingest.customers import CustomerRules, ParsedCustomers, parse_file, validate_all
 from outage_notify.ingest.records import Rejection
@@ -31,8 +32,11 @@ def parse_customer_file(data: bytes, filename: str, rules: CustomerRules) -> Par
     return parse_file(data, filename, rules)
 
 
-def import_customers(session: Session, *, parsed: ParsedCustomers) -> ImportReport:
-    result = upsert_customers(session, records=[r for _, r in parsed.records], now=utcnow())
+def import_customers(
+    session: Session, *, parsed: ParsedCustomers, hasher: ContactHasher
+) -> ImportReport:
+    records = [r for _, r in parsed.records]
+    result = upsert_customers(session, records=records, hasher=hasher, now=utcnow())
     return ImportReport(result.created, result.updated, parsed.rejections)
 
 

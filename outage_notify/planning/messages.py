@@ -95,6 +95,10 @@ class MessageRenderer:
         group = self._group(kind, channel, language, incident, now, bool(address), later)
         return _personalise(group, address or "")
 
+    def reply(self, keyword: str, language: str) -> str:
+        """The answer to an SMS keyword ("stop", "start") in the customer's language."""
+        return _clean(self._env.get_template(f"sms/reply_{keyword}.{language}.j2").render())
+
     def _render_group(
         self,
         kind: Kind,

@@ -150,7 +150,7 @@ def _inbox_groups(
 
 
 def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(runtime.link_secret(), salt="agent-session")
+    return URLSafeTimedSerializer(runtime.session_key, salt="agent-session")
 
 
 def _agent(request: Request, runtime: Runtime) -> ApiKey | None:

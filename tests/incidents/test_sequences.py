@@ -23,6 +23,7 @@ from outage_notify.db.models import IncidentCustomer, Notification
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.runtime import Runtime
+from tests.conftest import TEST_SECRET
 from tests.town import COLS, ROWS, cells, town
 
 START = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
@@ -53,7 +54,7 @@ def fresh_runtime(template: Path, tmp: Path) -> Runtime:
     path = tmp / f"{uuid.uuid4().hex}.db"
     shutil.copy(template, path)
     return Runtime.build(
-        Settings(database_url=f"sqlite:///{path}", dispatcher_enabled=False, secret_key="x")
+        Settings(database_url=f"sqlite:///{path}", dispatcher_enabled=False, secret_key=TEST_SECRET)
     )
 
 
@@ -86,7 +87,9 @@ def test_any_sequence_of_changes_gives_each_customer_a_sensible_story(
 def _load(runtime: Runtime) -> None:
     parsed = parse_json_list(town(channels="sms;email"), CustomerRules())
     with runtime.transaction() as session:
-        upsert_customers(session, records=[r for _, r in parsed.records], now=START)
+        upsert_customers(
+            session, records=[r for _, r in parsed.records], hasher=runtime.hasher, now=START
+        )
 
 
 def _apply(body: dict[str, Any], op: str, value: Any) -> dict[str, Any]:
