@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime
+from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime, json_request
 from outage_notify.api.errors import ApiError
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
@@ -28,7 +28,7 @@ from outage_notify.runtime import Runtime
 from outage_notify.timeline.views import customer_timeline
 from outage_notify.timeutil import iso, utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["customers"])
+router = APIRouter(prefix="/api/v1", tags=["customers"], dependencies=[Depends(json_request)])
 
 EXAMPLE = [
     {
@@ -77,8 +77,12 @@ def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
 
 @router.get("/customers", summary="Search by phone, or by customer id, name or address")
 def search_customers(
-    phone: str | None = Query(None, description="Any format; read in DEFAULT_REGION"),
-    q: str | None = Query(None, description="Customer id, or part of a name or address"),
+    phone: str | None = Query(
+        None, max_length=40, description="Any format; read in DEFAULT_REGION"
+    ),
+    q: str | None = Query(
+        None, max_length=200, description="Customer id, or part of a name or address"
+    ),
     limit: int = Query(50, ge=1, le=500),
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),

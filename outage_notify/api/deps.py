@@ -21,6 +21,23 @@ from outage_notify.timeutil import utcnow
 bearer = HTTPBearer(auto_error=False, description="An API key, or a customer link token")
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+async def json_request(request: Request) -> None:
+    """Requests that carry a body must carry JSON: an empty body, or one sent as anything but
+    application/json (or a +json type), is a 400 that says so rather than a puzzling 422."""
+    if request.method not in BODY_METHODS:
+        return
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (await request.body()).strip():
+        raise ApiError(400, "request body is empty: send a JSON document")
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise ApiError(400, f"Content-Type must be application/json, not {media or 'missing'}")
+
+
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime
+from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime, json_request
 from outage_notify.api.errors import ApiError
 from outage_notify.incidents.service import (
+    IncidentClosed,
     IncidentError,
     IncidentNotFound,
     IncidentOutcome,
@@ -22,8 +23,9 @@ from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(json_request)])
 SOURCE = "operator"
+MAX_OFFSET = 1_000_000_000  # paging further than any list goes; bounds what reaches SQL
 
 Time = str | None
 TIME_HELP = "ISO 8601 with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"
@@ -89,6 +91,8 @@ def post_incident(
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.upsert(session, source=SOURCE, record=record, now=utcnow())
+        except IncidentClosed as exc:
+            raise ApiError(409, str(exc)) from exc
         except IncidentError as exc:
             raise ApiError(422, str(exc)) from exc
         payload = _outcome_dict(session, outcome)
@@ -115,6 +119,8 @@ def patch_incident(
             )
         except IncidentNotFound as exc:
             raise ApiError(404, f"no incident {incident_id!r}") from exc
+        except IncidentClosed as exc:
+            raise ApiError(409, str(exc)) from exc
         except IncidentError as exc:
             raise ApiError(422, str(exc)) from exc
         payload = _outcome_dict(session, outcome)
@@ -124,9 +130,10 @@ def patch_incident(
 
 @router.get("/incidents", summary="Incidents, newest change first, with notification counts")
 def get_incidents(
-    status: str | None = Query(None, description="active, or one status"),
+    status: Literal["active", "detected", "crew_assigned", "in_progress", "restored", "cancelled"]
+    | None = Query(None, description="active, or one status"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _: Caller = Depends(as_reader),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import ContactHasher
@@ -22,6 +22,7 @@ from outage_notify.db.models import (
     TimelineEvent,
 )
 from outage_notify.ingest.records import CustomerRecord
+from outage_notify.ingest.text import has_control
 
 CHUNK = 500
 
@@ -87,16 +88,24 @@ def search_customers(
     if phone:
         query = query.where(Customer.phone == phone)
     if q:
-        pattern = f"%{_escape_like(q.strip().lower())}%"
-        query = query.where(
-            or_(
-                Customer.customer_id == q.strip(),
-                func.lower(Customer.name).like(pattern, escape="\\"),
-                func.lower(Customer.address).like(pattern, escape="\\"),
-                func.lower(Customer.customer_id).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(text_matches(q))
     return list(session.scalars(query.order_by(Customer.customer_id).limit(limit)))
+
+
+def text_matches(q: str) -> ColumnElement[bool]:
+    """Customers whose id is q, or whose id, name or address holds q, case-insensitively.
+    q is literal text: % and _ are escaped. Stored text holds no control characters, so a q
+    with one (a NUL would end SQLite's LIKE pattern early and match everyone) matches none."""
+    text = q.strip()
+    if has_control(text):
+        return false()
+    pattern = f"%{_escape_like(text.lower())}%"
+    return or_(
+        Customer.customer_id == text,
+        func.lower(Customer.name).like(pattern, escape="\\"),
+        func.lower(Customer.address).like(pattern, escape="\\"),
+        func.lower(Customer.customer_id).like(pattern, escape="\\"),
+    )
 
 
 def _escape_like(text: str) -> str:

@@ -38,6 +38,10 @@ class IncidentError(ValueError):
     """The change cannot be made; the message says why (an API answers 422)."""
 
 
+class IncidentClosed(IncidentError):
+    """A restored or cancelled incident was asked to change (an API answers 409)."""
+
+
 class IncidentNotFound(LookupError):
     pass
 
@@ -70,10 +74,11 @@ class IncidentService:
             # (a new ETR, area, cause…) is refused rather than silently ignored.
             if new == previous:
                 return IncidentOutcome(incident=incident, created=False)  # type: ignore[arg-type]
-            raise IncidentError(
+            raise IncidentClosed(
                 f"incident is {previous.status} and can no longer change; "
                 "report a new outage under a new external_id"
             )
+        _check_etr_ahead(record, incident, now)
         area = shape(record.area) if record.area else None
         customer_index = self.index.get(session)
         if area is not None:
@@ -156,6 +161,18 @@ class IncidentService:
         incident.closed_at = now if record.status in ("restored", "cancelled") else None
         session.flush()
         return incident
+
+
+def _check_etr_ahead(record: IncidentRecord, incident: Incident | None, now: datetime) -> None:
+    """Customers are never told a time in the past: a new ETR must lie ahead. One the
+    incident already holds may have passed since (a re-post of the same body is no change)."""
+    if record.etr is None or record.etr > now:
+        return
+    if incident is not None and incident.etr == record.etr:
+        return
+    raise IncidentError(
+        f"etr {record.etr.isoformat()} has already passed; give the new estimate, or none"
+    )
 
 
 def get_incident(session: Session, *, incident_id: str) -> Incident:

@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from outage_notify.config import LANGUAGES
 from outage_notify.ingest.records import CustomerRecord, RecordError, Rejection
+from outage_notify.ingest.text import check_text
 from outage_notify.matching.geometry import AreaError, to_wgs84_points
 from outage_notify.planning.rules import CHANNELS, QuietHours
 
@@ -89,7 +90,7 @@ def _text(raw: Mapping[str, Any], name: str, *, max_len: int) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RecordError(f"{name} must be text")
-    text = str(value).strip()
+    text = check_text(str(value).strip(), name)
     if len(text) > max_len:
         raise RecordError(f"{name} is longer than {max_len} characters")
     return text or None
