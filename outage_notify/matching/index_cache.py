@@ -7,10 +7,13 @@ notices an import made by another process (the CLI, another API worker) on its n
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import CompilerElement
 
 from outage_notify.db import meta
 from outage_notify.db.models import Customer
@@ -31,22 +34,33 @@ class CustomerIndexCache:
                 self._revision = revision
             return self._index
 
+    def known_points(self, session: Session) -> tuple[np.ndarray, np.ndarray]:
+        """The customers' (lon, lat) as this process knows them: its index, even of an older
+        revision, rather than a reload (seconds for millions of customers); the database's
+        points, read alone, when it has none yet."""
+        with self._lock:
+            index = self._index
+        if index is not None:
+            return index.lon, index.lat
+        return load_points(session)
+
     def invalidate(self) -> None:
         with self._lock:
             self._index, self._revision = None, None
+
+
+def load_points(session: Session) -> tuple[np.ndarray, np.ndarray]:
+    """Every customer's (lon, lat), and nothing else, straight off the driver's cursor."""
+    rows = _fetch_all(session, select(Customer.lon, Customer.lat))
+    points = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return points[:, 0].copy(), points[:, 1].copy()
 
 
 def load_index(session: Session) -> CustomerIndex:
     """Reads every customer's point straight off the driver's cursor: building a Row object
     for each of millions of customers would cost more than the index itself."""
     query = select(Customer.id, Customer.lon, Customer.lat, Customer.feeder, Customer.transformer)
-    compiled = query.compile(session.get_bind())
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(str(compiled))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = _fetch_all(session, query)
     if not rows:
         empty = np.empty(0)
         return CustomerIndex(pks=empty, lon=empty, lat=empty, feeders=[], transformers=[])
@@ -58,3 +72,13 @@ def load_index(session: Session) -> CustomerIndex:
         feeders=list(feeders),
         transformers=list(transformers),
     )
+
+
+def _fetch_all(session: Session, query: CompilerElement) -> Sequence[Any]:
+    compiled = query.compile(session.get_bind())
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
