@@ -170,8 +170,8 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"{args.file}: {exc}") from exc
     runtime = _runtime(settings)
     with runtime.transaction() as session:
-        known = None if settings.territory else runtime.customer_index.known_points(session)
-        report = import_customers(session, parsed=parsed, known_points=known)
+        derived_from = None if settings.territory else runtime.customer_index
+        report = import_customers(session, parsed=parsed, territory_from=derived_from)
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
         where = f"line {rejection.line}" if rejection.line else f"index {rejection.index}"

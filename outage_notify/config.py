@@ -96,7 +96,8 @@ class Settings(BaseSettings):
     @field_validator("territory")
     @classmethod
     def _readable_territory(cls, value: str | None) -> str | None:
-        if not value or not value.strip():
+        value = value.strip() if value else None
+        if not value:
             return None
         if looks_like_box(value):
             parse_box(value)

@@ -54,8 +54,8 @@ def upsert_customers(
 ) -> dict[str, Any]:
     parsed = _parse(body, runtime)
     with runtime.transaction() as session:
-        known = None if runtime.settings.territory else runtime.customer_index.known_points(session)
-        report = import_customers(session, parsed=parsed, known_points=known)
+        derived_from = None if runtime.settings.territory else runtime.customer_index
+        report = import_customers(session, parsed=parsed, territory_from=derived_from)
     return {
         "created": report.created,
         "updated": report.updated,

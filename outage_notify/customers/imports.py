@@ -12,16 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
+from outage_notify.db.models import Customer
 from outage_notify.ingest.customers import CustomerRules, ParsedCustomers, parse_file, validate_all
 from outage_notify.ingest.records import CustomerRecord, Rejection
-from outage_notify.matching.territory import derive
+from outage_notify.matching.index_cache import CustomerIndexCache
+from outage_notify.matching.territory import DerivedTerritory, derive_from_counts, shifted
 from outage_notify.timeutil import utcnow
 
 GDAL_SUFFIXES = (".gpkg", ".shp", ".fgb", ".zip", ".gml", ".kml")
+CHUNK = 500  # ids per IN (…) query
 
 
 @dataclass(frozen=True)
@@ -60,33 +64,49 @@ def import_customers(
     session: Session,
     *,
     parsed: ParsedCustomers,
-    known_points: tuple[np.ndarray, np.ndarray] | None = None,
+    territory_from: CustomerIndexCache | None = None,
 ) -> ImportReport:
-    """Upserts the parsed records. Given the points of the customers already known (with
-    TERRITORY unset), also reports the records that the derived territory counts as strays."""
+    """Upserts the parsed records. With `territory_from` (TERRITORY unset), also reports the
+    records that the territory derived from all customers, these included, counts as strays."""
     records = [r for _, r in parsed.records]
+    if territory_from is None or not records:
+        result = upsert_customers(session, records=records, now=utcnow())
+        return ImportReport(result.created, result.updated, parsed.rejections)
+    before = territory_from.cell_counts(session)
+    moved_from = _stored_points(session, [r.customer_id for r in records])
     result = upsert_customers(session, records=records, now=utcnow())
-    warnings = stray_warnings(records, known_points) if known_points is not None else []
+    lon = np.array([r.lon for r in records], dtype=np.float64)
+    lat = np.array([r.lat for r in records], dtype=np.float64)
+    after = shifted(before, removed=moved_from, added=(lon, lat))
+    territory_from.remember_cells(session, after)
+    warnings = stray_warnings(records, derive_from_counts(after))
     return ImportReport(result.created, result.updated, parsed.rejections, warnings)
 
 
+def _stored_points(session: Session, customer_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Where the customers of these ids stand now, for those already stored."""
+    found: list[tuple[float, float]] = []
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = customer_ids[start : start + CHUNK]
+        query = select(Customer.lon, Customer.lat).where(Customer.customer_id.in_(chunk))
+        found.extend((lon, lat) for lon, lat in session.execute(query))
+    points = np.array(found, dtype=np.float64).reshape(-1, 2)
+    return points[:, 0], points[:, 1]
+
+
 def stray_warnings(
-    records: Sequence[CustomerRecord], known_points: tuple[np.ndarray, np.ndarray]
+    records: Sequence[CustomerRecord], derived: DerivedTerritory
 ) -> list[ImportWarning]:
-    """The records lying in a stray group of the territory that they and the customers
-    already known make together. Warned, not refused: with no configured TERRITORY nobody
-    can say the row is wrong, only that it stands far from everyone else."""
-    if not records:
+    """The records lying in a stray group's cell. Warned, not refused: with no configured
+    TERRITORY nobody can say the row is wrong, only that it stands far from all the others."""
+    if derived.territory is None:
         return []
     lon = np.array([r.lon for r in records], dtype=np.float64)
     lat = np.array([r.lat for r in records], dtype=np.float64)
-    derived = derive(np.concatenate([known_points[0], lon]), np.concatenate([known_points[1], lat]))
-    if derived.territory is None:
-        return []
     stray = np.flatnonzero(derived.strays_at(lon, lat))
     swapped_inside = derived.territory.holds(lat[stray], lon[stray]) & (np.abs(lon[stray]) <= 90)
     return [
-        ImportWarning(records[i].customer_id, _far_outside(records[i], bool(swapped)))
+        ImportWarning(records[i].customer_id, _far_outside(records[i], swapped))
         for i, swapped in zip(stray.tolist(), swapped_inside.tolist(), strict=True)
     ]
 

@@ -132,6 +132,8 @@ class IncidentService:
         if mirrored is None:
             return
         as_exchanged = customers.count_within(mirrored, among=territory)
+        if as_exchanged == 0:  # the usual answer, and then the area need not be counted
+            return
         as_given = customers.count_within(area)
         if as_exchanged > as_given:
             raise IncidentError(

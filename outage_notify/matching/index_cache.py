@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import CompilerElement
 from outage_notify.db import meta
 from outage_notify.db.models import Customer
 from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.territory import cell_counts
 
 
 class CustomerIndexCache:
@@ -25,6 +26,7 @@ class CustomerIndexCache:
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._index: CustomerIndex | None = None
+        self._cells: tuple[str, np.ndarray] | None = None
 
     def get(self, session: Session) -> CustomerIndex:
         revision = meta.customers_revision(session)
@@ -34,19 +36,33 @@ class CustomerIndexCache:
                 self._revision = revision
             return self._index
 
-    def known_points(self, session: Session) -> tuple[np.ndarray, np.ndarray]:
-        """The customers' (lon, lat) as this process knows them: its index, even of an older
-        revision, rather than a reload (seconds for millions of customers); the database's
-        points, read alone, when it has none yet."""
+    def cell_counts(self, session: Session) -> np.ndarray:
+        """Customers per territory cell (matching/territory.py) at the database's revision:
+        kept from this process's own last change, or counted from its index when that is
+        current, or from the points alone read from the database (a reload of the index
+        would cost seconds for millions of customers)."""
+        revision = meta.customers_revision(session)
         with self._lock:
-            index = self._index
-        if index is not None:
-            return index.lon, index.lat
-        return load_points(session)
+            if self._cells is not None and self._cells[0] == revision:
+                return self._cells[1]
+            index = self._index if self._revision == revision else None
+        points = (index.lon, index.lat) if index is not None else load_points(session)
+        counts = cell_counts(*points)
+        self.remember_cells(session, counts)
+        return counts
+
+    def remember_cells(self, session: Session, counts: np.ndarray) -> None:
+        """Keeps the counts after this process's own change, under the revision that change
+        made (uncommitted yet: if it rolls back, that revision is never seen again). A change
+        another process commits meanwhile is missed until the revision moves again: these
+        counts only decide which imported rows are reported as strays."""
+        revision = meta.customers_revision(session)
+        with self._lock:
+            self._cells = (revision, counts)
 
     def invalidate(self) -> None:
         with self._lock:
-            self._index, self._revision = None, None
+            self._index, self._revision, self._cells = None, None, None
 
 
 def load_points(session: Session) -> tuple[np.ndarray, np.ndarray]:

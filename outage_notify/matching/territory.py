@@ -76,10 +76,9 @@ class Territory:
 
 @dataclass(frozen=True)
 class DerivedTerritory:
-    """The territory the customers' points make, and which of those points are strays."""
+    """The territory the customers' points make, and where its strays are."""
 
     territory: Territory | None
-    stray: np.ndarray  # one bool per point, in the order given
     stray_cells: np.ndarray  # sorted codes of the cells of stray groups
 
     def strays_at(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -90,29 +89,43 @@ class DerivedTerritory:
 
 def derive(lon: np.ndarray, lat: np.ndarray) -> DerivedTerritory:
     """The territory of customers at these points (WGS 84 degrees, arrays of equal length)."""
-    lon = np.asarray(lon, dtype=np.float64)
-    lat = np.asarray(lat, dtype=np.float64)
-    if len(lon) == 0:
-        return DerivedTerritory(None, np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
-    codes = _cell_codes(lon, lat)
-    per_cell = np.bincount(codes, minlength=NX * NY)
+    return derive_from_counts(cell_counts(lon, lat))
+
+
+def cell_counts(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """How many of the points lie in each cell of the world grid: all that deriving needs,
+    and cheap to keep up to date as customers come and move (see `shifted`)."""
+    codes = _cell_codes(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
+    return np.bincount(codes, minlength=NX * NY)
+
+
+def shifted(
+    per_cell: np.ndarray,
+    *,
+    removed: tuple[np.ndarray, np.ndarray],
+    added: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """New counts after the points `removed` left (moved or erased) and `added` came."""
+    result = per_cell.copy()
+    np.subtract.at(result, _cell_codes(*(np.asarray(a, dtype=np.float64) for a in removed)), 1)
+    np.add.at(result, _cell_codes(*(np.asarray(a, dtype=np.float64) for a in added)), 1)
+    return result
+
+
+def derive_from_counts(per_cell: np.ndarray) -> DerivedTerritory:
     occupied = np.flatnonzero(per_cell)
+    if len(occupied) == 0:
+        return DerivedTerritory(None, np.zeros(0, dtype=np.int64))
     group = _groups(occupied)
     size = np.bincount(group, weights=per_cell[occupied])
-    stray_group = size < min(STRAY_MAX, STRAY_SHARE * len(lon))
+    stray_group = size < min(STRAY_MAX, STRAY_SHARE * size.sum())
     if stray_group.all():  # too scattered to tell strays from the rest: keep everyone
         stray_group[:] = False
     kept = occupied[~stray_group[group]]
     main = occupied[group == int(np.argmax(size))]
     area = _cells_geometry(_grown(kept))
     core = area if len(main) == len(kept) else _cells_geometry(_grown(main))
-    stray_cell = np.zeros(NX * NY, dtype=bool)
-    stray_cell[occupied[stray_group[group]]] = True
-    return DerivedTerritory(
-        territory=Territory(area=area, core=core),
-        stray=stray_cell[codes],
-        stray_cells=occupied[stray_group[group]],
-    )
+    return DerivedTerritory(Territory(area=area, core=core), occupied[stray_group[group]])
 
 
 def exchanged(geometry: BaseGeometry) -> BaseGeometry | None:
@@ -173,6 +186,7 @@ def outside_reason(territory: Territory, lon: float, lat: float) -> str | None:
 
 
 def _cell_codes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Row-major codes of the points' cells; the poles and ±180° fall in the edge cells."""
     ix = np.clip(np.floor((lon + 180.0) / CELL_DEGREES), 0, NX - 1).astype(np.int64)
     iy = np.clip(np.floor((lat + 90.0) / CELL_DEGREES), 0, NY - 1).astype(np.int64)
     return iy * NX + ix
@@ -199,8 +213,9 @@ def _components(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the graph of edges a[i]–b[i], as the smallest node of each.
 
     Each round hooks every root onto the smallest root it has an edge to, then flattens the
-    trees: a root either hooks or is hooked onto, so the roots of a component at least halve
-    every round (a few rounds, with numpy doing the work, rather than a Python union-find)."""
+    trees (chains of hooks collapse there), until no edge joins two roots: one or two rounds
+    on grids of cells, from a town to a million points strewn over the world, each a few
+    numpy passes over the edges rather than a Python union-find."""
     parent = np.arange(count)
     while True:
         ra, rb = parent[a], parent[b]

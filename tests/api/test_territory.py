@@ -186,3 +186,42 @@ def test_customers_far_outside_the_derived_territory_are_reported_as_warnings(
             "(lat 24.95, lon 60.17: are lat and lon swapped?)",
         }
     ]
+
+
+def test_a_customer_moved_away_no_longer_counts_where_it_stood(
+    client: TestClient, keys: dict
+) -> None:
+    """Rows corrected by a later import leave their old place: the one row left there is a
+    stray again (1,000 customers: a group of fewer than 10 is stray)."""
+    bare = [
+        {"customer_id": f"T-{i}", "lon": 24.90 + i % 40 * 0.0025, "lat": 60.15 + i // 40 * 0.002}
+        for i in range(1000)
+    ]
+    assert post_customers(client, keys, bare)["warnings"] == []
+    swapped_rows = [
+        {"customer_id": f"M-{i}", "lon": 60.17, "lat": 24.95 + i * 0.001} for i in range(9)
+    ]
+    warned = post_customers(client, keys, swapped_rows)["warnings"]
+    assert [w["customer_id"] for w in warned] == [f"M-{i}" for i in range(9)]
+    corrected = [{**row, "lon": row["lat"], "lat": row["lon"]} for row in swapped_rows]
+    lone = {"customer_id": "Z", "lon": 60.17, "lat": 24.95}
+    answer = post_customers(client, keys, [*corrected, lone])
+    assert answer["updated"] == 9 and answer["created"] == 1
+    assert [w["customer_id"] for w in answer["warnings"]] == ["Z"]
+
+
+def test_an_accepted_area_is_not_checked_again_when_the_incident_closes(
+    client: TestClient, keys: dict
+) -> None:
+    """Customers move on (here: all re-imported 2° east), so the area no longer meets the
+    territory; restoring the incident must still work, while a new area is checked."""
+    post_customers(client, keys, town())
+    made = post_area(client, keys, "R-1", cells(0, 0, 1, 1))
+    assert made.status_code == 201, made.text
+    post_customers(client, keys, [{**row, "lon": row["lon"] + 2} for row in town()])
+    path = f"/api/v1/incidents/{made.json()['id']}"
+    moved = client.patch(path, json={"area": cells(0, 0, 2, 2)}, headers=keys["operator"])
+    assert_error(moved, 422, "outside the service territory")
+    restored = client.patch(path, json={"status": "restored"}, headers=keys["operator"])
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["status"] == "restored"
