@@ -120,7 +120,7 @@ class IncidentService:
         one whose lon/lat-exchanged image reaches more of the territory's core customers than
         the area itself reaches (which catches it even where swapped customer rows lie under
         it, or have stretched the territory over it)."""
-        territory = self.settings.territory_area or customers.territory.territory
+        territory = self.settings.territory_area or customers.derived_territory.territory
         if territory is None:
             return
         if not territory.reaches(area):

@@ -47,7 +47,7 @@ class CustomerIndex:
         return len(self.pks)
 
     @cached_property
-    def territory(self) -> DerivedTerritory:
+    def derived_territory(self) -> DerivedTerritory:
         """The territory these customers make (stray rows left out), derived once per index."""
         return derive(self.lon, self.lat)
 

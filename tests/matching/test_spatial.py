@@ -261,7 +261,7 @@ def test_match_is_exactly_area_or_grid(points: list[tuple[float, float]], data: 
 def test_empty_index() -> None:
     index = make_index([])
     assert len(index) == 0
-    assert index.territory.territory is None
+    assert index.derived_territory.territory is None
     assert index.within(SQUARE).tolist() == []
     assert index.within(SQUARE).dtype == np.int64
     assert index.on_grid(["F1"], ["T1"]).tolist() == []
@@ -270,18 +270,20 @@ def test_empty_index() -> None:
 
 def test_the_territory_is_derived_from_the_customers_once() -> None:
     index = make_index([(24.9, 60.2), (25.1, 60.1), (24.7, 60.4)])
-    territory = index.territory.territory
+    territory = index.derived_territory.territory
     assert territory is not None
     again = derive(index.lon, index.lat).territory
     assert again is not None and territory.area.equals(again.area)
-    assert index.territory is index.territory  # derived once per index, not per incident
+    assert (
+        index.derived_territory is index.derived_territory
+    )  # derived once per index, not per incident
 
 
 def test_count_within_counts_only_the_core_when_asked() -> None:
     town = [(24.9 + i * 0.001, 60.2) for i in range(100)]
     other = [(27.0 + i * 0.001, 62.0) for i in range(20)]
     index = make_index(town + other)
-    territory = index.territory.territory
+    territory = index.derived_territory.territory
     assert territory is not None
     everywhere = shapely.box(0, 0, 50, 70)
     assert index.count_within(everywhere) == 120
