@@ -13,11 +13,11 @@ from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime, json
 from outage_notify.api.errors import ApiError
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
+from outage_notify.customers.imports import customer_rules, import_customers
 from outage_notify.customers.optouts import opted_out_channels
 from outage_notify.db.models import Customer, Incident, PushSubscription
 from outage_notify.incidents.views import incident_dict, notification_counts
 from outage_notify.ingest.customers import (
-    CustomerRules,
     FileFormatError,
     ParsedCustomers,
     normalise_phone,
@@ -56,18 +56,20 @@ def upsert_customers(
 ) -> dict[str, Any]:
     parsed = _parse(body, runtime)
     with runtime.transaction() as session:
-        result = customers.upsert_customers(
-            session, records=[r for _, r in parsed.records], hasher=runtime.hasher, now=utcnow()
+        derived_from = None if runtime.settings.territory else runtime.customer_index
+        report = import_customers(
+            session, parsed=parsed, hasher=runtime.hasher, territory_from=derived_from
         )
     return {
-        "created": result.created,
-        "updated": result.updated,
-        "rejected": [r.as_dict() for r in parsed.rejections],
+        "created": report.created,
+        "updated": report.updated,
+        "rejected": [r.as_dict() for r in report.rejections],
+        "warnings": [w.as_dict() for w in report.warnings],
     }
 
 
 def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
-    rules = CustomerRules(runtime.settings.default_language, runtime.settings.default_region)
+    rules = customer_rules(runtime.settings)
     items = body.get("customers") if isinstance(body, dict) else body
     try:
         return parse_json_list(items, rules)

@@ -603,3 +603,22 @@ def test_every_row_is_either_kept_or_rejected_exactly_once(rows: list[tuple[bool
     assert len(ids) == len(set(ids))  # never the same customer twice
     for i, _ in parsed.records:
         assert rows[i][0]
+
+
+def test_a_location_outside_a_configured_territory_is_rejected_and_the_rest_go_on() -> None:
+    from outage_notify.matching.territory import read_territory
+
+    rules = CustomerRules(territory=read_territory("19.0,59.5,31.6,70.1"))
+    parsed = parse_json_list(
+        [
+            good(customer_id="IN"),
+            good(customer_id="SW", lat=24.94, lon=60.17),
+            good(customer_id="OUT", lat=48.8, lon=2.3),
+        ],
+        rules,
+    )
+    assert [r.customer_id for _, r in parsed.records] == ["IN"]
+    assert [(r.index, r.customer_id) for r in parsed.rejections] == [(1, "SW"), (2, "OUT")]
+    assert "outside the service territory" in parsed.rejections[0].error
+    assert "swapped" in parsed.rejections[0].error
+    assert "swapped" not in parsed.rejections[1].error
