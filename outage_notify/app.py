@@ -15,6 +15,7 @@ from outage_notify import __version__, paths
 from outage_notify.api import customers, health, incidents, push, webhooks
 from outage_notify.api.errors import BodySizeLimit, install_error_handlers
 from outage_notify.config import Settings, get_settings
+from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
 from outage_notify.web import pages
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
     for module in (customers, incidents, push, webhooks, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outage_notify.config import Settings, get_settings
+from outage_notify.logs import configure as configure_logging
 
 if TYPE_CHECKING:
     from outage_notify.runtime import Runtime
@@ -35,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_usage(sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = get_settings()
     except ValueError as exc:
@@ -123,7 +121,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    # Our own access log (outage_notify.logs) replaces uvicorn's, which prints query strings;
+    # log_config=None keeps uvicorn's lines in the format configured above.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
     return 0
 
 

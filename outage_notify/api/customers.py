@@ -130,7 +130,9 @@ def get_timeline(
         customer = _customer(session, customer_id)
         return {
             "customer_id": customer.customer_id,
-            "events": customer_timeline(session, customer_pk=customer.id),
+            "events": customer_timeline(
+                session, customer_pk=customer.id, zone=runtime.settings.zone
+            ),
         }
 
 
@@ -162,7 +164,11 @@ def get_link(
         "token": token,
         "feed_url": f"{base}/api/v1/feed?token={token}",
         "incident_id": incident_id,
-        "expires": "30 days after the incident closes" if incident_id else iso(now + lifetime),
+        "expires": (
+            f"{runtime.settings.customer_link_days:g} days after the incident closes"
+            if incident_id
+            else iso(now + lifetime)
+        ),
     }
 
 

@@ -21,7 +21,9 @@ def make_engine(
     long a SQLite writer waits for the lock before "database is locked"."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, writer=writer, busy_seconds=busy_seconds, **kwargs)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs
+    )
 
 
 def _sqlite_engine(url: str, *, writer: bool, busy_seconds: float, **kwargs: Any) -> Engine:
@@ -32,6 +34,7 @@ def _sqlite_engine(url: str, *, writer: bool, busy_seconds: float, **kwargs: Any
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_seconds},
+        hide_parameters=True,  # an error names its statement, never a customer's phone
         **kwargs,
     )
 

@@ -400,11 +400,17 @@ def _schedule_retry(
             channel=message.channel,
             kind=message.kind,
             status="queued",
+            # A delay, not a clock time: people read this in their own zone, and it has none.
             reason=f"attempt {message.attempt} failed ({result.error}); "
-            f"retry at {retry_at.isoformat(timespec='seconds')}",
+            f"retrying in {_seconds(retry_at - now)}",
         ),
     )
     return Recorded(message.notification_id, "queued", False)
+
+
+def _seconds(delay: timedelta) -> str:
+    seconds = delay.total_seconds()
+    return f"{seconds:.1f} s" if seconds < 10 else f"{round(seconds)} s"
 
 
 def set_status(

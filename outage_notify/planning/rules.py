@@ -48,7 +48,6 @@ class IncidentFacts:
     etr: datetime | None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    confirmed: bool = True  # an operator's post is its own confirmation
 
     @property
     def terminal(self) -> bool:
@@ -75,8 +74,6 @@ def decide(
     if not customer.affected_now:
         return _closing_kind(incident, customer, now) if customer.affected_before else None
     if not customer.told:
-        if not incident.confirmed:
-            return None
         return Kind.PLANNED if incident.kind == "planned" else Kind.OUTAGE
     if incident.kind == "planned":
         return Kind.PLANNED_UPDATE if _schedule_moved(incident, customer, etr_threshold) else None

@@ -3,7 +3,9 @@ oldest first; each message shows its current status with the history of how it g
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +22,11 @@ INCIDENT_WORDS = {
 }
 
 
-def customer_timeline(session: Session, *, customer_pk: int) -> list[dict[str, Any]]:
+def customer_timeline(
+    session: Session, *, customer_pk: int, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Machine fields (`at`, the incident's data) stay ISO 8601 in UTC; the text a person
+    reads (`body`) gives times in `zone`, the deployment's."""
     events = session.scalars(
         select(TimelineEvent)
         .where(TimelineEvent.customer_pk == customer_pk)
@@ -38,14 +44,16 @@ def customer_timeline(session: Session, *, customer_pk: int) -> list[dict[str, A
         if event.type == timeline.MESSAGE_STATUS and event.notification_id in messages:
             messages[event.notification_id]["history"].append(_step(event))
             continue
-        entry = _entry(event, notifications.get(event.notification_id or -1))
+        entry = _entry(event, notifications.get(event.notification_id or -1), zone)
         if event.type == timeline.MESSAGE and event.notification_id is not None:
             messages[event.notification_id] = entry
         entries.append(entry)
     return entries
 
 
-def _entry(event: TimelineEvent, notification: Notification | None) -> dict[str, Any]:
+def _entry(
+    event: TimelineEvent, notification: Notification | None, zone: ZoneInfo
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "at": event.at.isoformat(),
         "type": event.type,
@@ -57,7 +65,7 @@ def _entry(event: TimelineEvent, notification: Notification | None) -> dict[str,
         "reason": event.reason,
     }
     if event.type in INCIDENT_WORDS:
-        entry["body"] = _incident_line(event)
+        entry["body"] = _incident_line(event, zone)
         entry["incident"] = event.data
     elif event.data and event.type != timeline.MESSAGE:
         entry["data"] = event.data
@@ -92,7 +100,7 @@ def _step(event: TimelineEvent) -> dict[str, Any]:
     return {"at": event.at.isoformat(), "status": event.status, "reason": event.reason}
 
 
-def _incident_line(event: TimelineEvent) -> str:
+def _incident_line(event: TimelineEvent, zone: ZoneInfo) -> str:
     data = event.data or {}
     words = INCIDENT_WORDS[event.type]
     parts = [f"{words} {data.get('kind', 'incident')} outage {data.get('external_id', '')}".strip()]
@@ -100,7 +108,20 @@ def _incident_line(event: TimelineEvent) -> str:
     if data.get("cause"):
         parts.append(f"cause {data['cause']}")
     if data.get("etr"):
-        parts.append(f"ETR {data['etr']}")
+        parts.append(f"ETR {_local(data['etr'], zone)}")
     if data.get("starts_at"):
-        parts.append(f"window {data['starts_at']} – {data.get('ends_at')}")
+        parts.append(
+            f"window {_local(data['starts_at'], zone)} – {_local(data.get('ends_at'), zone)}"
+        )
     return "; ".join(parts)
+
+
+def _local(value: Any, zone: ZoneInfo) -> str:
+    """An ISO time from the event's data as people read clocks here, zone named."""
+    if not isinstance(value, str):
+        return "?"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M %Z}"

@@ -47,8 +47,22 @@ PAGE_SIZE = 25
 
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+    """Public; the counts (how many customers, how many messages) only for signed-in staff."""
+    staff = _agent(request, runtime) is not None
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "counts": _counts(runtime) if staff else None,
+            "dev_sink": runtime.dev_sink_channels,
+            "zone": runtime.settings.zone,
+        },
+    )
+
+
+def _counts(runtime: Runtime) -> dict[str, int]:
     with runtime.reading() as session:
-        counts = {
+        return {
             "customers": session.scalar(select(func.count()).select_from(Customer)) or 0,
             "active_incidents": session.scalar(
                 select(func.count()).select_from(Incident).where(Incident.status.in_(ACTIVE))
@@ -56,11 +70,6 @@ def landing(request: Request, runtime: Runtime = Depends(get_runtime)) -> Respon
             or 0,
             "messages": session.scalar(select(func.count()).select_from(Notification)) or 0,
         }
-    return templates.TemplateResponse(
-        request,
-        "index.html",
-        {"counts": counts, "dev_sink": runtime.dev_sink_channels, "zone": runtime.settings.zone},
-    )
 
 
 # ---- development inbox -----------------------------------------------------------------------
@@ -240,7 +249,9 @@ def agent_customer(
             "agent": agent,
             "customer": customer,
             "incidents": customers.current_incidents(session, customer_pk=customer.id),
-            "events": customer_timeline(session, customer_pk=customer.id),
+            "events": customer_timeline(
+                session, customer_pk=customer.id, zone=runtime.settings.zone
+            ),
             "zone": runtime.settings.zone,
         }
     return templates.TemplateResponse(request, "agent_customer.html", context)

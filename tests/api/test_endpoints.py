@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from outage_notify.app import create_app
+from outage_notify.auth.customer_links import make_token
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from tests.conftest import TWILIO_TOKEN
@@ -157,18 +158,29 @@ def test_bad_push_subscriptions_are_422(
 
 
 def test_customer_links_open_only_their_own_customer(loaded: TestClient, keys: dict) -> None:
-    assert loaded.get("/api/v1/feed").status_code == 401
-    assert loaded.get("/api/v1/feed?token=ocl_forged.token").status_code == 401
-    assert (
-        loaded.get("/api/v1/feed", headers=keys["admin"]).status_code == 401
-    )  # an API key is not a link
+    loaded.post(
+        "/api/v1/incidents",
+        json={"external_id": "F-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    )
     link = loaded.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()
+    own = loaded.get("/api/v1/feed", headers={"Authorization": f"Bearer {link['token']}"})
+    assert own.status_code == 200 and own.json()["customer_id"] == "C-0-0"
+    (message,) = own.json()["messages"]  # C-0-0's outage message, nobody else's
+    assert customer(0, 0)["address"] in message["body"]
+    assert customer(1, 0)["address"] not in message["body"]
+    # The link opens the feed and nothing else; a forged or foreign token opens nothing.
     assert (
         loaded.get(
             "/api/v1/customers/C-0-0", headers={"Authorization": f"Bearer {link['token']}"}
         ).status_code
         == 401
     )
+    foreign = make_token(b"another deployment's key" * 2, "C-1-0", issued_at=utcnow())
+    for headers in ({}, {"Authorization": f"Bearer {foreign}"}, keys["admin"]):
+        refused = loaded.get("/api/v1/feed", headers=headers)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    assert loaded.get("/api/v1/feed?token=ocl_forged.token").status_code == 401
 
 
 @pytest.fixture
@@ -231,13 +243,29 @@ def test_an_inbound_sms_from_an_unreadable_number_is_422(twilio_client: TestClie
     assert answer.status_code == 422
 
 
-def test_health_readiness_and_metrics(client: TestClient, runtime: Runtime) -> None:
+def test_health_readiness_and_metrics(client: TestClient, keys: dict) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["checks"] == {"database": "ok", "migrations": "ok", "dispatcher": "disabled"}
+    client.post("/api/v1/customers", json=town(channels="sms;email"), headers=keys["admin"])
+    client.post(
+        "/api/v1/incidents",
+        json={"external_id": "M-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    )
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
-    assert 'outage_notify_outbox{state="due"}' in metrics.text
+    gauges = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.text.splitlines()
+        if line.startswith("outage_notify_outbox{")
+    }
+    # 4 customers, SMS and email each, all queued and due now (the dispatcher is off here).
+    assert gauges == {
+        'outage_notify_outbox{state="due"}': 8.0,
+        'outage_notify_outbox{state="held"}': 0.0,
+        'outage_notify_outbox{state="in_flight"}': 0.0,
+    }
 
 
 def test_readiness_fails_when_the_dispatcher_is_not_running(make_settings: Any) -> None:

@@ -107,7 +107,7 @@ def test_a_transient_failure_is_retried_with_backoff_and_logged(
     sms = next(e for e in events.json()["events"] if e["channel"] == "sms")
     steps = [(h["status"], h["reason"] or "") for h in sms["history"]]
     assert steps[0][0] == "queued"
-    assert steps[1][0] == "queued" and "retry at" in steps[1][1] and "429" in steps[1][1]
+    assert steps[1][0] == "queued" and "retrying in" in steps[1][1] and "429" in steps[1][1]
     assert steps[-1][0] == "sent" and sms["status"] == "sent"
 
 

@@ -60,10 +60,6 @@ def test_newly_affected_by_planned_work_gets_the_planned_notice() -> None:
     assert run(planned, CustomerState(affected_now=True)) is Kind.PLANNED
 
 
-def test_an_unconfirmed_outage_tells_nobody_yet() -> None:
-    assert run(facts(confirmed=False), CustomerState(affected_now=True)) is None
-
-
 # ---- rule 2: ETR moves -----------------------------------------------------------------------
 
 

@@ -47,7 +47,15 @@ def site(make_settings: Any, live_port: int) -> Iterator[dict[str, Any]]:
     runtime.close()
 
 
-def test_the_landing_page_counts_and_links_everything(page: Page, site: dict[str, Any]) -> None:
+def test_the_landing_page_links_everything_and_counts_for_staff(
+    page: Page, site: dict[str, Any]
+) -> None:
+    page.goto(site["url"] + "/")
+    expect(page.locator("#count-customers")).to_have_count(0)  # not for the public
+    page.get_by_role("link", name="sign in").click()
+    page.get_by_label("API key").fill(site["keys"]["agent"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as agent-1")).to_be_visible()
     page.goto(site["url"] + "/")
     expect(page.locator("#count-customers")).to_have_text("50")
     expect(page.locator("#count-incidents")).to_have_text("1")
