@@ -9,7 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime
-from outage_notify.api.errors import ApiError
+from outage_notify.api.errors import ApiError, error_responses
+from outage_notify.api.schemas import (
+    CustomerDetailOut,
+    CustomerLinkOut,
+    CustomerSearchOut,
+    CustomerUpsertOut,
+    TimelineOut,
+)
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
 from outage_notify.customers.service import address_hash, opted_out_hashes
@@ -47,7 +54,12 @@ EXAMPLE = [
 ]
 
 
-@router.post("/customers", summary="Upsert customers (a JSON list; fields as the CSV)")
+@router.post(
+    "/customers",
+    summary="Upsert customers (a JSON list; fields as the CSV)",
+    response_model=CustomerUpsertOut,
+    responses=error_responses(400, 401, 403, 413, 422),
+)
 def upsert_customers(
     body: Any = Body(..., examples=[EXAMPLE]),
     _: Caller = Depends(as_admin),
@@ -74,7 +86,12 @@ def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
         raise ApiError(422, str(exc)) from exc
 
 
-@router.get("/customers", summary="Search by phone, or by customer id, name or address")
+@router.get(
+    "/customers",
+    summary="Search by phone, or by customer id, name or address",
+    response_model=CustomerSearchOut,
+    responses=error_responses(401, 403, 422),
+)
 def search_customers(
     phone: str | None = Query(None, description="Any format; read in DEFAULT_REGION"),
     q: str | None = Query(None, description="Customer id, or part of a name or address"),
@@ -95,7 +112,12 @@ def search_customers(
         return {"customers": [customers.customer_dict(c) for c in found]}
 
 
-@router.get("/customers/{customer_id}", summary="A customer, preferences, current incidents")
+@router.get(
+    "/customers/{customer_id}",
+    summary="A customer, preferences, current incidents",
+    response_model=CustomerDetailOut,
+    responses=error_responses(401, 403, 404),
+)
 def get_customer(
     customer_id: str,
     _: Caller = Depends(as_agent),
@@ -113,7 +135,13 @@ def get_customer(
         }
 
 
-@router.get("/customers/{customer_id}/timeline", summary="Every incident and message, oldest first")
+@router.get(
+    "/customers/{customer_id}/timeline",
+    summary="Every incident and message, oldest first",
+    response_model=TimelineOut,
+    response_model_exclude_unset=True,  # an event shows only the fields that apply to it
+    responses=error_responses(401, 403, 404),
+)
 def get_timeline(
     customer_id: str,
     _: Caller = Depends(as_agent),
@@ -128,7 +156,10 @@ def get_timeline(
 
 
 @router.get(
-    "/customers/{customer_id}/link", summary="The customer's signed link (in-app feed, push)"
+    "/customers/{customer_id}/link",
+    summary="The customer's signed link (in-app feed, push)",
+    response_model=CustomerLinkOut,
+    responses=error_responses(401, 403, 404),
 )
 def get_link(
     customer_id: str,

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +28,46 @@ STATUS_CODES = {
     422: "validation_failed",
     503: "unavailable",
 }
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str] = Field(description="Where: body, query or path, then the field names")
+    msg: str
+    type: str | None
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(examples=["validation_failed"])
+    message: str
+    details: SkipJsonSchema[None] | list[ValidationIssue] = Field(
+        None, description="The validation errors, when the request failed validation (422)"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+ERROR_MEANINGS = {
+    400: "The body cannot be read: not valid JSON, or not in the documented content type",
+    401: "Missing or unknown API key or customer link",
+    403: "This role may not do this; for a webhook, the signature does not match",
+    404: "No such id",
+    409: "The incident is closed: it refuses any change but its same closed state",
+    413: "The body is larger than the limit",
+    422: "Well-formed input that fails validation",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: these statuses answer with ErrorBody."""
+    return {s: {"model": ErrorBody, "description": ERROR_MEANINGS[s]} for s in statuses}
 
 
 class ApiError(Exception):
@@ -69,6 +111,26 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _defect(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error; it has been logged", "internal_error")
+
+
+def drop_fastapi_validation_error(schema: dict[str, Any]) -> dict[str, Any]:
+    """Remove the 422 that FastAPI documents by itself (HTTPValidationError, a body this API
+    never sends) from /openapi.json. Every route declares its own 422 with ErrorBody where
+    validation can fail; the 422 left is on routes where it cannot, such as a string path id."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if _names_http_validation_error(responses.get("422", {})):
+                del responses["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
+
+
+def _names_http_validation_error(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return str(schema.get("$ref", "")).endswith("/HTTPValidationError")
 
 
 def _describe(errors: Sequence[Any]) -> str:
