@@ -58,6 +58,7 @@ EXAMPLE = [
     "/customers",
     summary="Upsert customers (a JSON list; fields as the CSV)",
     response_model=CustomerUpsertOut,
+    response_model_exclude_unset=True,  # a rejection names its customer_id only when it has one
     responses=error_responses(400, 401, 403, 413, 422),
 )
 def upsert_customers(

@@ -65,9 +65,25 @@ ERROR_MEANINGS = {
 }
 
 
+CHALLENGE = {
+    "WWW-Authenticate": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Bearer: send an API key (or a customer link) as a Bearer token",
+    }
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` of a route: these statuses answer with ErrorBody."""
-    return {s: {"model": ErrorBody, "description": ERROR_MEANINGS[s]} for s in statuses}
+    return {s: _error_response(s) for s in statuses}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {"model": ErrorBody, "description": ERROR_MEANINGS[status]}
+    if status == 401:
+        response["headers"] = CHALLENGE  # error_response() always sends it with a 401
+    return response
 
 
 class ApiError(Exception):

@@ -49,6 +49,9 @@ class CustomerOut(Out):
 class CustomerRejection(Out):
     index: int = Field(description="Position of the refused item in the list sent")
     error: str
+    customer_id: SkipJsonSchema[None] | str = Field(
+        None, description="The item's customer_id, when it has one (left out otherwise)"
+    )
 
 
 class CustomerUpsertOut(Out):
@@ -246,7 +249,7 @@ TWILIO_STATUS["parameters"].append(
         "name": "n",
         "in": "query",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
         "description": "Our notification id, as given to Twilio in the StatusCallback URL",
     }
 )

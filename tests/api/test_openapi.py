@@ -82,6 +82,7 @@ def test_the_webhooks_and_metrics_document_their_media_types(spec: dict[str, Any
 def test_every_api_operation_documents_401_with_the_error_body(spec: dict[str, Any]) -> None:
     for method, path, op in api_operations(spec):
         assert error_ref(op, 401) == ERROR_BODY, f"{method} {path}"
+        assert op["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True
 
 
 def test_operations_guarded_by_a_role_document_403(spec: dict[str, Any]) -> None:
