@@ -23,6 +23,7 @@ STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
@@ -54,14 +55,25 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+# status: (what it means, an example message) for /docs
 ERROR_MEANINGS = {
-    400: "The body cannot be read: not valid JSON, or not in the documented content type",
-    401: "Missing or unknown API key or customer link",
-    403: "This role may not do this; for a webhook, the signature does not match",
-    404: "No such id",
-    409: "The incident is closed: it refuses any change but its same closed state",
-    413: "The body is larger than the limit",
-    422: "Well-formed input that fails validation",
+    400: (
+        "The body cannot be read: not valid JSON, or not in the documented content type",
+        "request body is not valid JSON",
+    ),
+    401: ("Missing or unknown API key or customer link", "unknown or revoked API key"),
+    403: (
+        "This role may not do this; for a webhook, the signature does not match",
+        "role agent may not do this (needs operator)",
+    ),
+    404: ("No such id", "no incident 'inc_0123456789abcdef0123'"),
+    409: (
+        "The incident is closed: it refuses any change but its same closed state",
+        "incident is restored and can no longer change; report a new outage under a new"
+        " external_id",
+    ),
+    413: ("The body is larger than the limit", "request body is larger than 10485760 bytes"),
+    422: ("Well-formed input that fails validation", "etr must carry a UTC offset"),
 }
 
 
@@ -80,7 +92,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _error_response(status: int) -> dict[str, Any]:
-    response: dict[str, Any] = {"model": ErrorBody, "description": ERROR_MEANINGS[status]}
+    meaning, message = ERROR_MEANINGS[status]
+    example = {"error": {"code": STATUS_CODES[status], "message": message}}
+    response: dict[str, Any] = {
+        "model": ErrorBody,
+        "description": meaning,
+        "content": {"application/json": {"example": example}},
+    }
     if status == 401:
         response["headers"] = CHALLENGE  # error_response() always sends it with a 401
     return response
