@@ -130,7 +130,7 @@ def bench_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "dispatcher_enabled": False,
         "public_url": "http://127.0.0.1:8000",
-        "secret_key": "bench-secret",
+        "secret_key": "bench-secret-0123456789abcdef0123456789abcdef",
     }
     values.update(overrides)
     return Settings(**values)

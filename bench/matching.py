@@ -13,6 +13,7 @@ from bench import town as towns
 from bench.common import Timed, median_time, say
 from bench.report import Section, ms
 from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.territory import derive
 
 SHARE = 0.10  # of the customers inside the storm polygon
 VERTICES = 100
@@ -37,6 +38,7 @@ def measure_town(town: towns.Town, build_repeats: int, repeats: int) -> Section:
     polygon = towns.storm_polygon(town.lon, town.lat, round(len(town) * SHARE), vertices=VERTICES)
     build = median_time(lambda _: _build_index(town), build_repeats)
     index: CustomerIndex = build.result
+    territory = median_time(lambda _: derive(town.lon, town.lat), repeats)
     fresh = _fresh_copies(polygon)
     results = {
         "CustomerIndex.within": median_time(index.within, repeats, fresh),
@@ -54,11 +56,16 @@ def measure_town(town: towns.Town, build_repeats: int, repeats: int) -> Section:
     section.add(case, "polygon vertices", len(polygon.exterior.coords) - 1)
     section.add(case, "matched", len(matched), "customers", f"{len(matched) / len(town):.1%}")
     section.add(case, "build CustomerIndex", ms(build.median), "ms", _spread(build))
+    section.add(case, "derive territory", ms(territory.median), "ms", _spread(territory))
     for name, result in results.items():
         section.add(case, name, ms(result.median), "ms", _spread(result))
     for name in [n for n in results if n != "CustomerIndex.within"]:
         section.add(case, f"same customers: within vs {name}", *_agree(matched, results[name]))
     section.figures[town.name] = _figures(town, polygon, build, results)
+    section.figures[town.name]["derive_territory_s"] = {
+        "median": territory.median,
+        "runs": territory.runs,
+    }
     return section
 
 

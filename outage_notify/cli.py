@@ -153,26 +153,34 @@ def _runtime(settings: Settings) -> Runtime:
 
 
 def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
-    from outage_notify.customers.imports import import_customers, parse_customer_file
-    from outage_notify.ingest.customers import CustomerRules, FileFormatError
+    from outage_notify.customers.imports import (
+        customer_rules,
+        import_customers,
+        parse_customer_file,
+    )
+    from outage_notify.ingest.customers import FileFormatError
 
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
-    rules = CustomerRules(settings.default_language, settings.default_region)
     try:
-        parsed = parse_customer_file(data, args.file.name, rules)
+        parsed = parse_customer_file(data, args.file.name, customer_rules(settings))
     except FileFormatError as exc:
         raise CommandError(f"{args.file}: {exc}") from exc
     runtime = _runtime(settings)
     with runtime.transaction() as session:
-        report = import_customers(session, parsed=parsed)
+        derived_from = None if settings.territory else runtime.customer_index
+        report = import_customers(
+            session, parsed=parsed, hasher=runtime.hasher, territory_from=derived_from
+        )
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
         where = f"line {rejection.line}" if rejection.line else f"index {rejection.index}"
         who = f" ({rejection.customer_id})" if rejection.customer_id else ""
         print(f"rejected {where}{who}: {rejection.error}")
+    for warning in report.warnings:
+        print(f"warning: {warning.warning}")
     return 0
 
 
@@ -197,7 +205,7 @@ def cmd_customers_erase(args: argparse.Namespace, settings: Settings) -> int:
         customer = get_customer(session, customer_id=args.customer_id)
         if customer is None:
             raise CommandError(f"no customer {args.customer_id!r}")
-        erase_customer(session, customer=customer, now=utcnow())
+        erase_customer(session, customer=customer, hasher=runtime.hasher, now=utcnow())
     print(f"erased {args.customer_id}", file=sys.stderr)
     return 0
 

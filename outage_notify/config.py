@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from outage_notify.matching.territory import Territory
 
 Language = Literal["fi", "sv", "en"]
 LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
+MIN_SECRET_LENGTH = 32
 
 
 def _split_csv(value: object) -> object:
@@ -46,9 +50,16 @@ class Settings(BaseSettings):
     push_timeout_seconds: float = 10.0
 
     public_url: str = "http://127.0.0.1:8000"
-    # Signs customer links (in-app feed, push subscription). Unset: a random secret is made once
-    # and kept in the database, so links survive restarts without any configuration.
-    secret_key: str | None = None
+    # Keys the HMACs of customer links, agent sessions and the hashes of opted-out and erased
+    # contacts. Unset: a random key is made on first run and kept in secret_key_file, outside
+    # the database, so that a copy of the database alone cannot reverse those hashes.
+    secret_key: SecretStr | None = None
+    # Where a generated key is kept. Unset: beside a SQLite database file (<name>.key), else
+    # outage_notify.key in the working directory.
+    secret_key_file: str | None = None
+    # A customer link stops working this long after its incident closes (or, for a link that
+    # names no incident, after it was made); an agent can revoke a customer's links at once.
+    customer_link_days: float = Field(30, gt=0)
 
     cap_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     outage_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -62,7 +73,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(30, gt=0)
     max_attempts: int = Field(12, ge=1)
 
-    # Service territory "minlon,minlat,maxlon,maxlat"; unset means the customers' bounding box.
+    # Service territory: "minlon,minlat,maxlon,maxlat" or a GeoJSON file of (Multi)Polygons;
+    # unset, it is derived from the customers' points (matching/territory.py).
     territory: str | None = None
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
 
@@ -89,11 +101,28 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"secret_key must be at least {MIN_SECRET_LENGTH} characters "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return value
+
     @field_validator("territory")
     @classmethod
-    def _territory_box(cls, value: str | None) -> str | None:
-        if value:
+    def _readable_territory(cls, value: str | None) -> str | None:
+        value = value.strip() if value else None
+        if not value:
+            return None
+        if looks_like_box(value):
             parse_box(value)
+        else:  # a file: read now, so that a bad one stops start-up rather than an incident
+            from outage_notify.matching.territory import read_territory
+
+            read_territory(value)
         return value
 
     @property
@@ -101,8 +130,13 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
-    def territory_box(self) -> tuple[float, float, float, float] | None:
-        return parse_box(self.territory) if self.territory else None
+    def territory_area(self) -> Territory | None:
+        """The configured territory, read once per process; None when it is to be derived."""
+        if not self.territory:
+            return None
+        from outage_notify.matching.territory import read_territory
+
+        return read_territory(self.territory)
 
     @property
     def twilio_configured(self) -> bool:
@@ -121,12 +155,22 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def looks_like_box(text: str) -> bool:
+    """Numbers and commas only: a box, not the path of a file."""
+    return "," in text and set(text) <= set("0123456789.,+-eE ")
+
+
 def parse_box(text: str) -> tuple[float, float, float, float]:
     """Reads "minlon,minlat,maxlon,maxlat" and checks it is a real box in WGS 84."""
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 4:
-        raise ValueError("territory must be minlon,minlat,maxlon,maxlat")
-    minx, miny, maxx, maxy = (float(p) for p in parts)
+    try:
+        if len(parts) != 4:
+            raise ValueError(len(parts))
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except ValueError as exc:
+        raise ValueError(
+            "territory must be minlon,minlat,maxlon,maxlat or the path of a GeoJSON file"
+        ) from exc
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
         raise ValueError("territory must be minlon,minlat,maxlon,maxlat within WGS 84 ranges")
     return minx, miny, maxx, maxy

@@ -11,7 +11,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify import paths
+from outage_notify.auth.customer_links import PURPOSE as LINKS
+from outage_notify.auth.secret import SecretKey, check_fingerprint, load_secret
 from outage_notify.config import Settings
+from outage_notify.customers.contacts import PURPOSE as CONTACT_HASHES
+from outage_notify.customers.contacts import ContactHasher
+from outage_notify.customers.optouts import adopt_legacy_of_everyone
 from outage_notify.db import meta
 from outage_notify.db.engine import make_engine, make_session_factory, reading, transaction
 from outage_notify.delivery.channels import build_channels, uses_dev_sink
@@ -35,7 +40,8 @@ class Runtime:
     incidents: IncidentService
     channels: dict[str, Channel]
     dispatcher: Dispatcher
-    _link_secret: str | None = field(default=None, repr=False)
+    secret: SecretKey = field(repr=False)
+    hasher: ContactHasher = field(repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -47,12 +53,20 @@ class Runtime:
             if settings.is_sqlite
             else engine
         )
+        secret = load_secret(settings)
+        hasher = ContactHasher(secret.derive(CONTACT_HASHES))
+        with transaction(sessions) as session:
+            _adopt_secret(session, secret, hasher)
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
         index = CustomerIndexCache()
-        planner = Planner(renderer=renderer, settings=settings)
+        planner = Planner(renderer=renderer, settings=settings, hasher=hasher)
         channels = build_channels(settings)
         dispatcher = Dispatcher(
-            sessions=sessions, channels=channels, renderer=renderer, settings=settings
+            sessions=sessions,
+            channels=channels,
+            renderer=renderer,
+            settings=settings,
+            hasher=hasher,
         )
         return cls(
             settings=settings,
@@ -65,6 +79,8 @@ class Runtime:
             incidents=IncidentService(planner=planner, index=index, settings=settings),
             channels=channels,
             dispatcher=dispatcher,
+            secret=secret,
+            hasher=hasher,
         )
 
     @contextmanager
@@ -83,6 +99,14 @@ class Runtime:
         self.dispatcher.wake()
 
     @property
+    def link_key(self) -> bytes:
+        return self.secret.derive(LINKS)
+
+    @property
+    def session_key(self) -> bytes:
+        return self.secret.derive("agent-session")
+
+    @property
     def dev_sink_channels(self) -> list[str]:
         return uses_dev_sink(self.channels)
 
@@ -90,16 +114,16 @@ class Runtime:
     def has_real_provider(self) -> bool:
         return len(self.dev_sink_channels) < len(self.channels)
 
-    def link_secret(self) -> str:
-        if self._link_secret is None:
-            if self.settings.secret_key:
-                self._link_secret = self.settings.secret_key
-            else:
-                with self.transaction() as session:
-                    self._link_secret = meta.link_secret(session)
-        return self._link_secret
-
     def close(self) -> None:
         self.dispatcher.stop()
         self.engine.dispose()
         self.read_engine.dispose()
+
+
+def _adopt_secret(session: Session, secret: SecretKey, hasher: ContactHasher) -> None:
+    """Refuses a key other than the one this database was set up with; once, re-keys the
+    opt-outs stored as plain hashes before keyed hashes existed (migration 0003)."""
+    check_fingerprint(session, secret)
+    if meta.get_value(session, meta.LEGACY_OPT_OUTS_ADOPTED) is None:
+        adopt_legacy_of_everyone(session, hasher=hasher)
+        meta.set_value(session, meta.LEGACY_OPT_OUTS_ADOPTED, "yes")

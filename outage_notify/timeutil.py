@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+# The span of time this service reasons about. Outside it a time is a typo or an attack, and
+# near the ends of the calendar converting it to another zone overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class TimeRangeError(ValueError):
+    """A well-formed time outside EARLIEST..LATEST."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -21,6 +30,16 @@ def iso(value: datetime | None) -> str | None:
 
 
 def parse_iso_aware(text: str) -> datetime:
-    """ISO 8601 with an offset ("Z" accepted) → aware UTC; anything else raises ValueError."""
+    """ISO 8601 with an offset ("Z" accepted) → aware UTC, between EARLIEST and LATEST;
+    anything else raises ValueError (TimeRangeError when only the range is wrong)."""
     value = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    return as_utc(value)
+    try:
+        moment = as_utc(value)
+    except OverflowError as exc:  # year 1 or 9999 moved across the date line
+        raise TimeRangeError(_RANGE) from exc
+    if not EARLIEST <= moment < LATEST:
+        raise TimeRangeError(_RANGE)
+    return moment
+
+
+_RANGE = f"must lie between {EARLIEST.year} and {LATEST.year - 1}"

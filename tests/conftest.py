@@ -28,6 +28,7 @@ from tests.standins.twilio import TwilioStandIn
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "test-auth-token-0123456789"
 TWILIO_FROM = "+358401234567"
+TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +53,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "dispatcher_enabled": False,
             "public_url": "http://testserver",
             "retry_base_seconds": 30,
-            "secret_key": "test-secret",
+            "secret_key": TEST_SECRET,
         }
         values.update(overrides)
         return Settings(**values)

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from outage_notify.auth.secret import SecretKey
 from outage_notify.config import Settings
-from outage_notify.db.models import ApiKey, Customer, Notification, OptOut
+from outage_notify.customers.contacts import PURPOSE as CONTACTS
+from outage_notify.customers.contacts import ContactHasher
+from outage_notify.db.models import ApiKey, Customer, Erasure, Notification
 from outage_notify.runtime import Runtime
 
 CSV = """customer_id,name,address,phone,email,language,lat,lon,channels,feeder,transformer,quiet_hours
@@ -24,9 +27,12 @@ K-4,Far Away,Nowhere,,,en,95,24.9,,,,
 
 
 def run(
-    database_url: str, *args: str, stdin: str | None = None
+    database_url: str,
+    *args: str,
+    stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OUTAGE_NOTIFY_DATABASE_URL": database_url}
+    env = {**os.environ, "OUTAGE_NOTIFY_DATABASE_URL": database_url, **(extra_env or {})}
     return subprocess.run(
         [sys.executable, "-m", "outage_notify", *args],
         capture_output=True,
@@ -123,7 +129,9 @@ def test_a_missing_or_unreadable_file_fails_with_one_line(
     assert bad.returncode == 1 and "lacks customer_id, lat, lon" in bad.stderr
 
 
-def test_export_then_erase_keeps_only_a_hashed_opt_out(database_url: str, tmp_path: Path) -> None:
+def test_erase_removes_the_customer_and_keeps_only_a_tombstone_keyed_by_the_secret(
+    database_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "customers.csv"
     path.write_text(CSV, encoding="utf-8")
     run(database_url, "customers", "import", str(path))
@@ -133,12 +141,25 @@ def test_export_then_erase_keeps_only_a_hashed_opt_out(database_url: str, tmp_pa
     assert data["customer"]["phone"] == "+358401234567"
     assert run(database_url, "customers", "erase", "K-1").returncode == 0
     assert run(database_url, "customers", "export", "K-1").returncode == 1
+    # No secret was configured: the first run made one beside the database, not inside it.
+    key_file = tmp_path / "outage_notify.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    hasher = ContactHasher(SecretKey(key_file.read_bytes().strip()).derive(CONTACTS))
     runtime = Runtime.build(Settings(database_url=database_url, dispatcher_enabled=False))
     with runtime.transaction() as session:
-        hashes = session.scalars(select(OptOut.address_hash)).all()
+        tombstone = session.execute(
+            select(Erasure.customer_hash, Erasure.channel, Erasure.address_hash)
+        ).all()
+        dump = "\n".join(runtime.engine.raw_connection().driver_connection.iterdump())
     runtime.close()
-    assert len(hashes) == 2
-    assert all("358401234567" not in h and "maija" not in h for h in hashes)
+    assert sorted(tuple(row) for row in tombstone) == sorted(
+        [
+            (hasher.customer("K-1"), "sms", hasher.contact("sms", "+358401234567")),
+            (hasher.customer("K-1"), "email", hasher.contact("email", "maija@example.com")),
+        ]
+    )
+    for trace in ("K-1", "Maija", "Kuusitie 1", "358401234567", "maija@example.com"):
+        assert trace not in dump
 
 
 def test_demo_plays_the_storm_into_the_dev_inbox(database_url: str) -> None:
@@ -165,3 +186,82 @@ def test_demo_plays_the_storm_into_the_dev_inbox(database_url: str) -> None:
     runtime.close()
     assert set(kinds) >= {"outage", "etr_update", "restored", "planned"}
     assert unheld == 0
+
+
+def many_customers(count: int) -> str:
+    """A header and `count` rows on a 0.005° grid in Helsinki."""
+    rows = [
+        f"N-{i},,,,,fi,{60.15 + i // 20 * 0.005:.3f},{24.90 + i % 20 * 0.005:.3f},,,,"
+        for i in range(count)
+    ]
+    return CSV.splitlines()[0] + "\n" + "\n".join(rows) + "\n"
+
+
+def test_import_warns_of_customers_far_outside_the_territory(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    walk = "WALK-9,,,,,fi,24.95,60.17,,,,\nFAR-1,,,,,fi,-33.9,18.4,,,,\n"
+    path.write_text(many_customers(200) + walk + CSV.splitlines()[4] + "\n", encoding="utf-8")
+    result = run(database_url, "customers", "import", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "created 202, updated 0, rejected 1",
+        "rejected line 204 (K-4): lat '95' is out of range -90..90",
+        "warning: WALK-9 lies far outside the territory "
+        "(lat 24.95, lon 60.17: are lat and lon swapped?)",
+        "warning: FAR-1 lies far outside the territory (lat -33.90, lon 18.40)",
+    ]
+    assert count(database_url, Customer) == 202
+
+
+def test_import_rejects_rows_outside_a_configured_territory(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        CSV.replace(
+            "K-3,Anna Lind,Kuusitie 3,,anna@example.com,sv,60.18,24.95",
+            "K-3,Anna Lind,Kuusitie 3,,anna@example.com,sv,24.95,60.18",
+        )
+    )
+    env_run = subprocess.run(
+        [sys.executable, "-m", "outage_notify", "customers", "import", str(path)],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "OUTAGE_NOTIFY_DATABASE_URL": database_url,
+            "OUTAGE_NOTIFY_TERRITORY": "19.0,59.5,31.6,70.1",
+        },
+        timeout=300,
+        check=False,
+    )
+    assert env_run.returncode == 0, env_run.stderr
+    out = env_run.stdout.splitlines()
+    assert out[0] == "created 1, updated 0, rejected 3"
+    assert out[2].startswith("rejected line 4 (K-3): location (lat 24.95, lon 60.18) lies outside")
+    assert "swapped" in out[2]
+    assert not any(line.startswith("warning") for line in out)
+
+
+def test_a_missing_territory_file_is_a_configuration_error(
+    database_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "territory.geojson"
+    result = subprocess.run(
+        [sys.executable, "-m", "outage_notify", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "OUTAGE_NOTIFY_DATABASE_URL": database_url,
+            "OUTAGE_NOTIFY_TERRITORY": str(missing),
+        },
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("outage-notify: configuration:")
+    assert f"{missing} does not exist" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime
+from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime, json_request
 from outage_notify.api.errors import ApiError, error_responses
 from outage_notify.api.schemas import (
     CustomerDetailOut,
@@ -19,11 +20,11 @@ from outage_notify.api.schemas import (
 )
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
-from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.customers.imports import customer_rules, import_customers
+from outage_notify.customers.optouts import opted_out_channels
 from outage_notify.db.models import Customer, Incident, PushSubscription
 from outage_notify.incidents.views import incident_dict, notification_counts
 from outage_notify.ingest.customers import (
-    CustomerRules,
     FileFormatError,
     ParsedCustomers,
     normalise_phone,
@@ -32,9 +33,9 @@ from outage_notify.ingest.customers import (
 from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
 from outage_notify.timeline.views import customer_timeline
-from outage_notify.timeutil import utcnow
+from outage_notify.timeutil import iso, utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["customers"])
+router = APIRouter(prefix="/api/v1", tags=["customers"], dependencies=[Depends(json_request)])
 
 EXAMPLE = [
     {
@@ -68,18 +69,20 @@ def upsert_customers(
 ) -> dict[str, Any]:
     parsed = _parse(body, runtime)
     with runtime.transaction() as session:
-        result = customers.upsert_customers(
-            session, records=[r for _, r in parsed.records], now=utcnow()
+        derived_from = None if runtime.settings.territory else runtime.customer_index
+        report = import_customers(
+            session, parsed=parsed, hasher=runtime.hasher, territory_from=derived_from
         )
     return {
-        "created": result.created,
-        "updated": result.updated,
-        "rejected": [r.as_dict() for r in parsed.rejections],
+        "created": report.created,
+        "updated": report.updated,
+        "rejected": [r.as_dict() for r in report.rejections],
+        "warnings": [w.as_dict() for w in report.warnings],
     }
 
 
 def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
-    rules = CustomerRules(runtime.settings.default_language, runtime.settings.default_region)
+    rules = customer_rules(runtime.settings)
     items = body.get("customers") if isinstance(body, dict) else body
     try:
         return parse_json_list(items, rules)
@@ -94,8 +97,12 @@ def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
     responses=error_responses(401, 403, 422),
 )
 def search_customers(
-    phone: str | None = Query(None, description="Any format; read in DEFAULT_REGION"),
-    q: str | None = Query(None, description="Customer id, or part of a name or address"),
+    phone: str | None = Query(
+        None, max_length=40, description="Any format; read in DEFAULT_REGION"
+    ),
+    q: str | None = Query(
+        None, max_length=200, description="Customer id, or part of a name or address"
+    ),
     limit: int = Query(50, ge=1, le=500),
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
@@ -129,7 +136,7 @@ def get_customer(
         return {
             **customers.customer_dict(customer),
             "push_subscriptions": _push_count(session, customer.id),
-            "opted_out": _opted_out(session, customer),
+            "opted_out": opted_out_channels(session, hasher=runtime.hasher, customer=customer),
             "current_incidents": _with_counts(
                 session, customers.current_incidents(session, customer_pk=customer.id)
             ),
@@ -164,14 +171,46 @@ def get_timeline(
 )
 def get_link(
     customer_id: str,
+    incident_id: str | None = Query(
+        None,
+        max_length=40,
+        description="the incident the link is about: it then lives while "
+        "the incident is open and CUSTOMER_LINK_DAYS after it closes",
+    ),
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
-) -> dict[str, str]:
+) -> dict[str, Any]:
+    now = utcnow()
     with runtime.reading() as session:
         customer = _customer(session, customer_id)
-    token = make_token(runtime.link_secret(), customer.customer_id)
+        if incident_id is not None and session.get(Incident, incident_id) is None:
+            raise ApiError(404, f"no incident {incident_id!r}")
+    token = make_token(
+        runtime.link_key, customer.customer_id, issued_at=now, incident_id=incident_id
+    )
     base = runtime.settings.public_url.rstrip("/")
-    return {"token": token, "feed_url": f"{base}/api/v1/feed?token={token}"}
+    lifetime = timedelta(days=runtime.settings.customer_link_days)
+    return {
+        "token": token,
+        "feed_url": f"{base}/api/v1/feed?token={token}",
+        "incident_id": incident_id,
+        "expires": "30 days after the incident closes" if incident_id else iso(now + lifetime),
+    }
+
+
+@router.delete(
+    "/customers/{customer_id}/link", summary="Revoke every link made so far for this customer"
+)
+def revoke_links(
+    customer_id: str,
+    _: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    now = utcnow()
+    with runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        customer.links_revoked_at = now
+    return {"customer_id": customer_id, "revoked_at": iso(now)}
 
 
 def _with_counts(session: Session, incidents: list[Incident]) -> list[dict[str, Any]]:
@@ -192,10 +231,3 @@ def _push_count(session: Session, customer_pk: int) -> int:
             select(PushSubscription.id).where(PushSubscription.customer_pk == customer_pk)
         ).all()
     )
-
-
-def _opted_out(session: Session, customer: Customer) -> list[str]:
-    pairs = [("sms", customer.phone), ("email", customer.email)]
-    hashes = {address_hash(ch, addr): ch for ch, addr in pairs if addr}
-    found = opted_out_hashes(session, hashes=list(hashes)) if hashes else set()
-    return sorted(hashes[h] for h in found)

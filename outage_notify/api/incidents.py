@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime
+from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime, json_request
 from outage_notify.api.errors import ApiError, error_responses
 from outage_notify.api.schemas import IncidentListOut, IncidentOut, IncidentOutcomeOut
 from outage_notify.incidents.service import (
+    IncidentClosed,
     IncidentError,
     IncidentNotFound,
     IncidentOutcome,
@@ -23,8 +24,9 @@ from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(json_request)])
 SOURCE = "operator"
+MAX_OFFSET = 1_000_000_000  # paging further than any list goes; bounds what reaches SQL
 
 Time = str | None
 TIME_HELP = "ISO 8601 with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"
@@ -100,6 +102,8 @@ def post_incident(
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.upsert(session, source=SOURCE, record=record, now=utcnow())
+        except IncidentClosed as exc:
+            raise ApiError(409, str(exc)) from exc
         except IncidentError as exc:
             raise ApiError(422, str(exc)) from exc
         payload = _outcome_dict(session, outcome)
@@ -132,6 +136,8 @@ def patch_incident(
             )
         except IncidentNotFound as exc:
             raise ApiError(404, f"no incident {incident_id!r}") from exc
+        except IncidentClosed as exc:
+            raise ApiError(409, str(exc)) from exc
         except IncidentError as exc:
             raise ApiError(422, str(exc)) from exc
         payload = _outcome_dict(session, outcome)
@@ -146,9 +152,10 @@ def patch_incident(
     responses=error_responses(401, 403, 422),
 )
 def get_incidents(
-    status: str | None = Query(None, description="active, or one status"),
+    status: Literal["active", "detected", "crew_assigned", "in_progress", "restored", "cancelled"]
+    | None = Query(None, description="active, or one status"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _: Caller = Depends(as_reader),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from outage_notify.api.deps import customer_link, get_runtime
+from outage_notify.api.deps import customer_link, get_runtime, json_request
 from outage_notify.api.errors import ApiError, error_responses
 from outage_notify.api.schemas import FeedOut, PushSubscriptionOut
 from outage_notify.customers import service as customers
@@ -20,7 +20,7 @@ from outage_notify.db.models import Notification
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["customer app"])
+router = APIRouter(prefix="/api/v1", tags=["customer app"], dependencies=[Depends(json_request)])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 # The feed URL a customer is given carries the link in the query (deps.customer_link reads it).
 LINK_IN_QUERY = {

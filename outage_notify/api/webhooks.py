@@ -6,14 +6,17 @@ Twilio signed is the public one, not the one this process sees.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from outage_notify.api.deps import get_runtime
 from outage_notify.api.errors import ApiError, error_responses
 from outage_notify.api.schemas import TWILIO_INBOUND, TWILIO_STATUS, TWIML
-from outage_notify.customers.replies import handle_inbound_sms
+from outage_notify.customers.replies import ReplyOutcome, handle_inbound_sms
 from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.ingest.customers import normalise_phone
 from outage_notify.ingest.records import RecordError
@@ -21,7 +24,7 @@ from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")  # fits a 64-bit integer
 
 
 async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
@@ -55,8 +58,7 @@ async def twilio_status(request: Request, runtime: Runtime = Depends(get_runtime
     sid, status = params.get("MessageSid"), params.get("MessageStatus")
     if not sid or not status:
         raise ApiError(422, "MessageSid and MessageStatus are required")
-    ref = request.query_params.get("n")
-    notification_id = int(ref) if ref and ref.isdigit() else None
+    notification_id = _notification_id(request.query_params.get("n"))
 
     def apply() -> bool:
         with runtime.transaction() as session:
@@ -67,6 +69,7 @@ async def twilio_status(request: Request, runtime: Runtime = Depends(get_runtime
                 status=status,
                 error_code=params.get("ErrorCode"),
                 renderer=runtime.renderer,
+                hasher=runtime.hasher,
                 now=utcnow(),
             )
 
@@ -91,15 +94,29 @@ async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtim
     except RecordError as exc:
         raise ApiError(422, f"From: {exc}") from exc
 
-    def handle() -> None:
+    def handle() -> ReplyOutcome:
         with runtime.transaction() as session:
-            handle_inbound_sms(
+            return handle_inbound_sms(
                 session,
                 from_number=phone,
                 body=body,
                 message_sid=params.get("MessageSid", ""),
+                hasher=runtime.hasher,
                 now=utcnow(),
             )
 
-    await run_in_threadpool(handle)
-    return Response(EMPTY_TWIML, media_type="application/xml")
+    outcome = await run_in_threadpool(handle)
+    answer = MessagingResponse()
+    if outcome.keyword is not None:
+        language = outcome.language or runtime.settings.default_language
+        answer.message(runtime.renderer.reply(outcome.keyword, language))
+    return Response(str(answer), media_type="application/xml")
+
+
+def _notification_id(ref: str | None) -> int | None:
+    """Our StatusCallback's ?n=: absent on callbacks of messages sent before it existed."""
+    if ref is None:
+        return None
+    if not NOTIFICATION_ID.fullmatch(ref):
+        raise ApiError(422, "n must be a notification id (digits)")
+    return int(ref)

@@ -1,33 +1,45 @@
-"""SMS replies from customers. STOP opts the number out of SMS at once; START opts back in;
-any other text is kept on the timeline of every customer who has that number."""
+"""SMS replies from customers. An opt-out keyword (the contract's list, as the first word, in
+any case) opts the number out of SMS at once; START opts it back in; each is answered in the
+customer's language. Any reply is kept on the timeline of every customer who has that number.
+A reply is handled once per provider message id: a webhook the provider retries is a no-op."""
 
 from __future__ import annotations
 
+import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outage_notify.customers.service import opt_in, opt_out
-from outage_notify.db.models import Customer
+from outage_notify.customers.contacts import ContactHasher
+from outage_notify.customers.optouts import opt_in, opt_out
+from outage_notify.db.engine import upsert_insert
+from outage_notify.db.models import Customer, InboundMessage
 from outage_notify.timeline import service as timeline
 
-# Twilio's own opt-out and opt-in keywords, plus the Finnish and Swedish words people send.
+# CONTRACT.md rule 7: Twilio's own opt-out words, and the Finnish and Swedish ones.
 STOP_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA", "SEIS", "SLUTA"}
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA", "STOPP", "SLUTA"}
 )
 START_WORDS = frozenset({"START", "UNSTOP", "YES", "ALOITA", "BÖRJA"})
+TRAILING = string.punctuation + "…¡¿"
 
 
 @dataclass(frozen=True)
 class ReplyOutcome:
     customers: int
     keyword: str | None  # "stop", "start" or None
+    language: str | None  # the language to answer in: that of a customer with this number
+    repeated: bool = False  # this message id was handled before: nothing was done again
 
 
 def keyword_of(body: str) -> str | None:
-    word = body.strip().split()[0].upper() if body.strip() else ""
+    """ "stop", "start" or None, from the first word of a reply ("Stop." and "stop!" count)."""
+    words = body.split()
+    word = words[0].strip(TRAILING).upper() if words else ""
     if word in STOP_WORDS:
         return "stop"
     if word in START_WORDS:
@@ -36,29 +48,60 @@ def keyword_of(body: str) -> str | None:
 
 
 def handle_inbound_sms(
-    session: Session, *, from_number: str, body: str, message_sid: str, now: datetime
+    session: Session,
+    *,
+    from_number: str,
+    body: str,
+    message_sid: str,
+    hasher: ContactHasher,
+    now: datetime,
 ) -> ReplyOutcome:
     keyword = keyword_of(body)
+    people = session.execute(
+        select(Customer.id, Customer.language)
+        .where(Customer.phone == from_number)
+        .order_by(Customer.id)
+    ).all()
+    language = people[0].language if people else None
+    if not _first_time(session, message_sid, now):
+        return ReplyOutcome(len(people), keyword, language, repeated=True)
     if keyword == "stop":
-        opt_out(session, channel="sms", address=from_number, now=now)
+        opt_out(session, hasher=hasher, channel="sms", address=from_number, now=now)
     elif keyword == "start":
-        opt_in(session, channel="sms", address=from_number)
-    pks = list(session.scalars(select(Customer.id).where(Customer.phone == from_number)))
+        opt_in(session, hasher=hasher, channel="sms", address=from_number)
+    timeline.log_events(session, _events(people, from_number, body, message_sid, keyword, now))
+    return ReplyOutcome(len(people), keyword, language)
+
+
+def _first_time(session: Session, message_sid: str, now: datetime) -> bool:
+    """Records the message id; False if it was recorded before (a retried webhook)."""
+    if not message_sid:
+        return True  # nothing to recognise a retry by
+    result = session.execute(
+        upsert_insert(session)(InboundMessage)
+        .values(message_sid=message_sid, received_at=now)
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _events(
+    people: Sequence[Any],
+    from_number: str,
+    body: str,
+    message_sid: str,
+    keyword: str | None,
+    now: datetime,
+) -> list[timeline.Event]:
+    data = {"from": from_number, "sid": message_sid, "keyword": keyword}
     events = [
-        timeline.Event(
-            customer_pk=pk,
-            at=now,
-            type=timeline.REPLY,
-            body=body[:1000],
-            data={"from": from_number, "sid": message_sid, "keyword": keyword},
-        )
-        for pk in pks
+        timeline.Event(customer_pk=p.id, at=now, type=timeline.REPLY, body=body[:1000], data=data)
+        for p in people
     ]
     if keyword:
         change = "SMS opted out (STOP)" if keyword == "stop" else "SMS opted back in (START)"
         events += [
-            timeline.Event(customer_pk=pk, at=now, type=timeline.PREFERENCE_CHANGED, body=change)
-            for pk in pks
+            timeline.Event(customer_pk=p.id, at=now, type=timeline.PREFERENCE_CHANGED, body=change)
+            for p in people
         ]
-    timeline.log_events(session, events)
-    return ReplyOutcome(customers=len(pks), keyword=keyword)
+    return events

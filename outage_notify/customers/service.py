@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from outage_notify.customers.contacts import ContactHasher
+from outage_notify.customers.optouts import adopt_legacy, has_legacy, record_erasure
 from outage_notify.db import meta
 from outage_notify.db.models import (
     Customer,
     Incident,
     IncidentCustomer,
     Notification,
-    OptOut,
     PushSubscription,
     TimelineEvent,
 )
 from outage_notify.ingest.records import CustomerRecord
+from outage_notify.ingest.text import has_control
 
 CHUNK = 500
 
@@ -33,9 +34,16 @@ class UpsertResult:
 
 
 def upsert_customers(
-    session: Session, *, records: Sequence[CustomerRecord], now: datetime
+    session: Session, *, records: Sequence[CustomerRecord], hasher: ContactHasher, now: datetime
 ) -> UpsertResult:
     """Insert new customer_ids, update known ones; bumps the customers' revision."""
+    if records and has_legacy(session):
+        pairs = [("sms", r.phone) for r in records if r.phone]
+        adopt_legacy(
+            session,
+            hasher=hasher,
+            contacts=pairs + [("email", r.email) for r in records if r.email],
+        )
     created = updated = 0
     for start in range(0, len(records), CHUNK):
         chunk = records[start : start + CHUNK]
@@ -80,16 +88,24 @@ def search_customers(
     if phone:
         query = query.where(Customer.phone == phone)
     if q:
-        pattern = f"%{_escape_like(q.strip().lower())}%"
-        query = query.where(
-            or_(
-                Customer.customer_id == q.strip(),
-                func.lower(Customer.name).like(pattern, escape="\\"),
-                func.lower(Customer.address).like(pattern, escape="\\"),
-                func.lower(Customer.customer_id).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(text_matches(q))
     return list(session.scalars(query.order_by(Customer.customer_id).limit(limit)))
+
+
+def text_matches(q: str) -> ColumnElement[bool]:
+    """Customers whose id is q, or whose id, name or address holds q, case-insensitively.
+    q is literal text: % and _ are escaped. Stored text holds no control characters, so a q
+    with one (a NUL would end SQLite's LIKE pattern early and match everyone) matches none."""
+    text = q.strip()
+    if has_control(text):
+        return false()
+    pattern = f"%{_escape_like(text.lower())}%"
+    return or_(
+        Customer.customer_id == text,
+        func.lower(Customer.name).like(pattern, escape="\\"),
+        func.lower(Customer.address).like(pattern, escape="\\"),
+        func.lower(Customer.customer_id).like(pattern, escape="\\"),
+    )
 
 
 def _escape_like(text: str) -> str:
@@ -125,43 +141,6 @@ def add_push_subscription(
     return subscription
 
 
-# ---- opt-outs --------------------------------------------------------------------------------
-
-
-def address_hash(channel: str, address: str) -> str:
-    """A channel address reduced to what an opt-out needs: equality, not the address."""
-    return hashlib.sha256(f"{channel}:{address.strip().lower()}".encode()).hexdigest()
-
-
-def opt_out(session: Session, *, channel: str, address: str, now: datetime) -> bool:
-    digest = address_hash(channel, address)
-    exists = session.scalar(
-        select(OptOut.id).where(OptOut.channel == channel, OptOut.address_hash == digest)
-    )
-    if exists is None:
-        session.add(OptOut(channel=channel, address_hash=digest, created_at=now))
-    return exists is None
-
-
-def opt_in(session: Session, *, channel: str, address: str) -> bool:
-    result = session.execute(
-        delete(OptOut).where(
-            OptOut.channel == channel, OptOut.address_hash == address_hash(channel, address)
-        )
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-def opted_out_hashes(session: Session, *, hashes: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(hashes), CHUNK):
-        chunk = list(hashes[start : start + CHUNK])
-        found.update(
-            session.scalars(select(OptOut.address_hash).where(OptOut.address_hash.in_(chunk)))
-        )
-    return found
-
-
 # ---- export and erasure ---------------------------------------------------------------------
 
 
@@ -188,13 +167,13 @@ def export_customer(session: Session, *, customer: Customer) -> dict[str, Any]:
     }
 
 
-def erase_customer(session: Session, *, customer: Customer, now: datetime) -> None:
-    """Removes the customer and everything about them; their phone and email stay opted out,
-    as hashes only, so a later re-import cannot message someone who asked to be forgotten."""
-    if customer.phone:
-        opt_out(session, channel="sms", address=customer.phone, now=now)
-    if customer.email:
-        opt_out(session, channel="email", address=customer.email, now=now)
+def erase_customer(
+    session: Session, *, customer: Customer, hasher: ContactHasher, now: datetime
+) -> None:
+    """Removes the customer and everything about them. A tombstone of keyed hashes stays, so
+    a later re-import of this customer cannot message them on the contacts they had; other
+    customers who share a phone or email are not affected."""
+    record_erasure(session, hasher=hasher, customer=customer, now=now)
     session.execute(delete(Customer).where(Customer.id == customer.id))
     meta.bump_customers_revision(session)
 

@@ -1,8 +1,7 @@
-"""Named values in app_meta: the customers' revision and the generated link secret."""
+"""Named values in app_meta: the customers' revision, and markers of one-off steps done."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 from outage_notify.db.models import AppMeta
 
 CUSTOMERS_REVISION = "customers_revision"
-LINK_SECRET = "link_secret"
+LEGACY_OPT_OUTS_ADOPTED = "legacy_opt_outs_adopted"
 
 
 def get_value(session: Session, key: str) -> str | None:
@@ -35,13 +34,3 @@ def bump_customers_revision(session: Session) -> str:
 
 def customers_revision(session: Session) -> str:
     return get_value(session, CUSTOMERS_REVISION) or "empty"
-
-
-def link_secret(session: Session) -> str:
-    """The secret that signs customer links, made on first use and kept."""
-    value = get_value(session, LINK_SECRET)
-    if value is None:
-        value = secrets.token_urlsafe(48)
-        set_value(session, LINK_SECRET, value)
-        session.flush()
-    return value

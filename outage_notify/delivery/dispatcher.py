@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify.config import Settings
+from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.engine import transaction
 from outage_notify.db.models import Notification
 from outage_notify.delivery import outbox
@@ -44,8 +45,10 @@ class Dispatcher:
         channels: dict[str, Channel],
         renderer: MessageRenderer,
         settings: Settings,
+        hasher: ContactHasher,
     ) -> None:
         self._sessions = sessions
+        self._hasher = hasher
         self._channels = channels
         self._renderer = renderer
         self._settings = settings
@@ -114,6 +117,7 @@ class Dispatcher:
                 now=utcnow(),
                 lease=self._lease,
                 limit=self._settings.dispatch_batch_size,
+                hasher=self._hasher,
             )
         if not messages:
             return 0
@@ -121,29 +125,51 @@ class Dispatcher:
         self._collect(futures)
         return len(messages)
 
-    def _send(self, message: OutgoingMessage) -> SendResult:
+    def _send(self, message: OutgoingMessage) -> SendResult | None:
+        """The provider's answer; None when the message was not sent because another worker
+        has taken it over (this worker's lease ran out): that worker writes its fate."""
         channel = self._channels.get(message.channel)
         if channel is None:
             return SendResult(Outcome.FAILED, "none", error=f"no channel {message.channel!r}")
-        started = time.monotonic()
+        if channel.reaches_people:
+            started = self._start(message)
+            if started is None or isinstance(started, SendResult):
+                return started
+        began = time.monotonic()
         try:
             result = channel.send(message)
         except Exception as exc:  # a channel bug is a retry, never a lost message
             log.exception("channel %s raised", message.channel)
             result = SendResult(Outcome.RETRY, channel.provider, error=f"internal error: {exc}")
         record_send(
-            message.channel, result.provider, result.outcome.value, time.monotonic() - started
+            message.channel, result.provider, result.outcome.value, time.monotonic() - began
         )
         return result
 
-    def _collect(self, futures: dict[Future[SendResult], OutgoingMessage]) -> None:
+    def _start(self, message: OutgoingMessage) -> SendResult | bool | None:
+        """Marks the message in flight right before its provider call: after a crash, only
+        marked messages are sent again and flagged. True: go ahead; None: the lease is lost;
+        a result: the mark could not be written, so the message is not sent now."""
+        try:
+            with transaction(self._sessions) as session:
+                ours = outbox.start_sending(
+                    session,
+                    worker=self.worker_id,
+                    notification_id=message.notification_id,
+                    now=utcnow(),
+                )
+        except OperationalError as exc:
+            return SendResult(Outcome.RETRY, "none", error=f"not sent: database busy ({exc})")
+        return True if ours else None
+
+    def _collect(self, futures: dict[Future[SendResult | None], OutgoingMessage]) -> None:
         pending = set(futures)
         done_batch: list[tuple[OutgoingMessage, SendResult]] = []
         last_renew = time.monotonic()
         while pending:
             self.last_beat = time.monotonic()  # a long batch is alive, not stuck
             done, pending = wait(pending, timeout=WRITE_EVERY_SECONDS, return_when=FIRST_COMPLETED)
-            done_batch.extend((futures[f], f.result()) for f in done)
+            done_batch.extend((futures[f], r) for f in done if (r := f.result()) is not None)
             if done_batch and (not pending or len(done_batch) >= 50 or not done):
                 self._write(done_batch)
                 done_batch = []
@@ -192,6 +218,6 @@ class Dispatcher:
     def _fallback(self, session: Session, notification_id: int, now: datetime) -> None:
         failed = session.get(Notification, notification_id)
         if failed is not None and plan_fallback(
-            session, failed=failed, renderer=self._renderer, now=now
+            session, failed=failed, renderer=self._renderer, hasher=self._hasher, now=now
         ):
             self.wake()

@@ -1,28 +1,37 @@
 """The outbox: claim due notifications under a lease, then write back what the provider said.
 
 Claims use FOR UPDATE SKIP LOCKED where the database has it (PostgreSQL: many workers share the
-queue); on SQLite the write lock taken at BEGIN makes the claimer single. A claim marks the
-message in flight *before* the provider call; a claim taken over after its lease ran out while
-still in flight may have been sent already, and is marked a possible duplicate.
+queue); on SQLite the write lock taken at BEGIN makes the claimer single. A claim only leases a
+message; the worker marks it in flight (start_sending) immediately before its provider call.
+A claim taken over after its lease ran out is flagged a possible duplicate only if it was in
+flight, since only then may it have reached the provider; one claimed but never started is
+simply taken again.
+
+Whether the customer may still be messaged is checked at the claim, the last moment before
+sending: an opt-out (STOP) or an erasure after the message was planned suppresses it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from outage_notify.db.models import Notification, OutboxItem, PushSubscription
+from outage_notify.customers.contacts import Contact, ContactHasher
+from outage_notify.customers.optouts import blocked
+from outage_notify.db.models import Customer, Notification, OutboxItem, PushSubscription
 from outage_notify.db.types import UTCDateTime
 from outage_notify.delivery.channels.base import Outcome, OutgoingMessage, PushTarget, SendResult
 from outage_notify.timeline import service as timeline
 
 MAX_BACKOFF = timedelta(hours=1)
 STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "failed": 2, "suppressed": 2}
+CONTACT_CHANNELS = ("sms", "email")
 
 
 @dataclass(frozen=True)
@@ -37,9 +46,15 @@ class RetryPolicy:
 
 
 def claim(
-    session: Session, *, worker: str, now: datetime, lease: timedelta, limit: int
+    session: Session,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    hasher: ContactHasher,
 ) -> list[OutgoingMessage]:
-    """Leases up to `limit` due notifications to this worker and returns them to send."""
+    """Leases up to `limit` due notifications to this worker and returns those still to send."""
     due = session.execute(
         select(OutboxItem.notification_id, OutboxItem.in_flight_since, OutboxItem.attempts)
         .where(
@@ -56,16 +71,31 @@ def claim(
     session.execute(
         update(OutboxItem)
         .where(OutboxItem.notification_id.in_(ids))
-        .values(
-            lease_owner=worker,
-            lease_expires_at=now + lease,
-            in_flight_since=now,
-            attempts=OutboxItem.attempts + 1,
-        )
+        .values(lease_owner=worker, lease_expires_at=now + lease, in_flight_since=None)
     )
     _mark_possible_duplicates(session, [r.notification_id for r in due if r.in_flight_since], now)
     attempts = {row.notification_id: row.attempts + 1 for row in due}
-    return _messages(session, ids, attempts)
+    messages, customer_ids = _messages(session, ids, attempts)
+    refused = _refused(session, hasher, messages, customer_ids)
+    for reason in set(refused.values()):
+        stale = [m for m in messages if refused.get(m.notification_id) == reason]
+        suppress(session, [_row_of(m) for m in stale], reason=reason, now=now)
+    return [m for m in messages if m.notification_id not in refused]
+
+
+def start_sending(session: Session, *, worker: str, notification_id: int, now: datetime) -> bool:
+    """Marks a claimed message in flight, just before its provider call. False when this
+    worker's lease is gone (another worker has taken the message over): do not send it."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.notification_id == notification_id,
+            OutboxItem.lease_owner == worker,
+            OutboxItem.lease_expires_at > now,
+        )
+        .values(in_flight_since=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def renew(
@@ -78,6 +108,50 @@ def renew(
             .where(OutboxItem.notification_id.in_(list(ids)), OutboxItem.lease_owner == worker)
             .values(lease_expires_at=now + lease)
         )
+
+
+def suppress(session: Session, rows: Sequence[Any], *, reason: str, now: datetime) -> None:
+    """Takes queued notifications (id, customer_pk, channel, kind) off the queue, for a reason."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return
+    session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids))
+        .values(status="suppressed", reason=reason, updated_at=now)
+    )
+    timeline.log_events(
+        session, timeline.message_status_events(rows, at=now, status="suppressed", reason=reason)
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    customer_pk: int
+    channel: str
+    kind: str
+
+
+def _row_of(message: OutgoingMessage) -> _Row:
+    return _Row(message.notification_id, message.customer_pk, message.channel, message.kind)
+
+
+def _refused(
+    session: Session,
+    hasher: ContactHasher,
+    messages: Iterable[OutgoingMessage],
+    customer_ids: dict[int, str],
+) -> dict[int, str]:
+    """Notification id → why its contact may no longer be messaged."""
+    contacts = {
+        m.notification_id: Contact(customer_ids[m.customer_pk], m.channel, m.to_address)
+        for m in messages
+        if m.channel in CONTACT_CHANNELS and m.to_address
+    }
+    found = blocked(session, hasher=hasher, contacts=contacts.values())
+    return {nid: found[c] for nid, c in contacts.items() if c in found}
 
 
 def _mark_possible_duplicates(session: Session, ids: list[int], now: datetime) -> None:
@@ -103,7 +177,10 @@ def _mark_possible_duplicates(session: Session, ids: list[int], now: datetime) -
     )
 
 
-def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> list[OutgoingMessage]:
+def _messages(
+    session: Session, ids: list[int], attempts: dict[int, int]
+) -> tuple[list[OutgoingMessage], dict[int, str]]:
+    """The claimed messages, and the customer_id of each customer they go to."""
     rows = session.execute(
         select(
             Notification.id,
@@ -115,11 +192,15 @@ def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> lis
             Notification.subject,
             Notification.body,
             Notification.html,
-        ).where(Notification.id.in_(ids))
+            Customer.customer_id,
+            Customer.name,
+        )
+        .join(Customer, Customer.id == Notification.customer_pk)
+        .where(Notification.id.in_(ids))
     ).all()
     push_pks = [r.customer_pk for r in rows if r.channel == "push"]
     targets = _push_targets(session, push_pks) if push_pks else {}
-    return [
+    messages = [
         OutgoingMessage(
             notification_id=r.id,
             customer_pk=r.customer_pk,
@@ -127,6 +208,7 @@ def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> lis
             kind=r.kind,
             language=r.language,
             to_address=r.to_address,
+            to_name=r.name,
             subject=r.subject,
             body=r.body,
             html=r.html,
@@ -135,6 +217,7 @@ def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> lis
         )
         for r in rows
     ]
+    return messages, {r.customer_pk: r.customer_id for r in rows}
 
 
 def _push_targets(session: Session, pks: list[int]) -> dict[int, tuple[PushTarget, ...]]:
@@ -295,6 +378,7 @@ def _schedule_retry(
         .where(OutboxItem.notification_id == message.notification_id)
         .values(
             available_at=retry_at,
+            attempts=message.attempt,
             lease_owner=None,
             lease_expires_at=None,
             in_flight_since=None,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.models import Notification
 from outage_notify.delivery.channels.base import Outcome
 from outage_notify.delivery.channels.sms_twilio import STATUS_MAP
@@ -25,6 +26,7 @@ def apply_twilio_status(
     status: str,
     error_code: str | None,
     renderer: MessageRenderer,
+    hasher: ContactHasher,
     now: datetime,
 ) -> bool:
     """Applies one Twilio status callback; False if it names no message of ours."""
@@ -49,7 +51,7 @@ def apply_twilio_status(
     )
     if moved and outcome is Outcome.FAILED:
         session.refresh(notification)
-        plan_fallback(session, failed=notification, renderer=renderer, now=now)
+        plan_fallback(session, failed=notification, renderer=renderer, hasher=hasher, now=now)
     return True
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
@@ -19,8 +20,9 @@ from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.incidents.changes import Change, IncidentState, detect
 from outage_notify.ingest.operator_api import apply_patch
 from outage_notify.ingest.records import IncidentRecord, RecordError
-from outage_notify.matching.geometry import BBox, intersects_box
 from outage_notify.matching.index_cache import CustomerIndexCache
+from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.territory import exchanged
 from outage_notify.planning.rules import CustomerState, IncidentFacts
 from outage_notify.planning.service import Audience, Planner, PlanSummary
 from outage_notify.timeline import service as timeline
@@ -36,6 +38,10 @@ CHUNK = 1000
 
 class IncidentError(ValueError):
     """The change cannot be made; the message says why (an API answers 422)."""
+
+
+class IncidentClosed(IncidentError):
+    """A restored or cancelled incident was asked to change (an API answers 409)."""
 
 
 class IncidentNotFound(LookupError):
@@ -70,14 +76,17 @@ class IncidentService:
             # (a new ETR, area, cause…) is refused rather than silently ignored.
             if new == previous:
                 return IncidentOutcome(incident=incident, created=False)  # type: ignore[arg-type]
-            raise IncidentError(
+            raise IncidentClosed(
                 f"incident is {previous.status} and can no longer change; "
                 "report a new outage under a new external_id"
             )
+        _check_etr_ahead(record, incident, now)
         area = shape(record.area) if record.area else None
         customer_index = self.index.get(session)
-        if area is not None:
-            self._check_territory(area, customer_index.territory)
+        # An area accepted once stays accepted: closing an incident must never be refused
+        # because the customer data (and so the territory) moved since.
+        if area is not None and (previous is None or previous.area != new.area):
+            self._check_territory(area, customer_index)
         target: set[int] = set()
         if not new.terminal:
             matched = customer_index.match(area, record.feeders, record.transformers)
@@ -111,15 +120,32 @@ class IncidentService:
             raise IncidentError(str(exc)) from exc
         return self.upsert(session, source=incident.source, record=record, now=now)
 
-    def _check_territory(self, area: Any, customers_box: BBox | None) -> None:
-        box = self.settings.territory_box or customers_box
-        if box is None or intersects_box(area, box):
+    def _check_territory(self, area: BaseGeometry, customers: CustomerIndex) -> None:
+        """Refuses an area sent as [lat, lon]: one wholly outside the service territory, or
+        one whose lon/lat-exchanged image reaches more of the territory's core customers than
+        the area itself reaches (which catches it even where swapped customer rows lie under
+        it, or have stretched the territory over it)."""
+        territory = self.settings.territory_area or customers.derived_territory.territory
+        if territory is None:
             return
-        raise IncidentError(
-            "area lies wholly outside the service territory "
-            f"(lon {box[0]:.4f}..{box[2]:.4f}, lat {box[1]:.4f}..{box[3]:.4f}); "
-            "GeoJSON positions are [lon, lat]: are they swapped?"
-        )
+        if not territory.reaches(area):
+            raise IncidentError(
+                f"area lies wholly outside the service territory ({territory.describe()}); "
+                "GeoJSON positions are [lon, lat]: are they swapped?"
+            )
+        mirrored = exchanged(area) if territory.swap_detectable else None
+        if mirrored is None:
+            return
+        as_exchanged = customers.count_within(mirrored, among=territory)
+        if as_exchanged == 0:  # the usual answer, and then the area need not be counted
+            return
+        as_given = customers.count_within(area)
+        if as_exchanged > as_given:
+            raise IncidentError(
+                f"area looks like [lat, lon]: as given it reaches {as_given} customers, "
+                f"with lon and lat exchanged it would reach {as_exchanged}; "
+                "GeoJSON positions are [lon, lat]"
+            )
 
     def _save(
         self,
@@ -156,6 +182,18 @@ class IncidentService:
         incident.closed_at = now if record.status in ("restored", "cancelled") else None
         session.flush()
         return incident
+
+
+def _check_etr_ahead(record: IncidentRecord, incident: Incident | None, now: datetime) -> None:
+    """Customers are never told a time in the past: a new ETR must lie ahead. One the
+    incident already holds may have passed since (a re-post of the same body is no change)."""
+    if record.etr is None or record.etr > now:
+        return
+    if incident is not None and incident.etr == record.etr:
+        return
+    raise IncidentError(
+        f"etr {record.etr.isoformat()} has already passed; give the new estimate, or none"
+    )
 
 
 def get_incident(session: Session, *, incident_id: str) -> Incident:

@@ -16,7 +16,9 @@ from email_validator import EmailNotValidError, validate_email
 
 from outage_notify.config import LANGUAGES
 from outage_notify.ingest.records import CustomerRecord, RecordError, Rejection
+from outage_notify.ingest.text import check_text
 from outage_notify.matching.geometry import AreaError, to_wgs84_points
+from outage_notify.matching.territory import Territory, outside_reason
 from outage_notify.planning.rules import CHANNELS, QuietHours
 
 FIELDS = (
@@ -50,6 +52,7 @@ class ParsedCustomers:
 class CustomerRules:
     default_language: str = "fi"
     default_region: str = "FI"
+    territory: Territory | None = None  # a configured TERRITORY: a location outside is refused
 
 
 # ---- one record ------------------------------------------------------------------------------
@@ -67,7 +70,7 @@ def validate_customer(raw: Mapping[str, Any], rules: CustomerRules) -> CustomerR
     phone = _phone(_text(raw, "phone", max_len=40), rules.default_region)
     email = _email(_text(raw, "email", max_len=320))
     channels = _channels(raw.get("channels"), phone=phone, email=email)
-    return CustomerRecord(
+    record = CustomerRecord(
         customer_id=customer_id,
         name=_text(raw, "name", max_len=200),
         address=_text(raw, "address", max_len=300),
@@ -81,6 +84,10 @@ def validate_customer(raw: Mapping[str, Any], rules: CustomerRules) -> CustomerR
         transformer=_text(raw, "transformer", max_len=64),
         quiet_hours=_quiet_hours(_text(raw, "quiet_hours", max_len=20)),
     )
+    outside = outside_reason(rules.territory, record.lon, record.lat) if rules.territory else None
+    if outside:
+        raise RecordError(outside)
+    return record
 
 
 def _text(raw: Mapping[str, Any], name: str, *, max_len: int) -> str | None:
@@ -89,7 +96,7 @@ def _text(raw: Mapping[str, Any], name: str, *, max_len: int) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RecordError(f"{name} must be text")
-    text = str(value).strip()
+    text = check_text(str(value).strip(), name)
     if len(text) > max_len:
         raise RecordError(f"{name} is longer than {max_len} characters")
     return text or None

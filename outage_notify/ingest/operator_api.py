@@ -10,8 +10,9 @@ from typing import Any
 from outage_notify.config import LANGUAGES
 from outage_notify.incidents.changes import KINDS, STATUSES
 from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.ingest.text import check_text
 from outage_notify.matching.geometry import AreaError, area_to_geojson, parse_area
-from outage_notify.timeutil import parse_iso_aware
+from outage_notify.timeutil import TimeRangeError, parse_iso_aware
 
 PATCHABLE = (
     "etr",
@@ -26,6 +27,7 @@ PATCHABLE = (
     "started_at",
 )
 MAX_GRID_IDS = 10_000
+MAX_ID_LENGTH = 64  # as customers' feeder and transformer ids
 
 
 def incident_from_body(body: Mapping[str, Any]) -> IncidentRecord:
@@ -35,6 +37,7 @@ def incident_from_body(body: Mapping[str, Any]) -> IncidentRecord:
         raise RecordError("external_id is required")
     if len(external_id) > 200:
         raise RecordError("external_id is longer than 200 characters")
+    check_text(external_id, "external_id")
     record = IncidentRecord(
         external_id=external_id.strip(),
         kind=_choice(body.get("kind", "unplanned"), "kind", KINDS),
@@ -93,12 +96,12 @@ def _choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
-def _optional_text(value: Any, name: str, max_len: int) -> str | None:
+def _optional_text(value: Any, name: str, max_len: int, *, multiline: bool = False) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise RecordError(f"{name} must be text")
-    text = value.strip()
+    text = check_text(value.strip(), name, multiline=multiline)
     if len(text) > max_len:
         raise RecordError(f"{name} is longer than {max_len} characters")
     return text or None
@@ -106,13 +109,14 @@ def _optional_text(value: Any, name: str, max_len: int) -> str | None:
 
 def _message(value: Any) -> str | dict[str, str] | None:
     if value is None or isinstance(value, str):
-        return _optional_text(value, "message", 1000)
+        return _optional_text(value, "message", 1000, multiline=True)
     if isinstance(value, Mapping):
         unknown = set(value) - set(LANGUAGES)
         if unknown:
             raise RecordError("message by language takes the keys fi, sv, en")
         texts = {
-            lang: _optional_text(text, f"message.{lang}", 1000) for lang, text in value.items()
+            lang: _optional_text(text, f"message.{lang}", 1000, multiline=True)
+            for lang, text in value.items()
         }
         return {lang: text for lang, text in texts.items() if text} or None
     raise RecordError("message must be text, or an object of texts by language (fi, sv, en)")
@@ -134,7 +138,10 @@ def _ids(value: Any, name: str) -> tuple[str, ...]:
         raise RecordError(f"{name} must be a list of ids")
     if len(value) > MAX_GRID_IDS:
         raise RecordError(f"{name} lists more than {MAX_GRID_IDS} ids")
-    return tuple(sorted({str(v).strip() for v in value if str(v).strip()}))
+    ids = {check_text(str(v).strip(), name) for v in value}
+    if any(len(i) > MAX_ID_LENGTH for i in ids):
+        raise RecordError(f"{name} holds an id longer than {MAX_ID_LENGTH} characters")
+    return tuple(sorted(i for i in ids if i))
 
 
 def _time(value: Any, name: str) -> datetime | None:
@@ -144,6 +151,8 @@ def _time(value: Any, name: str) -> datetime | None:
         raise RecordError(f"{name} must be an ISO 8601 time with offset")
     try:
         return parse_iso_aware(value)
+    except TimeRangeError as exc:
+        raise RecordError(f"{name} {exc}") from exc
     except ValueError as exc:
         raise RecordError(
             f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"

@@ -7,14 +7,18 @@ notices an import made by another process (the CLI, another API worker) on its n
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import CompilerElement
 
 from outage_notify.db import meta
 from outage_notify.db.models import Customer
 from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.territory import cell_counts
 
 
 class CustomerIndexCache:
@@ -22,6 +26,7 @@ class CustomerIndexCache:
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._index: CustomerIndex | None = None
+        self._cells: tuple[str, np.ndarray] | None = None
 
     def get(self, session: Session) -> CustomerIndex:
         revision = meta.customers_revision(session)
@@ -31,22 +36,47 @@ class CustomerIndexCache:
                 self._revision = revision
             return self._index
 
+    def cell_counts(self, session: Session) -> np.ndarray:
+        """Customers per territory cell (matching/territory.py) at the database's revision:
+        kept from this process's own last change, or counted from its index when that is
+        current, or from the points alone read from the database (a reload of the index
+        would cost seconds for millions of customers)."""
+        revision = meta.customers_revision(session)
+        with self._lock:
+            if self._cells is not None and self._cells[0] == revision:
+                return self._cells[1]
+            index = self._index if self._revision == revision else None
+        points = (index.lon, index.lat) if index is not None else load_points(session)
+        counts = cell_counts(*points)
+        self.remember_cells(session, counts)
+        return counts
+
+    def remember_cells(self, session: Session, counts: np.ndarray) -> None:
+        """Keeps the counts after this process's own change, under the revision that change
+        made (uncommitted yet: if it rolls back, that revision is never seen again). A change
+        another process commits meanwhile is missed until the revision moves again: these
+        counts only decide which imported rows are reported as strays."""
+        revision = meta.customers_revision(session)
+        with self._lock:
+            self._cells = (revision, counts)
+
     def invalidate(self) -> None:
         with self._lock:
-            self._index, self._revision = None, None
+            self._index, self._revision, self._cells = None, None, None
+
+
+def load_points(session: Session) -> tuple[np.ndarray, np.ndarray]:
+    """Every customer's (lon, lat), and nothing else, straight off the driver's cursor."""
+    rows = _fetch_all(session, select(Customer.lon, Customer.lat))
+    points = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return points[:, 0].copy(), points[:, 1].copy()
 
 
 def load_index(session: Session) -> CustomerIndex:
     """Reads every customer's point straight off the driver's cursor: building a Row object
     for each of millions of customers would cost more than the index itself."""
     query = select(Customer.id, Customer.lon, Customer.lat, Customer.feeder, Customer.transformer)
-    compiled = query.compile(session.get_bind())
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(str(compiled))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = _fetch_all(session, query)
     if not rows:
         empty = np.empty(0)
         return CustomerIndex(pks=empty, lon=empty, lat=empty, feeders=[], transformers=[])
@@ -58,3 +88,13 @@ def load_index(session: Session) -> CustomerIndex:
         feeders=list(feeders),
         transformers=list(transformers),
     )
+
+
+def _fetch_all(session: Session, query: CompilerElement) -> Sequence[Any]:
+    compiled = query.compile(session.get_bind())
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        return cursor.fetchall()
+    finally:
+        cursor.close()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from outage_notify.matching.geometry import BBox
+from outage_notify.matching.territory import DerivedTerritory, Territory, derive
 
 
 @dataclass
@@ -45,20 +46,23 @@ class CustomerIndex:
     def __len__(self) -> int:
         return len(self.pks)
 
-    @property
-    def territory(self) -> BBox | None:
-        """The customers' bounding box: where an incident area must reach to touch anyone."""
-        if len(self.pks) == 0:
-            return None
-        return (
-            float(self.lon.min()),
-            float(self.lat.min()),
-            float(self.lon.max()),
-            float(self.lat.max()),
-        )
+    @cached_property
+    def derived_territory(self) -> DerivedTerritory:
+        """The territory these customers make (stray rows left out), derived once per index."""
+        return derive(self.lon, self.lat)
 
     def within(self, area: BaseGeometry) -> np.ndarray:
         """Primary keys of customers inside the area or on its boundary, sorted."""
+        return np.sort(self.pks[self._positions_within(area)])
+
+    def count_within(self, area: BaseGeometry, *, among: Territory | None = None) -> int:
+        """How many customers are inside the area; with `among`, only those in its core."""
+        positions = self._positions_within(area)
+        if among is None or len(positions) == 0:
+            return len(positions)
+        return int(among.in_core(self.lon[positions], self.lat[positions]).sum())
+
+    def _positions_within(self, area: BaseGeometry) -> np.ndarray:
         if len(self.pks) == 0:
             return np.empty(0, dtype=np.int64)
         candidates = self._tree.query(area)  # envelopes only
@@ -66,7 +70,7 @@ class CustomerIndex:
             return np.empty(0, dtype=np.int64)
         shapely.prepare(area)  # caches the area's index on the object; matches nothing else
         inside = shapely.intersects_xy(area, self.lon[candidates], self.lat[candidates])
-        return np.sort(self.pks[candidates[inside]])
+        return np.asarray(candidates[inside], dtype=np.int64)
 
     def on_grid(self, feeders: Iterable[str], transformers: Iterable[str]) -> np.ndarray:
         parts = [self._by_feeder.get(f) for f in feeders]

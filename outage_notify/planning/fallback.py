@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.customers.contacts import Contact, ContactHasher
+from outage_notify.customers.optouts import blocked
 from outage_notify.db.models import Customer, Incident, IncidentRevision, Notification
 from outage_notify.planning.messages import IncidentText, MessageRenderer
 from outage_notify.planning.rules import ChannelIntent, Kind
@@ -23,7 +24,12 @@ FALLBACKS = {"sms": "email"}
 
 
 def plan_fallback(
-    session: Session, *, failed: Notification, renderer: MessageRenderer, now: datetime
+    session: Session,
+    *,
+    failed: Notification,
+    renderer: MessageRenderer,
+    hasher: ContactHasher,
+    now: datetime,
 ) -> bool:
     """Plans the fallback message for a permanently failed one; True if one was written."""
     channel = FALLBACKS.get(failed.channel)
@@ -32,7 +38,9 @@ def plan_fallback(
     customer = session.get(Customer, failed.customer_pk)
     if customer is None or not customer.email:
         return False
-    if opted_out_hashes(session, hashes=[address_hash("email", customer.email)]):
+    if blocked(
+        session, hasher=hasher, contacts=[Contact(customer.customer_id, channel, customer.email)]
+    ):
         return False
     args = failed.render_args or {}
     text = _text_at(session, failed.incident_id, args.get("version"))

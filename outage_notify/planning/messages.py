@@ -26,6 +26,7 @@ from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import escape
 
+from outage_notify.ingest.text import one_line
 from outage_notify.planning import sms
 from outage_notify.planning.rules import Kind
 from outage_notify.planning.vocabulary import cause_text, status_text
@@ -93,7 +94,12 @@ class MessageRenderer:
         """The message for one customer. `later`: their ETR moved later (True), earlier (False),
         or they hear the first estimate (None)."""
         group = self._group(kind, channel, language, incident, now, bool(address), later)
-        return _personalise(group, address or "")
+        # An address is one line wherever it goes: it must not split an SMS or a subject.
+        return _personalise(group, one_line(address or "").strip())
+
+    def reply(self, keyword: str, language: str) -> str:
+        """The answer to an SMS keyword ("stop", "start") in the customer's language."""
+        return _clean(self._env.get_template(f"sms/reply_{keyword}.{language}.j2").render())
 
     def _render_group(
         self,

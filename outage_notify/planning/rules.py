@@ -7,7 +7,8 @@ customer is compared with what *they* were told, not with the incident's previou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -157,7 +158,8 @@ class Preferences:
     has_phone: bool
     has_email: bool
     has_push: bool
-    opted_out: frozenset[str] = frozenset()
+    # Channels this customer must not be sent on, each with why ("opted_out", "erased").
+    blocked: Mapping[str, str] = field(default_factory=dict)
     quiet_hours: QuietHours | None = None
 
 
@@ -197,8 +199,8 @@ def _channels_for(prefs: Preferences) -> list[str]:
 def _channel_intent(channel: str, prefs: Preferences, not_before: datetime | None) -> ChannelIntent:
     if not _has_address(channel, prefs):
         return ChannelIntent(channel, suppressed_reason=MISSING_ADDRESS[channel])
-    if channel in prefs.opted_out:
-        return ChannelIntent(channel, suppressed_reason="customer opted out (STOP)")
+    if channel in prefs.blocked:
+        return ChannelIntent(channel, suppressed_reason=prefs.blocked[channel])
     return ChannelIntent(channel, not_before=not_before)
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
-from outage_notify.customers.service import address_hash, opted_out_hashes
+from outage_notify.customers.contacts import Contact, ContactHasher
+from outage_notify.customers.optouts import blocked
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import (
     Customer,
@@ -27,6 +28,7 @@ from outage_notify.db.models import (
     OutboxItem,
     PushSubscription,
 )
+from outage_notify.delivery.outbox import suppress
 from outage_notify.planning.messages import IncidentText, MessageRenderer, Rendered
 from outage_notify.planning.rules import (
     SUPERSEDES,
@@ -71,6 +73,7 @@ class PlanSummary:
 class Planner:
     renderer: MessageRenderer
     settings: Settings
+    hasher: ContactHasher
 
     def plan_incident(
         self,
@@ -106,7 +109,7 @@ class Planner:
     ) -> PlanSummary:
         pks = [member.customer_pk for member, _ in decisions]
         customers = _load_customers(session, pks)
-        prefs = _preferences(session, customers)
+        prefs = _preferences(session, self.hasher, customers)
         _supersede(session, incident.id, decisions, now)
         reached = _channels_reached(session, incident.id, decisions)
         rows: list[dict[str, Any]] = []
@@ -385,20 +388,6 @@ def _only_if_reached(intent: ChannelIntent, reached: set[str]) -> ChannelIntent:
     )
 
 
-def suppress(session: Session, rows: Sequence[Any], *, reason: str, now: datetime) -> None:
-    """Takes queued notifications (id, customer_pk, channel, kind) off the queue, for a reason."""
-    ids = [row.id for row in rows]
-    session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
-    session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids))
-        .values(status="suppressed", reason=reason, updated_at=now)
-    )
-    timeline.log_events(
-        session, timeline.message_status_events(rows, at=now, status="suppressed", reason=reason)
-    )
-
-
 # ---- customers as planning needs them --------------------------------------------------------
 
 
@@ -406,6 +395,7 @@ def _load_customers(session: Session, pks: list[int]) -> dict[int, Any]:
     rows = session.execute(
         select(
             Customer.id,
+            Customer.customer_id,
             Customer.language,
             Customer.address,
             Customer.phone,
@@ -417,7 +407,9 @@ def _load_customers(session: Session, pks: list[int]) -> dict[int, Any]:
     return {row.id: row for row in rows}
 
 
-def _preferences(session: Session, customers: dict[int, Row[Any]]) -> dict[int, Preferences]:
+def _preferences(
+    session: Session, hasher: ContactHasher, customers: dict[int, Row[Any]]
+) -> dict[int, Preferences]:
     push_counts = dict(
         session.execute(
             select(PushSubscription.customer_pk, func.count())
@@ -425,27 +417,30 @@ def _preferences(session: Session, customers: dict[int, Row[Any]]) -> dict[int, 
             .group_by(PushSubscription.customer_pk)
         ).all()
     )
-    hashes = {pk: _address_hashes(c) for pk, c in customers.items()}
-    every = [h for channel_hashes in hashes.values() for h in channel_hashes.values()]
-    opted = opted_out_hashes(session, hashes=every) if every else set()
+    contacts = {pk: _contacts(c) for pk, c in customers.items()}
+    refused = blocked(session, hasher=hasher, contacts=[c for cs in contacts.values() for c in cs])
     return {
-        pk: _prefs_of(c, push_counts.get(pk, 0), {ch for ch, h in hashes[pk].items() if h in opted})
+        pk: _prefs_of(
+            c, push_counts.get(pk, 0), {x.channel: refused[x] for x in contacts[pk] if x in refused}
+        )
         for pk, c in customers.items()
     }
 
 
-def _address_hashes(customer: Row[Any]) -> dict[str, str]:
+def _contacts(customer: Row[Any]) -> list[Contact]:
     pairs = (("sms", customer.phone), ("email", customer.email))
-    return {channel: address_hash(channel, address) for channel, address in pairs if address}
+    return [
+        Contact(customer.customer_id, channel, address) for channel, address in pairs if address
+    ]
 
 
-def _prefs_of(customer: Row[Any], push_count: int, opted_out: set[str]) -> Preferences:
+def _prefs_of(customer: Row[Any], push_count: int, refused: dict[str, str]) -> Preferences:
     return Preferences(
         chosen=frozenset(customer.channels.split(";")) if customer.channels else None,
         has_phone=bool(customer.phone),
         has_email=bool(customer.email),
         has_push=push_count > 0,
-        opted_out=frozenset(opted_out),
+        blocked=refused,
         quiet_hours=QuietHours.parse(customer.quiet_hours) if customer.quiet_hours else None,
     )
 

@@ -105,12 +105,7 @@ def _inbox_filter(q: str | None, channel: str | None) -> list[Any]:
     if channel:
         conditions.append(Notification.channel == channel)
     if q and q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        conditions.append(
-            (Customer.customer_id == q.strip())
-            | func.lower(Customer.name).like(pattern)
-            | func.lower(Customer.address).like(pattern)
-        )
+        conditions.append(customers.text_matches(q))
     return conditions
 
 
@@ -150,7 +145,7 @@ def _inbox_groups(
 
 
 def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(runtime.link_secret(), salt="agent-session")
+    return URLSafeTimedSerializer(runtime.session_key, salt="agent-session")
 
 
 def _agent(request: Request, runtime: Runtime) -> ApiKey | None:

@@ -3,6 +3,7 @@ app's push registration and feed, webhooks, health and metrics."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from outage_notify.app import create_app
 from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
 from tests.conftest import TWILIO_TOKEN
 from tests.standins.push import Subscriber, b64u
 from tests.town import cells, customer, town
@@ -25,9 +27,10 @@ def loaded(client: TestClient, keys: dict) -> TestClient:
 def test_customer_detail_lists_preferences_and_current_incidents(
     loaded: TestClient, keys: dict
 ) -> None:
+    etr = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
     made = loaded.post(
         "/api/v1/incidents",
-        json={"external_id": "D-1", "area": cells(0, 0, 1, 1), "etr": "2026-11-26T01:00:00+02:00"},
+        json={"external_id": "D-1", "area": cells(0, 0, 1, 1), "etr": etr.isoformat()},
         headers=keys["operator"],
     ).json()
     detail = loaded.get("/api/v1/customers/C-1-1", headers=keys["agent"]).json()
@@ -35,7 +38,7 @@ def test_customer_detail_lists_preferences_and_current_incidents(
     assert detail["channels"] == ["sms", "email"]
     assert detail["opted_out"] == [] and detail["push_subscriptions"] == 0
     assert [i["id"] for i in detail["current_incidents"]] == [made["id"]]
-    assert detail["current_incidents"][0]["etr"] == "2026-11-25T23:00:00+00:00"
+    assert detail["current_incidents"][0]["etr"] == etr.isoformat()
     outside = loaded.get("/api/v1/customers/C-5-4", headers=keys["agent"]).json()
     assert outside["current_incidents"] == []
 

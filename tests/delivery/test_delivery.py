@@ -21,7 +21,7 @@ from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from tests.standins.push import PushService
-from tests.standins.smtp import SmtpSink
+from tests.standins.smtp import SmtpSink, recipient
 from tests.standins.twilio import Fault, TwilioStandIn
 from tests.town import cells, customer, town
 
@@ -150,21 +150,30 @@ def test_an_invalid_number_fails_for_good_and_the_message_goes_by_email(
     assert sms.status == "failed" and "21211" in (sms.reason or "")
     assert email.fallback_of == sms.id and email.status == "sent"
     (mail,) = smtp.messages
-    assert mail["To"] == customer(0, 0)["email"]
+    assert recipient(mail) == customer(0, 0)["email"]
     assert customer(0, 0)["address"] in mail["Subject"]
 
 
-def test_a_killed_worker_s_claims_are_taken_up_again_and_marked_possible_duplicates(
+def test_a_killed_worker_s_sends_in_flight_are_taken_up_again_and_marked_possible_duplicates(
     setup: dict[str, Any], twilio: TwilioStandIn
 ) -> None:
     runtime = setup["runtime"]
     load(setup, [customer(0, 0, channels="sms")])
     post(setup, external_id="K-1", area=cells(0, 0, 1, 1))
-    with runtime.transaction() as session:  # a worker claims, then dies before writing back
+    with runtime.transaction() as session:  # a worker claims, starts sending, then dies
         claimed = outbox.claim(
-            session, worker="dead-worker", now=utcnow(), lease=timedelta(seconds=5), limit=10
+            session,
+            worker="dead-worker",
+            now=utcnow(),
+            lease=timedelta(seconds=5),
+            limit=10,
+            hasher=runtime.hasher,
         )
     assert len(claimed) == 1
+    with runtime.transaction() as session:
+        assert outbox.start_sending(
+            session, worker="dead-worker", notification_id=claimed[0].notification_id, now=utcnow()
+        )
     assert runtime.dispatcher.drain() == 0  # the lease still holds: nobody else takes it
     with runtime.transaction() as session:  # ... until it runs out
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
@@ -178,13 +187,69 @@ def test_a_killed_worker_s_claims_are_taken_up_again_and_marked_possible_duplica
     assert any("may arrive twice" in (h["reason"] or "") for h in entry["history"])
 
 
+def test_a_claim_whose_send_never_started_is_taken_up_again_silently(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    runtime = setup["runtime"]
+    load(setup, [customer(0, 0, channels="sms")])
+    post(setup, external_id="K-2", area=cells(0, 0, 1, 1))
+    with runtime.transaction() as session:  # a worker claims, then dies before sending
+        claimed = outbox.claim(
+            session,
+            worker="dead",
+            now=utcnow(),
+            lease=timedelta(seconds=5),
+            limit=10,
+            hasher=runtime.hasher,
+        )
+    assert len(claimed) == 1
+    with runtime.transaction() as session:
+        session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert runtime.dispatcher.drain() == 1
+    (sms,) = notifications(runtime, "sms")
+    assert sms.status == "sent" and not sms.possible_duplicate and sms.attempts == 1
+    events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
+    entry = next(e for e in events.json()["events"] if e["channel"] == "sms")
+    assert entry["possible_duplicate"] is False
+    assert [h["status"] for h in entry["history"]] == ["queued", "sent"]
+
+
+def test_a_worker_whose_lease_was_taken_over_does_not_send(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    runtime = setup["runtime"]
+    load(setup, [customer(0, 0, channels="sms")])
+    post(setup, external_id="K-3", area=cells(0, 0, 1, 1))
+    with runtime.transaction() as session:
+        (slow,) = outbox.claim(
+            session,
+            worker="slow",
+            now=utcnow(),
+            lease=timedelta(seconds=5),
+            limit=10,
+            hasher=runtime.hasher,
+        )
+        session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert runtime.dispatcher.drain() == 1  # another worker took it over and sent it
+    with runtime.transaction() as session:  # the slow worker wakes up: it must not send
+        assert not outbox.start_sending(
+            session, worker="slow", notification_id=slow.notification_id, now=utcnow()
+        )
+    assert len(twilio.messages) == 1
+
+
 def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: TwilioStandIn) -> None:
     runtime = setup["runtime"]
     load(setup, [customer(0, 0, channels="sms")])
     post(setup, external_id="R-1", area=cells(0, 0, 1, 1))
     with runtime.transaction() as session:
         (message,) = outbox.claim(
-            session, worker="w", now=utcnow(), lease=timedelta(seconds=30), limit=1
+            session,
+            worker="w",
+            now=utcnow(),
+            lease=timedelta(seconds=30),
+            limit=1,
+            hasher=runtime.hasher,
         )
     # The receipt beats our own write-back of the provider's answer.
     with runtime.transaction() as session:
@@ -195,6 +260,7 @@ def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: Twi
             status="delivered",
             error_code=None,
             renderer=runtime.renderer,
+            hasher=runtime.hasher,
             now=utcnow(),
         )
     from outage_notify.delivery.channels.base import Outcome, SendResult
@@ -220,6 +286,7 @@ def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: Twi
                 status=late,
                 error_code="30003",
                 renderer=runtime.renderer,
+                hasher=runtime.hasher,
                 now=utcnow(),
             )
     assert notifications(runtime, "sms")[0].status == "delivered"
@@ -266,7 +333,7 @@ def test_smtp_refusals_are_permanent_for_5xx_and_retried_for_4xx(
     assert "550" in (by_address[bad["email"]].reason or "")
     assert by_address[busy["email"]].status == "sent"
     assert by_address[busy["email"]].attempts >= 2  # the retry may come due within a drain
-    assert [m["To"] for m in smtp.messages] == [busy["email"]]
+    assert smtp.recipients() == [busy["email"]]
 
 
 def test_customers_sharing_a_phone_each_get_their_own_message(
@@ -305,7 +372,7 @@ def test_stop_by_sms_opts_the_number_out_at_once(
     drain_until_empty(setup["runtime"])
     assert twilio.messages == []
     (sms,) = notifications(setup["runtime"], "sms")
-    assert sms.status == "suppressed" and "STOP" in (sms.reason or "")
+    assert sms.status == "suppressed" and sms.reason == "opted_out"
     events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
     types = [e["type"] for e in events.json()["events"]]
     assert types[:2] == ["reply", "preference_changed"]
@@ -367,3 +434,60 @@ def test_a_write_back_that_waits_out_a_long_lock_is_retried_not_dropped(
     assert sms.status == "sent" and not sms.possible_duplicate
     assert len(twilio.messages) == 1
     runtime.close()
+
+
+def reply_by_sms(setup: dict[str, Any], phone: str, body: str, sid: str) -> Any:
+    """A customer's SMS reply, delivered to the inbound webhook as Twilio signs it."""
+    from tests.conftest import TWILIO_TOKEN
+    from tests.standins.twilio import signature_headers
+
+    params = {"From": phone, "Body": body, "MessageSid": sid}
+    headers = signature_headers("http://testserver/webhooks/twilio/inbound", params, TWILIO_TOKEN)
+    return setup["client"].post("/webhooks/twilio/inbound", data=params, headers=headers)
+
+
+def test_an_opt_out_reaches_messages_already_queued(
+    setup: dict[str, Any], twilio: TwilioStandIn, smtp: SmtpSink
+) -> None:
+    person = customer(0, 0, channels="sms;email")
+    load(setup, [person])
+    post(setup, external_id="Q-1", area=cells(0, 0, 1, 1))  # queued, not yet sent
+    assert reply_by_sms(setup, person["phone"], "STOP", "SM" + "3" * 32).status_code == 200
+    drain_until_empty(setup["runtime"])
+    assert twilio.messages == []
+    (sms,) = notifications(setup["runtime"], "sms")
+    assert sms.status == "suppressed" and sms.reason == "opted_out"
+    assert smtp.recipients() == [person["email"]]  # email was not opted out
+    events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
+    entry = next(e for e in events.json()["events"] if e["channel"] == "sms")
+    assert entry["status"] == "suppressed" and entry["reason"] == "opted_out"
+    assert [h["status"] for h in entry["history"]] == ["queued", "suppressed"]
+
+
+@pytest.mark.parametrize(
+    ("status", "kept"),
+    [(404, False), (410, False), (413, True), (429, True), (500, True), (503, True), (400, True)],
+)
+def test_a_push_subscription_is_deleted_only_when_the_push_service_says_it_is_gone(
+    setup: dict[str, Any], push_service: PushService, status: int, kept: bool
+) -> None:
+    runtime, client, keys = setup["runtime"], setup["client"], setup["keys"]
+    load(setup, [customer(0, 0, channels="push")])
+    link = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()
+    subscription = push_service.subscribe("phone")
+    client.post(
+        "/api/v1/push/subscriptions",
+        json=subscription,
+        headers={"Authorization": f"Bearer {link['token']}"},
+    )
+    push_service.answers["phone"] = status
+    post(setup, external_id=f"PS-{status}", area=cells(0, 0, 1, 1))
+    runtime.dispatcher.drain()
+    with runtime.transaction() as session:
+        endpoints = session.scalars(select(PushSubscription.endpoint)).all()
+    assert endpoints == ([push_service.endpoint("phone")] if kept else [])
+    (push,) = notifications(runtime, "push")
+    if status in (429, 500, 503):
+        assert push.status == "queued" and str(status) in (push.reason or "")  # retried later
+    else:
+        assert push.status == "failed" and str(status) in (push.reason or "")

@@ -388,11 +388,14 @@ def test_every_bad_row_of_one_file_is_reported_and_every_good_one_kept() -> None
     assert [r.line for r in parsed.rejections] == list(range(2, 2 * len(BAD_CSV_ROWS) + 2, 2))
 
 
-def test_line_numbers_count_physical_lines_of_multiline_cells() -> None:
-    data = csv_file('C1,"two\nlines",,,,60.17,24.94,,,,', "C2,,,,,99,24.94,,,,")
+def test_a_cell_that_spans_lines_is_rejected_and_lines_still_count_as_the_file_does() -> None:
+    data = csv_file(
+        'C1,"two\nlines",,,,60.17,24.94,,,,', "C2,,,,,99,24.94,,,,", "C3,,,,,60.1,24.9,,,,"
+    )
     parsed = parse(data)
-    assert [r.customer_id for _, r in parsed.records] == ["C1"]
-    assert (parsed.rejections[0].index, parsed.rejections[0].line) == (1, 4)
+    assert [r.customer_id for _, r in parsed.records] == ["C3"]
+    assert [(r.index, r.line) for r in parsed.rejections] == [(0, 3), (1, 4)]
+    assert "name contains a control character (U+000A)" in parsed.rejections[0].error
 
 
 def test_repeated_customer_id_is_rejected_naming_the_first() -> None:
@@ -600,3 +603,22 @@ def test_every_row_is_either_kept_or_rejected_exactly_once(rows: list[tuple[bool
     assert len(ids) == len(set(ids))  # never the same customer twice
     for i, _ in parsed.records:
         assert rows[i][0]
+
+
+def test_a_location_outside_a_configured_territory_is_rejected_and_the_rest_go_on() -> None:
+    from outage_notify.matching.territory import read_territory
+
+    rules = CustomerRules(territory=read_territory("19.0,59.5,31.6,70.1"))
+    parsed = parse_json_list(
+        [
+            good(customer_id="IN"),
+            good(customer_id="SW", lat=24.94, lon=60.17),
+            good(customer_id="OUT", lat=48.8, lon=2.3),
+        ],
+        rules,
+    )
+    assert [r.customer_id for _, r in parsed.records] == ["IN"]
+    assert [(r.index, r.customer_id) for r in parsed.rejections] == [(1, "SW"), (2, "OUT")]
+    assert "outside the service territory" in parsed.rejections[0].error
+    assert "swapped" in parsed.rejections[0].error
+    assert "swapped" not in parsed.rejections[1].error

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
 from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.territory import derive
 
 FAST = settings(max_examples=200, deadline=None, database=None)
 
@@ -260,38 +261,32 @@ def test_match_is_exactly_area_or_grid(points: list[tuple[float, float]], data: 
 def test_empty_index() -> None:
     index = make_index([])
     assert len(index) == 0
-    assert index.territory is None
+    assert index.derived_territory.territory is None
     assert index.within(SQUARE).tolist() == []
     assert index.within(SQUARE).dtype == np.int64
     assert index.on_grid(["F1"], ["T1"]).tolist() == []
     assert index.match(SQUARE, ["F1"], ["T1"]).tolist() == []
 
 
-def test_territory_is_the_bounding_box_of_the_customers() -> None:
+def test_the_territory_is_derived_from_the_customers_once() -> None:
     index = make_index([(24.9, 60.2), (25.1, 60.1), (24.7, 60.4)])
-    assert len(index) == 3
-    assert index.territory == (24.7, 60.1, 25.1, 60.4)
-    assert all(isinstance(v, float) for v in index.territory)
-
-
-def test_territory_of_one_customer_is_a_point_box() -> None:
-    assert make_index([(24.9, 60.2)]).territory == (24.9, 60.2, 24.9, 60.2)
-
-
-@FAST
-@given(
-    st.lists(
-        st.tuples(st.floats(-180, 180, allow_nan=False), st.floats(-90, 90, allow_nan=False)),
-        min_size=1,
-        max_size=40,
-    )
-)
-def test_territory_holds_every_customer_tightly(points: list[tuple[float, float]]) -> None:
-    territory = make_index(points).territory
+    territory = index.derived_territory.territory
     assert territory is not None
-    minx, miny, maxx, maxy = territory
-    assert minx == min(p[0] for p in points) and maxx == max(p[0] for p in points)
-    assert miny == min(p[1] for p in points) and maxy == max(p[1] for p in points)
-    box = shapely.box(minx, miny, maxx, maxy) if minx < maxx and miny < maxy else None
-    if box is not None:
-        assert make_index(points).within(box).tolist() == list(range(1, len(points) + 1))
+    again = derive(index.lon, index.lat).territory
+    assert again is not None and territory.area.equals(again.area)
+    assert (
+        index.derived_territory is index.derived_territory
+    )  # derived once per index, not per incident
+
+
+def test_count_within_counts_only_the_core_when_asked() -> None:
+    town = [(24.9 + i * 0.001, 60.2) for i in range(100)]
+    other = [(27.0 + i * 0.001, 62.0) for i in range(20)]
+    index = make_index(town + other)
+    territory = index.derived_territory.territory
+    assert territory is not None
+    everywhere = shapely.box(0, 0, 50, 70)
+    assert index.count_within(everywhere) == 120
+    assert index.count_within(everywhere, among=territory) == 100
+    assert index.count_within(shapely.box(27, 62, 28, 63), among=territory) == 0
+    assert make_index([]).count_within(everywhere, among=territory) == 0

@@ -456,3 +456,19 @@ def test_any_address_lands_verbatim_in_text_and_escaped_in_html(
         assert email.html is not None
         escaped = address.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         assert escaped.replace('"', "&#34;").replace("'", "&#39;") in email.html
+
+
+@pytest.mark.parametrize("channel", ["sms", "email", "push", "in_app"])
+def test_an_address_with_line_breaks_never_splits_a_message_or_a_subject(
+    renderer: MessageRenderer, channel: str
+) -> None:
+    """Text stored before control characters were refused, or a provider's, still cannot
+    add a line to an SMS or a header line to an email."""
+    rendered = render(
+        renderer, Kind.OUTAGE, channel, "en", address="Kotikatu 1\r\nBcc: spy@example.com\x00"
+    )
+    if channel == "sms":
+        assert "\n" not in rendered.body and "\r" not in rendered.body
+    for text in (rendered.subject or "", rendered.body if channel == "sms" else ""):
+        assert "\n" not in text and "\r" not in text and "\x00" not in text
+    assert "Kotikatu 1" in everything(rendered)

@@ -208,8 +208,8 @@ def test_a_chosen_channel_without_an_address_is_recorded_as_suppressed() -> None
 
 
 def test_an_opted_out_channel_is_suppressed_with_the_reason() -> None:
-    plan = channel_plan(Kind.OUTAGE, prefs(opted_out=frozenset({"sms"})), now=NOW, zone=HELSINKI)
-    assert channels(plan)["sms"] == "customer opted out (STOP)"
+    plan = channel_plan(Kind.OUTAGE, prefs(blocked={"sms": "opted_out"}), now=NOW, zone=HELSINKI)
+    assert channels(plan)["sms"] == "opted_out"
     assert channels(plan)["email"] is None
 
 

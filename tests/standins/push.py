@@ -48,6 +48,7 @@ class PushService:
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)  # names answered 410
+    answers: dict[str, int] = field(default_factory=dict)  # name → status to answer instead
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -90,6 +91,8 @@ class PushService:
         subscriber = self.subscribers.get(name)
         if subscriber is None or name in self.gone:
             return 410
+        if name in self.answers:
+            return self.answers[name]
         if headers.get("Content-Encoding") != "aes128gcm":
             return 400
         claims = self._verify_vapid(headers.get("Authorization", ""))

@@ -50,4 +50,14 @@ class SmtpSink:
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
-            return [m for m in self.messages if m["To"] == address]
+            return [m for m in self.messages if recipient(m) == address]
+
+    def recipients(self) -> list[str]:
+        """The address of each message's To header, in the order they arrived."""
+        with self.lock:
+            return [recipient(m) for m in self.messages]
+
+
+def recipient(message: EmailMessage) -> str:
+    (address,) = message["To"].addresses
+    return str(address.addr_spec)

@@ -13,7 +13,9 @@ import base64
 import json
 import random
 import re
+import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -43,6 +45,7 @@ class TwilioStandIn:
     faults: list[Fault] = field(default_factory=list)  # consumed one per request
     failure_rate: float = 0.0
     failure: Fault = field(default_factory=lambda: Fault(503, 20500, "service unavailable"))
+    delay: float = 0.0  # seconds each accepted message waits before it is answered
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -74,7 +77,7 @@ class TwilioStandIn:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -105,6 +108,9 @@ class TwilioStandIn:
         message = self._message(match["sid"], form)
         with self.lock:
             self.messages.append({**message, "_form": form})
+        if self.delay:
+            # Recorded first, answered later: a client killed meanwhile has still sent it.
+            time.sleep(self.delay)
         return 201, message
 
     def _authorised(self, headers: Any, sid: str) -> bool:
@@ -177,6 +183,13 @@ class TwilioStandIn:
         return post_signed(url, params, self.auth_token if sign else "wrong-token")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-request (the crash tests do that) is expected, not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def post_signed(url: str, params: dict[str, str], auth_token: str) -> int:
     signature = RequestValidator(auth_token).compute_signature(url, params)
     request = urllib.request.Request(
@@ -202,3 +215,8 @@ def _error(code: int, message: str, status: int) -> dict[str, Any]:
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
+
+
+def signature_headers(url: str, params: dict[str, str], auth_token: str) -> dict[str, str]:
+    """The X-Twilio-Signature header Twilio would send for a form POST to url."""
+    return {"X-Twilio-Signature": RequestValidator(auth_token).compute_signature(url, params)}

@@ -1,6 +1,7 @@
 from outage_notify.db.models.apikey import ApiKey
 from outage_notify.db.models.base import Base
-from outage_notify.db.models.customer import Customer, OptOut, PushSubscription
+from outage_notify.db.models.customer import Customer, Erasure, OptOut, PushSubscription
+from outage_notify.db.models.inbound import InboundMessage
 from outage_notify.db.models.incident import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.db.models.meta import AppMeta
 from outage_notify.db.models.notification import Notification, OutboxItem
@@ -11,6 +12,8 @@ __all__ = [
     "AppMeta",
     "Base",
     "Customer",
+    "Erasure",
+    "InboundMessage",
     "Incident",
     "IncidentCustomer",
     "IncidentRevision",

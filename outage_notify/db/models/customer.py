@@ -28,6 +28,8 @@ class Customer(Base):
     feeder: Mapped[str | None] = mapped_column(String(64), index=True)
     transformer: Mapped[str | None] = mapped_column(String(64), index=True)
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    # Customer links made at or before this moment no longer open anything (agent's revoke).
+    links_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -55,13 +57,32 @@ class PushSubscription(Base):
 
 class OptOut(Base):
     """A channel address that said STOP. Keyed by a hash of the address, not by the customer:
-    the opt-out belongs to the phone, outlives an erased customer, and holds no personal data."""
+    the opt-out belongs to the phone (every customer with that number), and holds no personal
+    data. The hash is an HMAC under the deployment's secret (customers/contacts.py)."""
 
     __tablename__ = "opt_outs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
     address_hash: Mapped[str] = mapped_column(String(64))
+    # "hmac"; "sha256" for rows made before keyed hashes, re-keyed as their address is seen.
+    scheme: Mapped[str] = mapped_column(String(8), default="hmac")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("channel", "address_hash"),)
+
+
+class Erasure(Base):
+    """What is left of an erased customer: keyed hashes of their id and of one of their
+    contacts. If the utility sends that customer again, that contact is not messaged; another
+    customer who shares the phone or email is not concerned."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10))
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("customer_hash", "channel", "address_hash"),)

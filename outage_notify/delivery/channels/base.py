@@ -41,6 +41,7 @@ class OutgoingMessage:
     html: str | None
     attempt: int
     push_targets: tuple[PushTarget, ...] = ()
+    to_name: str | None = None  # the customer's name, for an email's To header
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class SendResult:
 class Channel(ABC):
     channel: str
     provider: str
+    # A send that reaches a person is marked in flight just before the call, so that after a
+    # crash only such sends are repeated and flagged. A channel whose send reaches nobody
+    # outside this service (the development sink) can skip that write.
+    reaches_people: bool = True
 
     @abstractmethod
     def send(self, message: OutgoingMessage) -> SendResult: ...

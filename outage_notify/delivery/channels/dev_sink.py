@@ -10,6 +10,7 @@ PROVIDER = "dev_sink"
 
 class DevSink(Channel):
     provider = PROVIDER
+    reaches_people = False
 
     def __init__(self, channel: str) -> None:
         self.channel = channel

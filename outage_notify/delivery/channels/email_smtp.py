@@ -7,11 +7,13 @@ import smtplib
 import ssl
 import threading
 import time
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 
 from outage_notify.config import Settings
 from outage_notify.delivery.channels.base import Channel, Outcome, OutgoingMessage, SendResult
+from outage_notify.ingest.text import one_line
 
 IDLE_CHECK_SECONDS = 20.0
 
@@ -29,10 +31,12 @@ class SmtpEmail(Channel):
         self._local = threading.local()
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
+        """Headers are built from structured values by the standard library (it quotes and
+        encodes names), never by pasting text: a name or an address can add no header."""
         email = EmailMessage()
-        email["From"] = self._settings.smtp_from
-        email["To"] = message.to_address or ""
-        email["Subject"] = message.subject or ""
+        email["From"] = _address(*parseaddr(self._settings.smtp_from))
+        email["To"] = _address(message.to_name, message.to_address or "")
+        email["Subject"] = one_line(message.subject or "")
         email["Date"] = formatdate(localtime=False)
         domain = self._settings.smtp_from.rpartition("@")[2] or "localhost"
         email["Message-ID"] = make_msgid(idstring=f"n{message.notification_id}", domain=domain)
@@ -47,7 +51,10 @@ class SmtpEmail(Channel):
     def send(self, message: OutgoingMessage) -> SendResult:
         if not message.to_address:
             return self.result(Outcome.FAILED, error="no email address")
-        email = self.build(message)
+        try:
+            email = self.build(message)
+        except (ValueError, TypeError) as exc:  # an address the header classes refuse
+            return self.result(Outcome.FAILED, error=f"cannot address this email: {exc}")
         try:
             refused = self._connection().send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -108,6 +115,10 @@ class SmtpEmail(Channel):
             except (smtplib.SMTPException, OSError):
                 conn.close()
         self._local.conn = None
+
+
+def _address(name: str | None, addr_spec: str) -> Address:
+    return Address(display_name=one_line(name or "").strip(), addr_spec=addr_spec)
 
 
 def _alive(conn: smtplib.SMTP) -> bool:

@@ -1,7 +1,9 @@
 """App push through Web Push: VAPID (RFC 8292) signed, payload encrypted (RFC 8291, aes128gcm).
 
 One notification goes to each of the customer's subscriptions (their devices). A push service
-answering 404 or 410 says the subscription is gone; it is then removed.
+answering 404 or 410 says the subscription is gone (RFC 8030 §7.3); it is then removed. Any
+other refusal (413 payload too large, 429, 5xx, ...) says nothing about the subscription: the
+message fails or is retried, and the device keeps its subscription.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -38,12 +41,22 @@ def load_vapid_key(value: str) -> Vapid:
     return Vapid.from_string(value)
 
 
+GONE_STATUSES = frozenset({404, 410})
+
+
 def classify_push_status(status: int | None) -> Outcome:
     if status is None or status == 429 or status >= 500:
         return Outcome.RETRY
     if status in (401, 403):  # our VAPID key refused: configuration, keep the message
         return Outcome.RETRY
     return Outcome.FAILED
+
+
+@dataclass(frozen=True)
+class _DeviceAnswer:
+    outcome: Outcome
+    error: str | None = None
+    gone: bool = False  # the push service says this subscription no longer exists
 
 
 class WebPush(Channel):
@@ -81,7 +94,7 @@ class WebPush(Channel):
         outcomes = [(target, self._send_one(target, data)) for target in message.push_targets]
         return self._combine(outcomes)
 
-    def _send_one(self, target: PushTarget, data: str) -> tuple[Outcome, str | None]:
+    def _send_one(self, target: PushTarget, data: str) -> _DeviceAnswer:
         try:
             webpush(
                 subscription_info={
@@ -99,22 +112,23 @@ class WebPush(Channel):
             )
         except WebPushException as exc:
             status = exc.response.status_code if exc.response is not None else None
-            return classify_push_status(status), f"push service {status}: {exc.message}"
+            error = f"push service {status}: {exc.message}"
+            return _DeviceAnswer(classify_push_status(status), error, status in GONE_STATUSES)
         except (requests.RequestException, OSError, ValueError) as exc:
-            return Outcome.RETRY, f"push service unreachable: {exc}"
-        return Outcome.SENT, None
+            return _DeviceAnswer(Outcome.RETRY, f"push service unreachable: {exc}")
+        return _DeviceAnswer(Outcome.SENT)
 
-    def _combine(self, outcomes: list[tuple[PushTarget, tuple[Outcome, str | None]]]) -> SendResult:
+    def _combine(self, outcomes: list[tuple[PushTarget, _DeviceAnswer]]) -> SendResult:
         """Sent if any device took it; retried if any may still; failed when all refused."""
-        gone = tuple(t.subscription_id for t, (o, err) in outcomes if o is Outcome.FAILED)
-        errors = "; ".join(err for _, (_, err) in outcomes if err)
-        kinds = {o for _, (o, _) in outcomes}
+        gone = tuple(t.subscription_id for t, answer in outcomes if answer.gone)
+        errors = "; ".join(a.error for _, a in outcomes if a.error)
+        kinds = {a.outcome for _, a in outcomes}
         outcome = (
             Outcome.SENT
             if Outcome.SENT in kinds
             else (Outcome.RETRY if Outcome.RETRY in kinds else Outcome.FAILED)
         )
-        sent = sum(1 for _, (o, _) in outcomes if o is Outcome.SENT)
+        sent = sum(1 for _, a in outcomes if a.outcome is Outcome.SENT)
         ref: Any = f"{sent}/{len(outcomes)} devices" if sent else None
         return SendResult(
             outcome=outcome,

@@ -1,0 +1,180 @@
+"""Who must not be messaged on which channel: numbers and addresses that said STOP (opt-outs,
+which belong to the contact and so cover every customer who has it) and the contacts of erased
+customers (tombstones, which cover only that customer id). Services: never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from outage_notify.customers.contacts import Contact, ContactHasher, legacy_digest
+from outage_notify.db.engine import upsert_insert
+from outage_notify.db.models import Customer, Erasure, OptOut
+
+CHUNK = 500
+OPTED_OUT = "opted_out"
+ERASED = "erased"
+
+
+def opt_out(
+    session: Session, *, hasher: ContactHasher, channel: str, address: str, now: datetime
+) -> bool:
+    """True if the contact was not opted out before."""
+    result = session.execute(
+        upsert_insert(session)(OptOut)
+        .values(
+            channel=channel,
+            address_hash=hasher.contact(channel, address),
+            scheme="hmac",
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "address_hash"])
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def opt_in(session: Session, *, hasher: ContactHasher, channel: str, address: str) -> bool:
+    result = session.execute(
+        delete(OptOut).where(
+            OptOut.channel == channel, OptOut.address_hash == hasher.contact(channel, address)
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def blocked(
+    session: Session, *, hasher: ContactHasher, contacts: Iterable[Contact]
+) -> dict[Contact, str]:
+    """The contacts that must not be messaged, each with why: "opted_out" or "erased"."""
+    digests = {contact: hasher.contact(contact.channel, contact.address) for contact in contacts}
+    found: dict[Contact, str] = {}
+    items = list(digests.items())
+    for start in range(0, len(items), CHUNK):
+        found.update(_blocked_chunk(session, hasher, dict(items[start : start + CHUNK])))
+    return found
+
+
+def _blocked_chunk(
+    session: Session, hasher: ContactHasher, digests: dict[Contact, str]
+) -> dict[Contact, str]:
+    wanted = list(set(digests.values()))
+    opted = {
+        tuple(row)
+        for row in session.execute(
+            select(OptOut.channel, OptOut.address_hash).where(OptOut.address_hash.in_(wanted))
+        )
+    }
+    tombstones = {
+        tuple(row)
+        for row in session.execute(
+            select(Erasure.customer_hash, Erasure.channel, Erasure.address_hash).where(
+                Erasure.address_hash.in_(wanted)
+            )
+        )
+    }
+    found: dict[Contact, str] = {}
+    for contact, digest in digests.items():
+        if (contact.channel, digest) in opted:
+            found[contact] = OPTED_OUT
+        elif (hasher.customer(contact.customer_id), contact.channel, digest) in tombstones:
+            found[contact] = ERASED
+        # else: free to message
+    return found
+
+
+def opted_out_channels(session: Session, *, hasher: ContactHasher, customer: Customer) -> list[str]:
+    """The channels on which this customer's contact has opted out (for agents)."""
+    found = blocked(session, hasher=hasher, contacts=contacts_of(customer))
+    return sorted(contact.channel for contact, why in found.items() if why == OPTED_OUT)
+
+
+def contacts_of(customer: Customer) -> list[Contact]:
+    pairs = (("sms", customer.phone), ("email", customer.email))
+    return [Contact(customer.customer_id, channel, addr) for channel, addr in pairs if addr]
+
+
+def record_erasure(
+    session: Session, *, hasher: ContactHasher, customer: Customer, now: datetime
+) -> None:
+    """The tombstone of a customer about to be erased: one row per contact they had."""
+    rows = [
+        {
+            "customer_hash": hasher.customer(contact.customer_id),
+            "channel": contact.channel,
+            "address_hash": hasher.contact(contact.channel, contact.address),
+            "created_at": now,
+        }
+        for contact in contacts_of(customer)
+    ]
+    if rows:
+        statement = upsert_insert(session)(Erasure).on_conflict_do_nothing(
+            index_elements=["customer_hash", "channel", "address_hash"]
+        )
+        session.execute(statement, rows)
+
+
+# ---- opt-outs made before keyed hashes ------------------------------------------------------
+
+
+def has_legacy(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(OptOut.scheme == "sha256"))))
+
+
+def adopt_legacy(
+    session: Session, *, hasher: ContactHasher, contacts: Sequence[tuple[str, str]]
+) -> int:
+    """Re-keys unkeyed opt-outs whose (channel, address) is among `contacts`; returns how many.
+    An address nobody has any more keeps its old row until an import brings it back."""
+    by_legacy = {legacy_digest(ch, addr): (ch, addr) for ch, addr in contacts}
+    adopted = 0
+    keys = list(by_legacy)
+    for start in range(0, len(keys), CHUNK):
+        rows = session.execute(
+            select(OptOut.id, OptOut.address_hash).where(
+                OptOut.scheme == "sha256", OptOut.address_hash.in_(keys[start : start + CHUNK])
+            )
+        ).all()
+        for row_id, digest in rows:
+            channel, address = by_legacy[digest]
+            _rekey(session, hasher, row_id, channel, address)
+            adopted += 1
+    return adopted
+
+
+def _rekey(
+    session: Session, hasher: ContactHasher, row_id: int, channel: str, address: str
+) -> None:
+    keyed = hasher.contact(channel, address)
+    duplicate = session.scalar(
+        select(OptOut.id).where(OptOut.channel == channel, OptOut.address_hash == keyed)
+    )
+    if duplicate is not None:
+        session.execute(delete(OptOut).where(OptOut.id == row_id))
+        return
+    session.execute(
+        update(OptOut).where(OptOut.id == row_id).values(address_hash=keyed, scheme="hmac")
+    )
+
+
+def adopt_legacy_of_everyone(session: Session, *, hasher: ContactHasher) -> int:
+    """Start-up: re-keys the unkeyed opt-outs of every current customer's contacts."""
+    if not has_legacy(session):
+        return 0
+    adopted = 0
+    last = 0
+    while True:
+        rows = session.execute(
+            select(Customer.id, Customer.phone, Customer.email)
+            .where(Customer.id > last)
+            .order_by(Customer.id)
+            .limit(10_000)
+        ).all()
+        if not rows:
+            return adopted
+        last = rows[-1].id
+        pairs = [("sms", r.phone) for r in rows if r.phone]
+        pairs += [("email", r.email) for r in rows if r.email]
+        adopted += adopt_legacy(session, hasher=hasher, contacts=pairs)

@@ -1,0 +1,305 @@
+"""Hostile and odd input found by fuzzing: every answer is a 4xx with the JSON error shape,
+never a 5xx, and nothing is changed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+from tests.api.test_errors import assert_error, counts
+from tests.town import cells, customer, town
+
+HUGE = str(2**70)
+
+
+@pytest.fixture
+def town_client(client: TestClient, keys: dict) -> TestClient:
+    assert client.post("/api/v1/customers", json=town(), headers=keys["admin"]).status_code == 200
+    return client
+
+
+# ---- integers beyond 64 bits ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        (f"/api/v1/incidents?offset={HUGE}", "agent"),
+        (f"/api/v1/incidents?limit={HUGE}", "agent"),
+        (f"/api/v1/customers?q=x&limit={HUGE}", "agent"),
+        (f"/api/v1/incidents?offset=-{HUGE}", "agent"),
+    ],
+)
+def test_integers_beyond_64_bits_in_a_query_are_422(
+    town_client: TestClient, keys: dict, path: str, role: str
+) -> None:
+    assert_error(town_client.get(path, headers=keys[role]), 422, "")
+
+
+def test_a_huge_feed_limit_is_422(town_client: TestClient, keys: dict) -> None:
+    token = town_client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
+    answer = town_client.get(f"/api/v1/feed?limit={HUGE}&token={token}")
+    assert_error(answer, 422, "limit")
+
+
+# ---- times ------------------------------------------------------------------------------------
+
+EDGE_TIMES = [
+    "0001-01-01T00:00:00+01:00",
+    "0001-01-01T00:00:00-14:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59-01:00",
+    "9999-12-31T23:59:59+14:00",
+    "9999-12-31T23:59:59Z",
+    "1969-12-31T23:59:59Z",
+    "2300-01-01T00:00:00+02:00",
+]
+
+
+@pytest.mark.parametrize("field", ["etr", "started_at"])
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+def test_times_at_the_edges_of_the_calendar_are_422(
+    town_client: TestClient, runtime: Runtime, keys: dict, field: str, moment: str
+) -> None:
+    before = counts(runtime)
+    body = {"external_id": "T-1", "area": cells(0, 0, 1, 1), field: moment}
+    assert_error(
+        town_client.post("/api/v1/incidents", json=body, headers=keys["operator"]), 422, field
+    )
+    assert counts(runtime) == before
+
+
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+def test_planned_windows_at_the_edges_of_the_calendar_are_422(
+    town_client: TestClient, keys: dict, moment: str
+) -> None:
+    body = {
+        "external_id": "W-1",
+        "kind": "planned",
+        "area": cells(0, 0, 1, 1),
+        "starts_at": moment,
+        "ends_at": "2099-12-31T23:00:00+02:00",
+    }
+    assert_error(
+        town_client.post("/api/v1/incidents", json=body, headers=keys["operator"]), 422, "starts_at"
+    )
+
+
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+def test_patches_with_times_at_the_edges_of_the_calendar_are_422(
+    town_client: TestClient, keys: dict, moment: str
+) -> None:
+    made = town_client.post(
+        "/api/v1/incidents",
+        json={"external_id": "E-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    ).json()
+    answer = town_client.patch(
+        f"/api/v1/incidents/{made['id']}", json={"etr": moment}, headers=keys["operator"]
+    )
+    assert_error(answer, 422, "etr")
+
+
+def test_an_etr_that_has_already_passed_is_422(
+    town_client: TestClient, runtime: Runtime, keys: dict
+) -> None:
+    past = (utcnow() - timedelta(minutes=5)).isoformat()
+    body = {"external_id": "P-1", "area": cells(0, 0, 1, 1), "etr": past}
+    assert_error(
+        town_client.post("/api/v1/incidents", json=body, headers=keys["operator"]), 422, "passed"
+    )
+    made = town_client.post(
+        "/api/v1/incidents",
+        json={"external_id": "P-2", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    ).json()
+    before = counts(runtime)
+    answer = town_client.patch(
+        f"/api/v1/incidents/{made['id']}", json={"etr": past}, headers=keys["operator"]
+    )
+    assert_error(answer, 422, "passed")
+    assert counts(runtime) == before
+
+
+# ---- bodies -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/incidents"),
+        ("post", "/api/v1/customers"),
+        ("patch", "/api/v1/incidents/x"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("content", "content_type", "fragment"),
+    [
+        (b"", "application/json", "empty"),
+        (b"", None, "empty"),
+        (b'{"external_id": "X"}', "text/plain", "application/json"),
+        (b'{"external_id": "X"}', "application/x-www-form-urlencoded", "application/json"),
+        (b'{"external_id": "X"}', None, "application/json"),
+    ],
+)
+def test_an_empty_body_or_one_that_is_not_json_is_400(
+    town_client: TestClient,
+    runtime: Runtime,
+    keys: dict,
+    method: str,
+    path: str,
+    content: bytes,
+    content_type: str | None,
+    fragment: str,
+) -> None:
+    before = counts(runtime)
+    headers = {**keys["admin"], **({"Content-Type": content_type} if content_type else {})}
+    answer = (
+        getattr(town_client, method)(path, content=content, headers=headers)
+        if method != "patch"
+        else town_client.patch(path, content=content, headers=headers)
+    )
+    assert_error(answer, 400, fragment)
+    assert counts(runtime) == before
+
+
+def test_json_with_a_charset_or_a_vendor_type_is_accepted(
+    town_client: TestClient, keys: dict
+) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/geo+json"):
+        answer = town_client.post(
+            "/api/v1/customers",
+            content=b'[{"customer_id": "J-1", "lat": 60.17, "lon": 24.95}]',
+            headers={**keys["admin"], "Content-Type": content_type},
+        )
+        assert answer.status_code == 200, answer.text
+
+
+# ---- control characters -----------------------------------------------------------------------
+
+CONTROLS = ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\u2028", "\t", "\n", "\r"]
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=repr)
+@pytest.mark.parametrize("field", ["external_id", "cause", "feeders"])
+def test_control_characters_in_incident_text_are_422(
+    town_client: TestClient, runtime: Runtime, keys: dict, field: str, char: str
+) -> None:
+    body: dict[str, Any] = {"external_id": "X-1", "area": cells(0, 0, 1, 1)}
+    body[field] = [f"F{char}1"] if field == "feeders" else f"A{char}B"
+    before = counts(runtime)
+    answer = town_client.post("/api/v1/incidents", json=body, headers=keys["operator"])
+    assert_error(answer, 422, "control character")
+    assert counts(runtime) == before
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x7f"], ids=repr)
+def test_control_characters_in_a_message_are_422_but_line_breaks_are_kept(
+    town_client: TestClient, keys: dict, char: str
+) -> None:
+    body = {"external_id": "M-1", "area": cells(0, 0, 1, 1), "message": f"Hello{char}there"}
+    assert_error(
+        town_client.post("/api/v1/incidents", json=body, headers=keys["operator"]),
+        422,
+        "control character",
+    )
+    body["message"] = {"fi": "Rivi yksi\nRivi kaksi", "en": f"bad{char}"}
+    assert_error(
+        town_client.post("/api/v1/incidents", json=body, headers=keys["operator"]),
+        422,
+        "message.en",
+    )
+    body["message"] = "Line one\r\nLine two\n\nLast"
+    kept = town_client.post("/api/v1/incidents", json=body, headers=keys["operator"])
+    assert kept.status_code == 201 and kept.json()["message"] == "Line one\r\nLine two\n\nLast"
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=repr)
+@pytest.mark.parametrize("field", ["customer_id", "name", "address", "phone", "email", "feeder"])
+def test_control_characters_in_customer_fields_reject_the_row(
+    client: TestClient, runtime: Runtime, keys: dict, field: str, char: str
+) -> None:
+    bad = customer(0, 0)
+    bad[field] = str(bad[field])[:1] + char + str(bad[field])[1:]
+    good = customer(1, 0)
+    answer = client.post("/api/v1/customers", json=[bad, good], headers=keys["admin"])
+    assert answer.status_code == 200
+    result = answer.json()
+    assert result["created"] == 1
+    (rejection,) = result["rejected"]
+    assert rejection["index"] == 0
+    assert field in rejection["error"]
+    assert "control character" in rejection["error"] or field in ("phone", "email")
+
+
+@pytest.mark.parametrize("q", ["%00", "%25", "_", "%5F", "\\", "%", "%25%25", "C_0"])
+def test_search_treats_wildcards_and_nul_literally(
+    town_client: TestClient, keys: dict, q: str
+) -> None:
+    answer = town_client.get(f"/api/v1/customers?q={q}", headers=keys["agent"])
+    assert answer.status_code == 200
+    assert answer.json()["customers"] == []
+
+
+def test_search_still_finds_literal_text(town_client: TestClient, keys: dict) -> None:
+    found = town_client.get("/api/v1/customers?q=Testikatu 1,", headers=keys["agent"]).json()
+    assert [c["customer_id"] for c in found["customers"]] == ["C-0-0"]
+
+
+def test_an_unknown_status_filter_is_422(town_client: TestClient, keys: dict) -> None:
+    assert_error(
+        town_client.get("/api/v1/incidents?status=fixed", headers=keys["agent"]), 422, "status"
+    )
+    assert (
+        town_client.get("/api/v1/incidents?status=active", headers=keys["agent"]).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("ref", [HUGE, "1e5", "²", "-1", "", "12a"])
+def test_a_status_callback_naming_no_possible_notification_is_422(
+    make_settings: Any, ref: str
+) -> None:
+    from outage_notify.app import create_app
+    from tests.conftest import TWILIO_SID, TWILIO_TOKEN
+    from tests.standins.twilio import signature_headers
+
+    runtime = Runtime.build(
+        make_settings(
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from="+358401234567",
+            twilio_base_url="http://127.0.0.1:9",
+        )
+    )
+    client = TestClient(create_app(runtime=runtime))
+    path = f"/webhooks/twilio/status?n={quote(ref)}"
+    params = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered"}
+    headers = signature_headers("http://testserver" + path, params, TWILIO_TOKEN)
+    assert_error(client.post(path, data=params, headers=headers), 422, "n must be")
+    runtime.close()
+
+
+def test_the_dev_inbox_searches_ids_names_and_addresses_literally(
+    town_client: TestClient, keys: dict
+) -> None:
+    town_client.post(
+        "/api/v1/incidents",
+        json={"external_id": "I-1", "area": cells(0, 0, 9, 4)},
+        headers=keys["operator"],
+    )
+
+    def shown(q: str) -> int:
+        answer = town_client.get("/dev/inbox", params={"q": q})
+        assert answer.status_code == 200
+        return answer.text.count('class="card customer"')
+
+    assert shown("c-1-") == 5  # part of an id, any case: C-1-0 … C-1-4
+    assert shown("C-1-0") == 1
+    assert shown("testikatu 1,") == 1
+    assert shown("_") == 0 and shown("%") == 0 and shown("\x00") == 0

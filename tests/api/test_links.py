@@ -1,0 +1,66 @@
+"""Customer links through the API: they open their customer's feed until they expire (a while
+after their incident closes) or an agent revokes them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from outage_notify.db.models import Incident
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+from tests.town import cells, town
+
+
+def feed(client: TestClient, token: str) -> int:
+    return client.get("/api/v1/feed", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def setup_town(client: TestClient, keys: dict) -> str:
+    assert client.post("/api/v1/customers", json=town(), headers=keys["admin"]).status_code == 200
+    answer = client.post(
+        "/api/v1/incidents",
+        json={"external_id": "L-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    )
+    return str(answer.json()["id"])
+
+
+def test_an_incident_link_works_until_some_time_after_the_incident_closes(
+    client: TestClient, keys: dict, runtime: Runtime
+) -> None:
+    incident = setup_town(client, keys)
+    link = client.get(
+        f"/api/v1/customers/C-0-0/link?incident_id={incident}", headers=keys["agent"]
+    ).json()
+    assert link["incident_id"] == incident
+    assert feed(client, link["token"]) == 200
+    client.patch(
+        f"/api/v1/incidents/{incident}", json={"status": "restored"}, headers=keys["operator"]
+    )
+    assert feed(client, link["token"]) == 200  # closed just now: still readable
+    with runtime.transaction() as session:  # a month and a day later
+        session.execute(update(Incident).values(closed_at=utcnow() - timedelta(days=31)))
+    answer = client.get("/api/v1/feed", headers={"Authorization": f"Bearer {link['token']}"})
+    assert answer.status_code == 401 and answer.json()["error"]["message"] == "this link expired"
+
+
+def test_an_agent_can_revoke_a_customer_s_links(client: TestClient, keys: dict) -> None:
+    setup_town(client, keys)
+    old = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
+    other = client.get("/api/v1/customers/C-1-0/link", headers=keys["agent"]).json()["token"]
+    revoked = client.delete("/api/v1/customers/C-0-0/link", headers=keys["agent"])
+    assert revoked.status_code == 200 and revoked.json()["customer_id"] == "C-0-0"
+    answer = client.get("/api/v1/feed", headers={"Authorization": f"Bearer {old}"})
+    assert answer.status_code == 401 and "revoked" in answer.json()["error"]["message"]
+    assert feed(client, other) == 200  # another customer's links are untouched
+    new = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
+    assert feed(client, new) == 200
+
+
+def test_a_link_to_an_unknown_incident_is_404(client: TestClient, keys: dict) -> None:
+    setup_town(client, keys)
+    answer = client.get("/api/v1/customers/C-0-0/link?incident_id=inc_nope", headers=keys["agent"])
+    assert answer.status_code == 404

@@ -1,0 +1,152 @@
+"""SMS replies: the contract's opt-out keywords (first word, any case, fi/sv/en) opt the number
+out at once and are answered in the customer's language; Twilio's retries of a webhook change
+nothing the second time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from outage_notify.app import create_app
+from outage_notify.auth.apikeys import create_key
+from outage_notify.db.models import OptOut, TimelineEvent
+from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
+from tests.standins.twilio import signature_headers
+from tests.town import customer
+
+INBOUND = "http://testserver/webhooks/twilio/inbound"
+
+
+@pytest.fixture
+def app(make_settings: Any) -> Iterator[dict[str, Any]]:
+    runtime = Runtime.build(
+        make_settings(
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from=TWILIO_FROM,
+            twilio_base_url="http://127.0.0.1:9",
+        )
+    )
+    client = TestClient(create_app(runtime=runtime))
+    with runtime.transaction() as session:
+        key = create_key(session, role="admin", name="admin", now=utcnow())[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    people = [
+        customer(0, 0, language="fi"),
+        customer(1, 0, language="sv"),
+        customer(2, 0, language="en"),
+    ]
+    assert client.post("/api/v1/customers", json=people, headers=headers).status_code == 200
+    yield {"runtime": runtime, "client": client, "headers": headers, "people": people}
+    runtime.close()
+
+
+def reply(app: dict[str, Any], phone: str, body: str, sid: str = "SM" + "5" * 32) -> Any:
+    params = {"From": phone, "Body": body, "MessageSid": sid}
+    return app["client"].post(
+        "/webhooks/twilio/inbound",
+        data=params,
+        headers=signature_headers(INBOUND, params, TWILIO_TOKEN),
+    )
+
+
+def answer_text(response: Any) -> str | None:
+    message = ElementTree.fromstring(response.text).find("Message")
+    return None if message is None else message.text
+
+
+def opted_out(app: dict[str, Any], customer_id: str) -> list[str]:
+    detail = app["client"].get(f"/api/v1/customers/{customer_id}", headers=app["headers"])
+    return detail.json()["opted_out"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "STOP",
+        "stop",
+        "Stopall",
+        "UNSUBSCRIBE",
+        "cancel",
+        "End",
+        "quit",
+        "LOPETA",
+        "lopeta kiitos",
+        "Stopp",
+        "SLUTA!",
+        "  stop.  ",
+        "STOP please",
+    ],
+)
+def test_each_contract_keyword_as_the_first_word_opts_the_number_out(
+    app: dict[str, Any], body: str
+) -> None:
+    answer = reply(app, app["people"][0]["phone"], body)
+    assert answer.status_code == 200
+    assert opted_out(app, "C-0-0") == ["sms"]
+
+
+@pytest.mark.parametrize("body", ["please stop", "stopped", "SEIS", "loppu", "", "   "])
+def test_other_replies_opt_nobody_out(app: dict[str, Any], body: str) -> None:
+    answer = reply(app, app["people"][0]["phone"], body)
+    assert answer.status_code == 200 and answer_text(answer) is None
+    assert opted_out(app, "C-0-0") == []
+
+
+@pytest.mark.parametrize(
+    ("index", "stop_words", "start_words"),
+    [
+        (0, ("tekstiviest", "START"), ("LOPETA",)),
+        (1, ("sms", "START"), ("SLUTA",)),
+        (2, ("SMS", "START"), ("STOP",)),
+    ],
+)
+def test_an_opt_out_is_answered_in_the_customer_s_language(
+    app: dict[str, Any], index: int, stop_words: tuple[str, ...], start_words: tuple[str, ...]
+) -> None:
+    phone = app["people"][index]["phone"]
+    stopped = answer_text(reply(app, phone, "stop", sid="SM" + "6" * 32))
+    assert stopped is not None and all(word in stopped for word in stop_words)
+    started = answer_text(reply(app, phone, "start", sid="SM" + "7" * 32))
+    assert started is not None and all(word in started for word in start_words)
+    assert stopped != started
+
+
+def test_the_three_languages_answer_differently(app: dict[str, Any]) -> None:
+    texts = {
+        answer_text(reply(app, p["phone"], "STOP", sid=f"SM{i}" + "8" * 31))
+        for i, p in enumerate(app["people"])
+    }
+    assert len(texts) == 3
+
+
+def test_a_retried_webhook_is_one_event_and_one_effect(app: dict[str, Any]) -> None:
+    phone = app["people"][0]["phone"]
+    first = reply(app, phone, "STOP", sid="SM" + "9" * 32)
+    again = reply(app, phone, "STOP", sid="SM" + "9" * 32)
+    assert first.status_code == again.status_code == 200
+    # Twilio retries only when it did not get our answer: the retry carries the same answer.
+    assert answer_text(first) == answer_text(again) and answer_text(first)
+    with app["runtime"].transaction() as session:
+        events = session.execute(
+            select(TimelineEvent.type, func.count()).group_by(TimelineEvent.type)
+        ).all()
+        optouts = session.scalar(select(func.count()).select_from(OptOut))
+    assert dict(events) == {"reply": 1, "preference_changed": 1}
+    assert optouts == 1
+    # START then a retried START: opted back in once, the STOP stays undone.
+    reply(app, phone, "START", sid="SM" + "a" * 32)
+    reply(app, phone, "START", sid="SM" + "a" * 32)
+    assert opted_out(app, "C-0-0") == []
+    with app["runtime"].transaction() as session:
+        replies = session.scalar(
+            select(func.count()).select_from(TimelineEvent).where(TimelineEvent.type == "reply")
+        )
+    assert replies == 2
