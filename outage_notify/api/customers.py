@@ -16,6 +16,7 @@ from outage_notify.api.schemas import (
     CustomerLinkOut,
     CustomerSearchOut,
     CustomerUpsertOut,
+    LinksRevokedOut,
     TimelineOut,
 )
 from outage_notify.auth.customer_links import make_token
@@ -167,7 +168,7 @@ def get_timeline(
     "/customers/{customer_id}/link",
     summary="The customer's signed link (in-app feed, push)",
     response_model=CustomerLinkOut,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 422),
 )
 def get_link(
     customer_id: str,
@@ -199,7 +200,10 @@ def get_link(
 
 
 @router.delete(
-    "/customers/{customer_id}/link", summary="Revoke every link made so far for this customer"
+    "/customers/{customer_id}/link",
+    summary="Revoke every link made so far for this customer",
+    response_model=LinksRevokedOut,
+    responses=error_responses(401, 403, 404),
 )
 def revoke_links(
     customer_id: str,

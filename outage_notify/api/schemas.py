@@ -54,10 +54,16 @@ class CustomerRejection(Out):
     )
 
 
+class ImportWarningOut(Out):
+    customer_id: str
+    warning: str = Field(description="Stored, but worth a look: e.g. far from all the others")
+
+
 class CustomerUpsertOut(Out):
     created: int
     updated: int
     rejected: list[CustomerRejection]
+    warnings: list[ImportWarningOut]
 
 
 class CustomerSearchOut(Out):
@@ -67,6 +73,16 @@ class CustomerSearchOut(Out):
 class CustomerLinkOut(Out):
     token: str = Field(description="Signed customer link: Bearer token of the customer app routes")
     feed_url: str
+    incident_id: str | None = Field(description="The incident the link is about, if any")
+    expires: str = Field(
+        description="When the link stops working: a date-time, or for an incident's link "
+        "the rule (a number of days after the incident closes)"
+    )
+
+
+class LinksRevokedOut(Out):
+    customer_id: str
+    revoked_at: Timestamp = Field(description="Every link made before this time is refused")
 
 
 # ---- incidents ----------------------------------------------------------------------------------
@@ -249,7 +265,7 @@ TWILIO_STATUS["parameters"].append(
         "name": "n",
         "in": "query",
         "required": False,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
         "description": "Our notification id, as given to Twilio in the StatusCallback URL",
     }
 )

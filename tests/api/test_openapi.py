@@ -136,6 +136,11 @@ def test_the_documented_error_body_matches_real_error_answers(
         json={"external_id": "E-1", "area": cells(0, 0, 1, 1)},
         headers=keys["operator"],
     ).json()
+    closed = client.post(
+        "/api/v1/incidents",
+        json={"external_id": "E-2", "area": cells(2, 2, 3, 3), "status": "restored"},
+        headers=keys["operator"],
+    ).json()
     answers = [
         ("GET", "/api/v1/incidents/{incident_id}", client.get("/api/v1/incidents/inc_x"), 401),
         (
@@ -167,6 +172,20 @@ def test_the_documented_error_body_matches_real_error_answers(
                 f"/api/v1/incidents/{made['id']}", json={"kind": 1}, headers=keys["operator"]
             ),
             422,
+        ),
+        (
+            "POST",
+            "/api/v1/customers",
+            client.post("/api/v1/customers", content=b"", headers=keys["admin"]),
+            400,
+        ),
+        (
+            "PATCH",
+            "/api/v1/incidents/{incident_id}",
+            client.patch(
+                f"/api/v1/incidents/{closed['id']}", json={"cause": "x"}, headers=keys["operator"]
+            ),
+            409,
         ),
         (
             "GET",

@@ -38,6 +38,7 @@ from twilio.request_validator import RequestValidator
 from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
 from outage_notify.config import Settings
+from outage_notify.db.migrate import upgrade
 from outage_notify.db.models import Customer, Notification
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -391,9 +392,15 @@ def town_app(seeded_town: dict[str, Any], tmp_path: Path) -> Iterator[TwilioSign
 
 
 def _openapi() -> dict[str, Any]:
-    # The document does not depend on the database: an app whose database is never opened.
-    unused = Path(tempfile.gettempdir()) / "outage-notify-openapi-never-opened.db"
-    return create_app(Settings(database_url=f"sqlite:///{unused}", **SETTINGS)).openapi()
+    # Read once at import, since schemathesis makes one test per operation at collection; the
+    # document does not depend on what the database holds.
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/openapi.db"
+        upgrade(url)
+        runtime = Runtime.build(Settings(database_url=url, **SETTINGS))
+        document = create_app(runtime=runtime).openapi()
+        runtime.close()
+    return document
 
 
 schema = schemathesis.openapi.from_dict(_openapi(), config=SchemathesisConfig.from_dict(CONFIG))
