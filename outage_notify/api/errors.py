@@ -73,7 +73,10 @@ ERROR_MEANINGS = {
         " external_id",
     ),
     413: ("The body is larger than the limit", "request body is larger than 10485760 bytes"),
-    422: ("Well-formed input that fails validation", "etr must carry a UTC offset"),
+    422: (
+        "Well-formed input that fails validation",
+        "etr must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00",
+    ),
 }
 
 
