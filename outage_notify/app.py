@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -13,7 +14,11 @@ from fastapi.staticfiles import StaticFiles
 
 from outage_notify import __version__, paths
 from outage_notify.api import customers, health, incidents, push, webhooks
-from outage_notify.api.errors import BodySizeLimit, install_error_handlers
+from outage_notify.api.errors import (
+    BodySizeLimit,
+    drop_fastapi_validation_error,
+    install_error_handlers,
+)
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
@@ -52,7 +57,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")
     _serve_docs_locally(app)
+    _document_only_real_errors(app)
     return app
+
+
+def _document_only_real_errors(app: FastAPI) -> None:
+    """/openapi.json without FastAPI's own validation-error body: errors are ErrorBody."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = drop_fastapi_validation_error(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _serve_docs_locally(app: FastAPI) -> None:

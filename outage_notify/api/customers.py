@@ -10,7 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outage_notify.api.deps import Caller, as_admin, as_agent, get_runtime, json_request
-from outage_notify.api.errors import ApiError
+from outage_notify.api.errors import ApiError, error_responses
+from outage_notify.api.schemas import (
+    CustomerDetailOut,
+    CustomerLinkOut,
+    CustomerSearchOut,
+    CustomerUpsertOut,
+    LinksRevokedOut,
+    TimelineOut,
+)
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
 from outage_notify.customers.imports import customer_rules, import_customers
@@ -48,7 +56,13 @@ EXAMPLE = [
 ]
 
 
-@router.post("/customers", summary="Upsert customers (a JSON list; fields as the CSV)")
+@router.post(
+    "/customers",
+    summary="Upsert customers (a JSON list; fields as the CSV)",
+    response_model=CustomerUpsertOut,
+    response_model_exclude_unset=True,  # a rejection names its customer_id only when it has one
+    responses=error_responses(400, 401, 403, 413, 422),
+)
 def upsert_customers(
     body: Any = Body(..., examples=[EXAMPLE]),
     _: Caller = Depends(as_admin),
@@ -77,7 +91,12 @@ def _parse(body: Any, runtime: Runtime) -> ParsedCustomers:
         raise ApiError(422, str(exc)) from exc
 
 
-@router.get("/customers", summary="Search by phone, or by customer id, name or address")
+@router.get(
+    "/customers",
+    summary="Search by phone, or by customer id, name or address",
+    response_model=CustomerSearchOut,
+    responses=error_responses(401, 403, 422),
+)
 def search_customers(
     phone: str | None = Query(
         None, max_length=40, description="Any format; read in DEFAULT_REGION"
@@ -102,7 +121,12 @@ def search_customers(
         return {"customers": [customers.customer_dict(c) for c in found]}
 
 
-@router.get("/customers/{customer_id}", summary="A customer, preferences, current incidents")
+@router.get(
+    "/customers/{customer_id}",
+    summary="A customer, preferences, current incidents",
+    response_model=CustomerDetailOut,
+    responses=error_responses(401, 403, 404),
+)
 def get_customer(
     customer_id: str,
     _: Caller = Depends(as_agent),
@@ -120,7 +144,13 @@ def get_customer(
         }
 
 
-@router.get("/customers/{customer_id}/timeline", summary="Every incident and message, oldest first")
+@router.get(
+    "/customers/{customer_id}/timeline",
+    summary="Every incident and message, oldest first",
+    response_model=TimelineOut,
+    response_model_exclude_unset=True,  # an event shows only the fields that apply to it
+    responses=error_responses(401, 403, 404),
+)
 def get_timeline(
     customer_id: str,
     _: Caller = Depends(as_agent),
@@ -137,7 +167,10 @@ def get_timeline(
 
 
 @router.get(
-    "/customers/{customer_id}/link", summary="The customer's signed link (in-app feed, push)"
+    "/customers/{customer_id}/link",
+    summary="The customer's signed link (in-app feed, push)",
+    response_model=CustomerLinkOut,
+    responses=error_responses(401, 403, 404, 422),
 )
 def get_link(
     customer_id: str,
@@ -173,7 +206,10 @@ def get_link(
 
 
 @router.delete(
-    "/customers/{customer_id}/link", summary="Revoke every link made so far for this customer"
+    "/customers/{customer_id}/link",
+    summary="Revoke every link made so far for this customer",
+    response_model=LinksRevokedOut,
+    responses=error_responses(401, 403, 404),
 )
 def revoke_links(
     customer_id: str,

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,11 +23,88 @@ STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
     503: "unavailable",
 }
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str] = Field(description="Where: body, query or path, then the field names")
+    msg: str
+    type: str | None
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(examples=["validation_failed"])
+    message: str
+    details: SkipJsonSchema[None] | list[ValidationIssue] = Field(
+        None, description="The validation errors, when the request failed validation (422)"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+# status: (what it means, an example message) for /docs
+ERROR_MEANINGS = {
+    400: (
+        "The body cannot be read: not valid JSON, or not in the documented content type",
+        "request body is not valid JSON",
+    ),
+    401: ("Missing or unknown API key or customer link", "unknown or revoked API key"),
+    403: (
+        "This role may not do this; for a webhook, the signature does not match",
+        "role agent may not do this (needs operator)",
+    ),
+    404: ("No such id", "no incident 'inc_0123456789abcdef0123'"),
+    409: (
+        "The incident is closed: it refuses any change but its same closed state",
+        "incident is restored and can no longer change; report a new outage under a new"
+        " external_id",
+    ),
+    413: ("The body is larger than the limit", "request body is larger than 10485760 bytes"),
+    422: (
+        "Well-formed input that fails validation",
+        "etr must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00",
+    ),
+}
+
+
+CHALLENGE = {
+    "WWW-Authenticate": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Bearer: send an API key (or a customer link) as a Bearer token",
+    }
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: these statuses answer with ErrorBody."""
+    return {s: _error_response(s) for s in statuses}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    meaning, message = ERROR_MEANINGS[status]
+    example = {"error": {"code": STATUS_CODES[status], "message": message}}
+    response: dict[str, Any] = {
+        "model": ErrorBody,
+        "description": meaning,
+        "content": {"application/json": {"example": example}},
+    }
+    if status == 401:
+        response["headers"] = CHALLENGE  # error_response() always sends it with a 401
+    return response
 
 
 class ApiError(Exception):
@@ -69,6 +148,26 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _defect(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error; it has been logged", "internal_error")
+
+
+def drop_fastapi_validation_error(schema: dict[str, Any]) -> dict[str, Any]:
+    """Remove the 422 that FastAPI documents by itself (HTTPValidationError, a body this API
+    never sends) from /openapi.json. Every route declares its own 422 with ErrorBody where
+    validation can fail; the 422 left is on routes where it cannot, such as a string path id."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if _names_http_validation_error(responses.get("422", {})):
+                del responses["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
+
+
+def _names_http_validation_error(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return str(schema.get("$ref", "")).endswith("/HTTPValidationError")
 
 
 def _describe(errors: Sequence[Any]) -> str:

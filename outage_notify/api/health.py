@@ -6,11 +6,12 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import text
 
 from outage_notify.api.deps import get_runtime
+from outage_notify.api.schemas import HealthOut, ReadyOut
 from outage_notify.db.migrate import at_head
 from outage_notify.delivery.outbox import backlog
 from outage_notify.runtime import Runtime
@@ -20,12 +21,18 @@ router = APIRouter(tags=["health"])
 OUTBOX = Gauge("outage_notify_outbox", "Outbox rows by state", ["state"])
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get("/healthz", summary="The process is up", response_model=HealthOut)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database reachable, schema at head, dispatcher alive")
+@router.get(
+    "/readyz",
+    summary="Database reachable, schema at head, dispatcher alive",
+    response_model=ReadyOut,
+    response_description="Ready",
+    responses={503: {"model": ReadyOut, "description": "Not ready: the checks say why"}},
+)
 def readyz(runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
@@ -51,7 +58,12 @@ def _dispatcher_state(runtime: Runtime) -> str:
     return "ok"
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    response_description="Prometheus text exposition format",
+)
 def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
     with runtime.reading() as session:
         for state, count in backlog(session, now=utcnow()).items():

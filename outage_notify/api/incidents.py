@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime, json_request
-from outage_notify.api.errors import ApiError
+from outage_notify.api.errors import ApiError, error_responses
+from outage_notify.api.schemas import IncidentListOut, IncidentOut, IncidentOutcomeOut
 from outage_notify.incidents.service import (
     IncidentClosed,
     IncidentError,
@@ -76,7 +77,17 @@ class IncidentPatch(BaseModel):
     started_at: Time = None
 
 
-@router.post("/incidents", summary="Create or update an incident by external_id (idempotent)")
+@router.post(
+    "/incidents",
+    summary="Create or update an incident by external_id (idempotent)",
+    status_code=201,
+    response_model=IncidentOutcomeOut,
+    response_description="A new incident",
+    responses={
+        200: {"model": IncidentOutcomeOut, "description": "An existing incident, updated or not"},
+        **error_responses(400, 401, 403, 409, 413, 422),
+    },
+)
 def post_incident(
     body: IncidentBody,
     _: Caller = Depends(as_operator),
@@ -102,7 +113,13 @@ def post_incident(
     return JSONResponse(payload, status_code=201 if outcome.created else 200)
 
 
-@router.patch("/incidents/{incident_id}", summary="Change etr, status, area, cause or message")
+@router.patch(
+    "/incidents/{incident_id}",
+    summary="Change etr, status, area, cause or message",
+    response_model=IncidentOutcomeOut,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
 def patch_incident(
     incident_id: str,
     body: IncidentPatch,
@@ -128,7 +145,12 @@ def patch_incident(
     return payload
 
 
-@router.get("/incidents", summary="Incidents, newest change first, with notification counts")
+@router.get(
+    "/incidents",
+    summary="Incidents, newest change first, with notification counts",
+    response_model=IncidentListOut,
+    responses=error_responses(401, 403, 422),
+)
 def get_incidents(
     status: Literal["active", "detected", "crew_assigned", "in_progress", "restored", "cancelled"]
     | None = Query(None, description="active, or one status"),
@@ -143,7 +165,12 @@ def get_incidents(
         return {"incidents": [incident_dict(i, counts.get(i.id)) for i in incidents]}
 
 
-@router.get("/incidents/{incident_id}", summary="One incident with notification counts")
+@router.get(
+    "/incidents/{incident_id}",
+    summary="One incident with notification counts",
+    response_model=IncidentOut,
+    responses=error_responses(401, 403, 404),
+)
 def get_one_incident(
     incident_id: str,
     _: Caller = Depends(as_reader),

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from outage_notify.api.deps import customer_link, get_runtime, json_request
-from outage_notify.api.errors import ApiError
+from outage_notify.api.errors import ApiError, error_responses
+from outage_notify.api.schemas import FeedOut, PushSubscriptionOut
 from outage_notify.customers import service as customers
 from outage_notify.db.models import Notification
 from outage_notify.runtime import Runtime
@@ -21,6 +22,14 @@ from outage_notify.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["customer app"], dependencies=[Depends(json_request)])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# The feed URL a customer is given carries the link in the query (deps.customer_link reads it).
+LINK_IN_QUERY = {
+    "name": "token",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The customer link, when not sent as Authorization: Bearer",
+}
 
 
 class PushKeys(BaseModel):
@@ -35,7 +44,13 @@ class PushSubscriptionBody(BaseModel):
     keys: PushKeys
 
 
-@router.post("/push/subscriptions", status_code=201, summary="Store a Web Push subscription")
+@router.post(
+    "/push/subscriptions",
+    status_code=201,
+    summary="Store a Web Push subscription",
+    response_model=PushSubscriptionOut,
+    responses=error_responses(400, 401, 404, 413, 422),
+)
 def add_subscription(
     body: PushSubscriptionBody,
     customer_id: str = Depends(customer_link),
@@ -59,7 +74,13 @@ def add_subscription(
         return JSONResponse({"id": sub.id, "customer_id": customer_id}, status_code=201)
 
 
-@router.get("/feed", summary="The customer's in-app messages, newest first")
+@router.get(
+    "/feed",
+    summary="The customer's in-app messages, newest first",
+    response_model=FeedOut,
+    responses=error_responses(401, 404, 422),
+    openapi_extra={"parameters": [LINK_IN_QUERY]},
+)
 def feed(
     limit: int = Query(50, ge=1, le=200),
     customer_id: str = Depends(customer_link),

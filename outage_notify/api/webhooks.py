@@ -14,7 +14,8 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from outage_notify.api.deps import get_runtime
-from outage_notify.api.errors import ApiError
+from outage_notify.api.errors import ApiError, error_responses
+from outage_notify.api.schemas import TWILIO_INBOUND, TWILIO_STATUS, TWIML
 from outage_notify.customers.replies import ReplyOutcome, handle_inbound_sms
 from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.ingest.customers import normalise_phone
@@ -41,7 +42,17 @@ async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
     return params
 
 
-@router.post("/status", summary="Twilio delivery receipt (StatusCallback)")
+@router.post(
+    "/status",
+    summary="Twilio delivery receipt (StatusCallback)",
+    response_class=Response,
+    responses={
+        200: {"description": "Applied (empty body)"},
+        202: {"description": "No such message here; nothing to do (empty body)"},
+        **error_responses(400, 403, 413, 422),
+    },
+    openapi_extra=TWILIO_STATUS,
+)
 async def twilio_status(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
     params = await _signed_form(request, runtime)
     sid, status = params.get("MessageSid"), params.get("MessageStatus")
@@ -68,7 +79,13 @@ async def twilio_status(request: Request, runtime: Runtime = Depends(get_runtime
     return Response(status_code=200 if found else 202)
 
 
-@router.post("/inbound", summary="An SMS reply from a customer")
+@router.post(
+    "/inbound",
+    summary="An SMS reply from a customer",
+    response_class=Response,
+    responses={200: TWIML, **error_responses(400, 403, 413, 422)},
+    openapi_extra=TWILIO_INBOUND,
+)
 async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
     params = await _signed_form(request, runtime)
     sender, body = params.get("From", ""), params.get("Body", "")

@@ -130,6 +130,8 @@ def test_the_api_docs_render_without_internet(page: Page, site: dict[str, Any]) 
     page.goto(site["url"] + "/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("outage_notify")
     expect(page.get_by_text("/api/v1/incidents").first).to_be_visible()
+    expect(page.get_by_text("ErrorBody", exact=True)).to_be_visible()  # the real error body
+    expect(page.get_by_text("HTTPValidationError")).to_have_count(0)
 
 
 def test_the_dev_inbox_needs_an_agent_once_a_real_provider_is_configured(

@@ -1,0 +1,283 @@
+"""What the API answers, field by field: the response models of /openapi.json and /docs.
+
+Handlers keep building plain dicts; FastAPI validates them through these models. The models
+let unknown fields through at run time (a field a handler adds is never dropped, never a 500)
+but document closed objects, so the schema test (schemathesis) fails until a new field is
+described here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
+
+# Times go out as the ISO 8601 strings the handlers make (offset included); declaring them as
+# strings with a format keeps them byte for byte instead of re-serialising a datetime.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+Counts = dict[str, int]
+Status = Literal["detected", "crew_assigned", "in_progress", "restored", "cancelled"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
+
+# ---- customers ----------------------------------------------------------------------------------
+
+
+class CustomerOut(Out):
+    customer_id: str
+    name: str | None
+    address: str | None
+    phone: str | None = Field(description="E.164")
+    email: str | None
+    language: str = Field(examples=["fi"])
+    lat: float
+    lon: float
+    channels: list[str] | None = Field(
+        description="The channels chosen; null means every channel the customer has an address for"
+    )
+    feeder: str | None
+    transformer: str | None
+    quiet_hours: str | None = Field(examples=["22:00-07:00"])
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CustomerRejection(Out):
+    index: int = Field(description="Position of the refused item in the list sent")
+    error: str
+    customer_id: SkipJsonSchema[None] | str = Field(
+        None, description="The item's customer_id, when it has one (left out otherwise)"
+    )
+
+
+class ImportWarningOut(Out):
+    customer_id: str
+    warning: str = Field(description="Stored, but worth a look: e.g. far from all the others")
+
+
+class CustomerUpsertOut(Out):
+    created: int
+    updated: int
+    rejected: list[CustomerRejection]
+    warnings: list[ImportWarningOut]
+
+
+class CustomerSearchOut(Out):
+    customers: list[CustomerOut]
+
+
+class CustomerLinkOut(Out):
+    token: str = Field(description="Signed customer link: Bearer token of the customer app routes")
+    feed_url: str
+    incident_id: str | None = Field(description="The incident the link is about, if any")
+    expires: str = Field(
+        description="When the link stops working: a date-time, or for an incident's link "
+        "the rule (a number of days after the incident closes)"
+    )
+
+
+class LinksRevokedOut(Out):
+    customer_id: str
+    revoked_at: Timestamp = Field(description="Every link made before this time is refused")
+
+
+# ---- incidents ----------------------------------------------------------------------------------
+
+
+class IncidentOut(Out):
+    id: str
+    source: str
+    external_id: str
+    kind: Literal["unplanned", "planned"]
+    status: Status
+    cause: str | None
+    message: str | dict[str, str] | None
+    area: dict[str, Any] | None = Field(description="GeoJSON geometry, [lon, lat]")
+    feeders: list[str]
+    transformers: list[str]
+    etr: Timestamp | None
+    starts_at: Timestamp | None
+    ends_at: Timestamp | None
+    started_at: Timestamp
+    version: int
+    affected_customers: int
+    notifications: Counts = Field(description="Notifications by status")
+    created_at: Timestamp
+    updated_at: Timestamp
+    closed_at: Timestamp | None
+
+
+class PlannedOut(Out):
+    customers: int
+    by_kind: Counts
+    by_status: Counts
+
+
+class IncidentOutcomeOut(IncidentOut):
+    """The incident after a post or patch, with what that call changed and planned."""
+
+    created: bool
+    changes: list[str] = Field(description="NEW, ETR_CHANGED, STATUS_CHANGED, …")
+    planned: PlannedOut
+    ignored_fields: SkipJsonSchema[None] | list[str] = Field(
+        None, description="Fields of the body this API does not know (left out when none)"
+    )
+
+
+class IncidentListOut(Out):
+    incidents: list[IncidentOut]
+
+
+class CustomerDetailOut(CustomerOut):
+    push_subscriptions: int
+    opted_out: list[str] = Field(description="Channels the customer has opted out of")
+    current_incidents: list[IncidentOut]
+
+
+# ---- timeline -----------------------------------------------------------------------------------
+
+
+class TimelineStep(Out):
+    at: Timestamp
+    status: str | None
+    reason: str | None
+
+
+class TimelineEntry(Out):
+    """One event. Incident events add `incident`; messages add the notification's fields and
+    `history`; other events may add `data`. Fields that do not apply are left out."""
+
+    at: Timestamp
+    type: str
+    incident_id: str | None
+    channel: str | None
+    kind: str | None
+    body: str | None
+    status: str | None
+    reason: str | None
+    incident: dict[str, Any] | None = None
+    data: SkipJsonSchema[None] | dict[str, Any] = None
+    notification_id: SkipJsonSchema[None] | int = None
+    to: str | None = None
+    subject: str | None = None
+    language: SkipJsonSchema[None] | str = None
+    provider: str | None = None
+    provider_ref: str | None = None
+    attempts: SkipJsonSchema[None] | int = None
+    possible_duplicate: SkipJsonSchema[None] | bool = None
+    sms_segments: int | None = None
+    held_until: Timestamp | None = None
+    sent_at: Timestamp | None = None
+    delivered_at: Timestamp | None = None
+    fallback_of: int | None = None
+    history: SkipJsonSchema[None] | list[TimelineStep] = None
+
+
+class TimelineOut(Out):
+    customer_id: str
+    events: list[TimelineEntry] = Field(description="Oldest first")
+
+
+# ---- the customer app ---------------------------------------------------------------------------
+
+
+class PushSubscriptionOut(Out):
+    id: int
+    customer_id: str
+
+
+class FeedMessage(Out):
+    id: int
+    at: Timestamp
+    incident_id: str | None
+    kind: str
+    title: str | None
+    body: str
+
+
+class FeedOut(Out):
+    customer_id: str
+    messages: list[FeedMessage] = Field(description="Newest first")
+
+
+# ---- health -------------------------------------------------------------------------------------
+
+
+class HealthOut(Out):
+    status: Literal["ok"]
+
+
+class ReadyOut(Out):
+    """The same body with 200 (ready) and 503 (not ready)."""
+
+    ready: bool
+    checks: dict[str, str] = Field(
+        description="database, migrations, dispatcher: ok, disabled, or what is wrong"
+    )
+
+
+# ---- Twilio webhooks: form-encoded in, TwiML or nothing out -------------------------------------
+# The handlers read the form themselves (the signature covers every field, so they need them all);
+# these dicts only describe in /openapi.json what Twilio sends.
+
+SIGNATURE_HEADER = {
+    "name": "X-Twilio-Signature",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "Base64 HMAC-SHA1 of PUBLIC_URL + path + query and the sorted form fields",
+}
+
+
+def twilio_form(properties: dict[str, str], required: list[str]) -> dict[str, Any]:
+    """`openapi_extra` of a Twilio webhook: its form fields (Twilio sends more) and signature."""
+    schema = {
+        "type": "object",
+        "properties": {
+            name: {"type": "string", "description": d} for name, d in properties.items()
+        },
+        "required": required,
+        "additionalProperties": {"type": "string"},
+    }
+    return {
+        "parameters": [SIGNATURE_HEADER],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        },
+    }
+
+
+TWILIO_STATUS = twilio_form(
+    {
+        "MessageSid": "Twilio's id of the message",
+        "MessageStatus": "queued, sent, delivered, undelivered, failed, …",
+        "ErrorCode": "Twilio's error code, when the message failed",
+    },
+    ["MessageSid", "MessageStatus"],
+)
+TWILIO_STATUS["parameters"].append(
+    {
+        "name": "n",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "description": "Our notification id, as given to Twilio in the StatusCallback URL",
+    }
+)
+TWILIO_INBOUND = twilio_form(
+    {
+        "From": "The sender's phone number",
+        "Body": "The text of the reply",
+        "MessageSid": "Twilio's id of the message",
+    },
+    ["From"],
+)
+TWIML = {
+    "description": "An empty TwiML answer (no reply message)",
+    "content": {"application/xml": {"schema": {"type": "string"}}},
+}
