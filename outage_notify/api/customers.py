@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -184,24 +184,25 @@ def get_link(
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
     now = utcnow()
+    lifetime = timedelta(days=runtime.settings.customer_link_days)
+    expires_at: datetime | None = now + lifetime
     with runtime.reading() as session:
         customer = _customer(session, customer_id)
-        if incident_id is not None and session.get(Incident, incident_id) is None:
-            raise ApiError(404, f"no incident {incident_id!r}")
+        if incident_id is not None:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise ApiError(404, f"no incident {incident_id!r}")
+            expires_at = incident.closed_at + lifetime if incident.closed_at else None
     token = make_token(
         runtime.link_key, customer.customer_id, issued_at=now, incident_id=incident_id
     )
     base = runtime.settings.public_url.rstrip("/")
-    lifetime = timedelta(days=runtime.settings.customer_link_days)
     return {
         "token": token,
         "feed_url": f"{base}/api/v1/feed?token={token}",
         "incident_id": incident_id,
-        "expires": (
-            f"{runtime.settings.customer_link_days:g} days after the incident closes"
-            if incident_id
-            else iso(now + lifetime)
-        ),
+        "expires_at": iso(expires_at),
+        "lifetime_days": runtime.settings.customer_link_days,
     }
 
 

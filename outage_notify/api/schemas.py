@@ -74,9 +74,12 @@ class CustomerLinkOut(Out):
     token: str = Field(description="Signed customer link: Bearer token of the customer app routes")
     feed_url: str
     incident_id: str | None = Field(description="The incident the link is about, if any")
-    expires: str = Field(
-        description="When the link stops working: a date-time, or for an incident's link "
-        "the rule (a number of days after the incident closes)"
+    expires_at: Timestamp | None = Field(
+        description="When the link stops working; null for an incident's link while the "
+        "incident is open (it then works until lifetime_days after the incident closes)"
+    )
+    lifetime_days: float = Field(
+        description="How long the link lives: after it is made, or after its incident closes"
     )
 
 

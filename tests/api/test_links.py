@@ -3,7 +3,7 @@ after their incident closes) or an agent revokes them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -36,11 +36,19 @@ def test_an_incident_link_works_until_some_time_after_the_incident_closes(
         f"/api/v1/customers/C-0-0/link?incident_id={incident}", headers=keys["agent"]
     ).json()
     assert link["incident_id"] == incident
+    assert link["expires_at"] is None and link["lifetime_days"] == 30  # lives while it is open
     assert feed(client, link["token"]) == 200
     client.patch(
         f"/api/v1/incidents/{incident}", json={"status": "restored"}, headers=keys["operator"]
     )
     assert feed(client, link["token"]) == 200  # closed just now: still readable
+    again = client.get(
+        f"/api/v1/customers/C-0-0/link?incident_id={incident}", headers=keys["agent"]
+    ).json()
+    closed = client.get(f"/api/v1/incidents/{incident}", headers=keys["agent"]).json()
+    assert again["expires_at"] == (
+        datetime.fromisoformat(closed["closed_at"]) + timedelta(days=30)
+    ).isoformat()
     with runtime.transaction() as session:  # a month and a day later
         session.execute(update(Incident).values(closed_at=utcnow() - timedelta(days=31)))
     answer = client.get("/api/v1/feed", headers={"Authorization": f"Bearer {link['token']}"})
