@@ -46,9 +46,10 @@ def test_an_incident_link_works_until_some_time_after_the_incident_closes(
         f"/api/v1/customers/C-0-0/link?incident_id={incident}", headers=keys["agent"]
     ).json()
     closed = client.get(f"/api/v1/incidents/{incident}", headers=keys["agent"]).json()
-    assert again["expires_at"] == (
-        datetime.fromisoformat(closed["closed_at"]) + timedelta(days=30)
-    ).isoformat()
+    assert (
+        again["expires_at"]
+        == (datetime.fromisoformat(closed["closed_at"]) + timedelta(days=30)).isoformat()
+    )
     with runtime.transaction() as session:  # a month and a day later
         session.execute(update(Incident).values(closed_at=utcnow() - timedelta(days=31)))
     answer = client.get("/api/v1/feed", headers={"Authorization": f"Bearer {link['token']}"})
