@@ -117,11 +117,13 @@ class Dispatcher:
                 now=utcnow(),
                 lease=self._lease,
                 limit=self._settings.dispatch_batch_size,
-                hasher=self._hasher,
             )
-        if not messages:
-            return 0
-        futures = {self._pool.submit(self._send, m): m for m in messages}
+            to_send = outbox.withhold_refused(
+                session, messages=messages, hasher=self._hasher, now=utcnow()
+            )
+        if not to_send:
+            return len(messages)
+        futures = {self._pool.submit(self._send, m): m for m in to_send}
         self._collect(futures)
         return len(messages)
 

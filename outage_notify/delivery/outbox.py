@@ -52,9 +52,8 @@ def claim(
     now: datetime,
     lease: timedelta,
     limit: int,
-    hasher: ContactHasher,
 ) -> list[OutgoingMessage]:
-    """Leases up to `limit` due notifications to this worker and returns those still to send."""
+    """Leases up to `limit` due notifications to this worker and returns them."""
     due = session.execute(
         select(OutboxItem.notification_id, OutboxItem.in_flight_since, OutboxItem.attempts)
         .where(
@@ -75,8 +74,20 @@ def claim(
     )
     _mark_possible_duplicates(session, [r.notification_id for r in due if r.in_flight_since], now)
     attempts = {row.notification_id: row.attempts + 1 for row in due}
-    messages, customer_ids = _messages(session, ids, attempts)
-    refused = _refused(session, hasher, messages, customer_ids)
+    return _messages(session, ids, attempts)
+
+
+def withhold_refused(
+    session: Session,
+    *,
+    messages: Sequence[OutgoingMessage],
+    hasher: ContactHasher,
+    now: datetime,
+) -> list[OutgoingMessage]:
+    """The claimed messages that may still go out. One whose contact opted out or was erased
+    since it was planned is suppressed with that reason instead: this is the last check
+    before the provider call."""
+    refused = _refused(session, hasher, messages)
     for reason in set(refused.values()):
         stale = [m for m in messages if refused.get(m.notification_id) == reason]
         suppress(session, [_row_of(m) for m in stale], reason=reason, now=now)
@@ -139,14 +150,11 @@ def _row_of(message: OutgoingMessage) -> _Row:
 
 
 def _refused(
-    session: Session,
-    hasher: ContactHasher,
-    messages: Iterable[OutgoingMessage],
-    customer_ids: dict[int, str],
+    session: Session, hasher: ContactHasher, messages: Iterable[OutgoingMessage]
 ) -> dict[int, str]:
     """Notification id → why its contact may no longer be messaged."""
     contacts = {
-        m.notification_id: Contact(customer_ids[m.customer_pk], m.channel, m.to_address)
+        m.notification_id: Contact(m.customer_id, m.channel, m.to_address)
         for m in messages
         if m.channel in CONTACT_CHANNELS and m.to_address
     }
@@ -177,10 +185,7 @@ def _mark_possible_duplicates(session: Session, ids: list[int], now: datetime) -
     )
 
 
-def _messages(
-    session: Session, ids: list[int], attempts: dict[int, int]
-) -> tuple[list[OutgoingMessage], dict[int, str]]:
-    """The claimed messages, and the customer_id of each customer they go to."""
+def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> list[OutgoingMessage]:
     rows = session.execute(
         select(
             Notification.id,
@@ -200,10 +205,11 @@ def _messages(
     ).all()
     push_pks = [r.customer_pk for r in rows if r.channel == "push"]
     targets = _push_targets(session, push_pks) if push_pks else {}
-    messages = [
+    return [
         OutgoingMessage(
             notification_id=r.id,
             customer_pk=r.customer_pk,
+            customer_id=r.customer_id,
             channel=r.channel,
             kind=r.kind,
             language=r.language,
@@ -217,7 +223,6 @@ def _messages(
         )
         for r in rows
     ]
-    return messages, {r.customer_pk: r.customer_id for r in rows}
 
 
 def _push_targets(session: Session, pks: list[int]) -> dict[int, tuple[PushTarget, ...]]:

@@ -168,7 +168,6 @@ def test_a_killed_worker_s_sends_in_flight_are_taken_up_again_and_marked_possibl
             now=utcnow(),
             lease=timedelta(seconds=5),
             limit=10,
-            hasher=runtime.hasher,
         )
     assert len(claimed) == 1
     with runtime.transaction() as session:
@@ -201,7 +200,6 @@ def test_a_claim_whose_send_never_started_is_taken_up_again_silently(
             now=utcnow(),
             lease=timedelta(seconds=5),
             limit=10,
-            hasher=runtime.hasher,
         )
     assert len(claimed) == 1
     with runtime.transaction() as session:
@@ -228,7 +226,6 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(
             now=utcnow(),
             lease=timedelta(seconds=5),
             limit=10,
-            hasher=runtime.hasher,
         )
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     assert runtime.dispatcher.drain() == 1  # another worker took it over and sent it
@@ -250,7 +247,6 @@ def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: Twi
             now=utcnow(),
             lease=timedelta(seconds=30),
             limit=1,
-            hasher=runtime.hasher,
         )
     # The receipt beats our own write-back of the provider's answer.
     with runtime.transaction() as session:
@@ -492,3 +488,20 @@ def test_a_push_subscription_is_deleted_only_when_the_push_service_says_it_is_go
         assert push.status == "queued" and str(status) in (push.reason or "")  # retried later
     else:
         assert push.status == "failed" and str(status) in (push.reason or "")
+
+
+def test_a_batch_that_was_all_withheld_does_not_end_the_drain(
+    make_settings: Any, provider_settings: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    runtime = Runtime.build(make_settings(**provider_settings, dispatch_batch_size=1))
+    setup = {"runtime": runtime, "client": TestClient(create_app(runtime=runtime))}
+    with runtime.transaction() as session:
+        key = create_key(session, role="admin", name="a", now=utcnow())[1]
+    setup["keys"] = {role: {"Authorization": f"Bearer {key}"} for role in ("admin", "operator")}
+    first, second = customer(0, 0, channels="sms"), customer(1, 0, channels="sms")
+    load(setup, [first, second])
+    post(setup, external_id="B-1", area=cells(0, 0, 1, 1))
+    reply_by_sms(setup, first["phone"], "STOP", "SM" + "4" * 32)  # first in line, withheld
+    runtime.dispatcher.drain()
+    assert [m["to"] for m in twilio.messages] == [second["phone"]]
+    runtime.close()

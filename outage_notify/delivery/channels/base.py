@@ -42,6 +42,7 @@ class OutgoingMessage:
     attempt: int
     push_targets: tuple[PushTarget, ...] = ()
     to_name: str | None = None  # the customer's name, for an email's To header
+    customer_id: str = ""  # the utility's id of the customer, for the opt-out check
 
 
 @dataclass(frozen=True)
