@@ -16,7 +16,6 @@ from email_validator import EmailNotValidError, validate_email
 
 from outage_notify.config import LANGUAGES
 from outage_notify.ingest.records import CustomerRecord, RecordError, Rejection
-from outage_notify.matching.geometry import AreaError, to_wgs84_points
 from outage_notify.planning.rules import CHANNELS, QuietHours
 
 FIELDS = (
@@ -301,6 +300,9 @@ def _point(geometry: Any, crs: str | None) -> tuple[float, float] | str:
         return "Point coordinates must be numbers"
     if crs is None:
         return float(x), float(y)
+    # pyproj and shapely only for the rare projected file: a CSV import should not load them.
+    from outage_notify.matching.geometry import AreaError, to_wgs84_points
+
     try:
         lon, lat = to_wgs84_points(float(x), float(y), crs)
     except AreaError as exc:
