@@ -1,9 +1,11 @@
 """The `outage-notify` command line of CONTRACT.md.
 
 Exit codes: 0 success, 1 failure, 2 bad usage; errors go to stderr on one line.
-Commands import what they need inside themselves, so that `apikey create` does not pay for
-loading the web framework and GeoPandas. Every command that opens the database first brings
-its schema to head: a command run on a fresh machine works without a separate step.
+Commands import what they need inside themselves, and the one-shot ones open only the database
+(db.database.Database), not the whole application (Runtime): `apikey create` does not pay for
+loading the web framework, the providers' SDKs and the geometry stack. Every command that opens
+the database first brings its schema to head: a command run on a fresh machine works without a
+separate step (on a database already at head that check does not load Alembic).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outage_notify.config import Settings, get_settings
-
 if TYPE_CHECKING:
+    from outage_notify.config import Settings
+    from outage_notify.db.database import Database
     from outage_notify.runtime import Runtime
 
 log = logging.getLogger("outage_notify")
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from outage_notify.config import get_settings  # pydantic: not for --help or bad usage
+
     try:
         settings = get_settings()
     except ValueError as exc:
@@ -108,9 +114,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
-    from outage_notify.db.migrate import upgrade
-
-    upgrade(settings.database_url)
+    with _database(settings):
+        pass  # opening it brought the schema to head
     print("database at head", file=sys.stderr)
     return 0
 
@@ -152,6 +157,15 @@ def _runtime(settings: Settings) -> Runtime:
     return Runtime.build(settings)
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """The database alone, at head: what every one-shot command needs."""
+    from outage_notify.db.database import open_database
+
+    with open_database(settings) as database:
+        yield database
+
+
 def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.customers.imports import import_customers, parse_customer_file
     from outage_notify.ingest.customers import CustomerRules, FileFormatError
@@ -165,8 +179,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         parsed = parse_customer_file(data, args.file.name, rules)
     except FileFormatError as exc:
         raise CommandError(f"{args.file}: {exc}") from exc
-    runtime = _runtime(settings)
-    with runtime.transaction() as session:
+    with _database(settings) as database, database.transaction() as session:
         report = import_customers(session, parsed=parsed)
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
@@ -179,8 +192,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_customers_export(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.customers.service import export_customer, get_customer
 
-    runtime = _runtime(settings)
-    with runtime.transaction() as session:
+    with _database(settings) as database, database.transaction() as session:
         customer = get_customer(session, customer_id=args.customer_id)
         if customer is None:
             raise CommandError(f"no customer {args.customer_id!r}")
@@ -192,8 +204,7 @@ def cmd_customers_erase(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.customers.service import erase_customer, get_customer
     from outage_notify.timeutil import utcnow
 
-    runtime = _runtime(settings)
-    with runtime.transaction() as session:
+    with _database(settings) as database, database.transaction() as session:
         customer = get_customer(session, customer_id=args.customer_id)
         if customer is None:
             raise CommandError(f"no customer {args.customer_id!r}")
@@ -206,18 +217,18 @@ def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.auth.apikeys import create_key
     from outage_notify.timeutil import utcnow
 
-    runtime = _runtime(settings)
-    try:
-        with runtime.transaction() as session:
-            _, key = create_key(session, role=args.role, name=args.name, now=utcnow())
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
+    with _database(settings) as database:
+        try:
+            with database.transaction() as session:
+                _, key = create_key(session, role=args.role, name=args.name, now=utcnow())
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
     print(key)
     return 0
 
 
 def cmd_vapid(_: argparse.Namespace, __: Settings) -> int:
-    from outage_notify.delivery.channels.webpush import generate_vapid_keys
+    from outage_notify.delivery.channels.vapid import generate_vapid_keys
 
     private, public = generate_vapid_keys()
     print(f"OUTAGE_NOTIFY_VAPID_PRIVATE_KEY={private}")
