@@ -246,9 +246,10 @@ def loads(*args: str, must_not_load: frozenset[str]) -> Any:
 def test_a_command_that_does_not_serve_loads_only_what_it_uses(
     database_url: str, tmp_path: Path, args: tuple[str, ...], must_not_load: frozenset[str]
 ) -> None:
-    path = tmp_path / "customers.csv"
-    path.write_text(CSV, encoding="utf-8")
-    assert run(database_url, "customers", "import", str(path)).returncode == 0
+    if args[0] == "customers":  # export and erase need K-1 to be there
+        path = tmp_path / "customers.csv"
+        path.write_text(CSV, encoding="utf-8")
+        assert run(database_url, "customers", "import", str(path)).returncode == 0
     loaded = imported_packages(database_url, *args)
     assert loaded & must_not_load == set()
 
