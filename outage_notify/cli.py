@@ -1,9 +1,11 @@
 """The `outage-notify` command line of CONTRACT.md.
 
 Exit codes: 0 success, 1 failure, 2 bad usage; errors go to stderr on one line.
-Commands import what they need inside themselves, so that `apikey create` does not pay for
-loading the web framework and GeoPandas. Every command that opens the database first brings
-its schema to head: a command run on a fresh machine works without a separate step.
+Commands import what they need inside themselves, and the one-shot ones open only the database
+(db.database.Database), not the whole application (Runtime): `apikey create` does not pay for
+loading the web framework, the providers' SDKs and the geometry stack. Every command that opens
+the database first brings its schema to head: a command run on a fresh machine works without a
+separate step (on a database already at head that check does not load Alembic).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outage_notify.config import Settings, get_settings
+from outage_notify.errors import Refusal
 from outage_notify.logs import configure as configure_logging
 
 if TYPE_CHECKING:
-    from outage_notify.runtime import Runtime
+    from outage_notify.config import Settings
+    from outage_notify.db.database import Database
 
 log = logging.getLogger("outage_notify")
 
@@ -37,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     configure_logging()
+    from outage_notify.config import get_settings  # pydantic: not for --help or bad usage
+
     try:
         settings = get_settings()
     except ValueError as exc:
@@ -44,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args, settings) or 0)
-    except CommandError as exc:
-        print(f"outage-notify: {exc}", file=sys.stderr)
+    except (CommandError, Refusal) as exc:
+        print(f"outage-notify: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 1
@@ -106,9 +113,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
-    from outage_notify.db.migrate import upgrade
-
-    upgrade(settings.database_url)
+    with _database(settings):
+        pass  # opening it brought the schema to head
     print("database at head", file=sys.stderr)
     return 0
 
@@ -117,10 +123,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from outage_notify.app import create_app
-    from outage_notify.db.migrate import upgrade
+    from outage_notify.runtime import Runtime
 
-    upgrade(settings.database_url)
-    app = create_app(settings)
+    app = create_app(runtime=Runtime.build(settings, migrate=True))
     # Our own access log (outage_notify.logs) replaces uvicorn's, which prints query strings;
     # log_config=None keeps uvicorn's lines in the format configured above.
     uvicorn.run(
@@ -136,7 +141,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = _runtime(settings)
+    from outage_notify.runtime import Runtime
+
+    runtime = Runtime.build(settings)  # never migrates: a schema behind is refused
     if args.once:
         sent = runtime.dispatcher.drain(timeout=3600)
         print(f"sent {sent}", file=sys.stderr)
@@ -152,12 +159,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _runtime(settings: Settings) -> Runtime:
-    from outage_notify.db.migrate import upgrade
-    from outage_notify.runtime import Runtime
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """The database alone, at head: what every one-shot command needs."""
+    from outage_notify.db.database import open_database
 
-    upgrade(settings.database_url)
-    return Runtime.build(settings)
+    with open_database(settings) as database:
+        yield database
 
 
 def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,6 +175,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         parse_customer_file,
     )
     from outage_notify.ingest.customers import FileFormatError
+    from outage_notify.matching import index_cache
 
     try:
         data = args.file.read_bytes()
@@ -176,11 +185,10 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         parsed = parse_customer_file(data, args.file.name, customer_rules(settings))
     except FileFormatError as exc:
         raise CommandError(f"{args.file}: {exc}") from exc
-    runtime = _runtime(settings)
-    with runtime.transaction() as session:
-        derived_from = None if settings.territory else runtime.customer_index
+    with _database(settings) as database, database.transaction() as session:
+        derived_from = None if settings.territory else index_cache.CustomerIndexCache()
         report = import_customers(
-            session, parsed=parsed, hasher=runtime.hasher, territory_from=derived_from
+            session, parsed=parsed, hasher=database.hasher, territory_from=derived_from
         )
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
@@ -195,8 +203,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_customers_export(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.customers.service import export_customer, get_customer
 
-    runtime = _runtime(settings)
-    with runtime.transaction() as session:
+    with _database(settings) as database, database.transaction() as session:
         customer = get_customer(session, customer_id=args.customer_id)
         if customer is None:
             raise CommandError(f"no customer {args.customer_id!r}")
@@ -208,12 +215,11 @@ def cmd_customers_erase(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.customers.service import erase_customer, get_customer
     from outage_notify.timeutil import utcnow
 
-    runtime = _runtime(settings)
-    with runtime.transaction() as session:
+    with _database(settings) as database, database.transaction() as session:
         customer = get_customer(session, customer_id=args.customer_id)
         if customer is None:
             raise CommandError(f"no customer {args.customer_id!r}")
-        erase_customer(session, customer=customer, hasher=runtime.hasher, now=utcnow())
+        erase_customer(session, customer=customer, hasher=database.hasher, now=utcnow())
     print(f"erased {args.customer_id}", file=sys.stderr)
     return 0
 
@@ -222,18 +228,18 @@ def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.auth.apikeys import create_key
     from outage_notify.timeutil import utcnow
 
-    runtime = _runtime(settings)
-    try:
-        with runtime.transaction() as session:
-            _, key = create_key(session, role=args.role, name=args.name, now=utcnow())
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
+    with _database(settings) as database:
+        try:
+            with database.transaction() as session:
+                _, key = create_key(session, role=args.role, name=args.name, now=utcnow())
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
     print(key)
     return 0
 
 
 def cmd_vapid(_: argparse.Namespace, __: Settings) -> int:
-    from outage_notify.delivery.channels.webpush import generate_vapid_keys
+    from outage_notify.delivery.channels.vapid import generate_vapid_keys
 
     private, public = generate_vapid_keys()
     print(f"OUTAGE_NOTIFY_VAPID_PRIVATE_KEY={private}")

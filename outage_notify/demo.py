@@ -18,7 +18,6 @@ from outage_notify.auth.apikeys import create_key
 from outage_notify.config import Settings
 from outage_notify.customers.imports import import_customers
 from outage_notify.customers.service import add_push_subscription, get_customer
-from outage_notify.db.migrate import upgrade
 from outage_notify.incidents.service import IncidentOutcome
 from outage_notify.ingest.customers import CustomerRules, parse_file
 from outage_notify.ingest.operator_api import incident_from_body
@@ -58,8 +57,7 @@ def play(
             "a real Twilio account is configured: the demo town's random numbers would be "
             "texted. Use --allow-real-providers only if that is really meant."
         )
-    upgrade(settings.database_url)
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, migrate=True)
     try:
         result = DemoResult(customers=_load_town(runtime))
         say(f"Demo town loaded: {result.customers} customers in Porvoo (fixtures/demo_town).")

@@ -12,12 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify import paths
 from outage_notify.auth.customer_links import PURPOSE as LINKS
-from outage_notify.auth.secret import SecretKey, check_fingerprint, load_secret
+from outage_notify.auth.secret import SecretKey
 from outage_notify.config import Settings
-from outage_notify.customers.contacts import PURPOSE as CONTACT_HASHES
 from outage_notify.customers.contacts import ContactHasher
-from outage_notify.customers.optouts import adopt_legacy_of_everyone
-from outage_notify.db import meta
+from outage_notify.db.database import Database
 from outage_notify.db.engine import make_engine, make_session_factory, reading, transaction
 from outage_notify.delivery.channels import build_channels, uses_dev_sink
 from outage_notify.delivery.channels.base import Channel
@@ -44,19 +42,18 @@ class Runtime:
     hasher: ContactHasher = field(repr=False)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
-        busy = settings.sqlite_busy_seconds
-        engine = make_engine(settings.database_url, busy_seconds=busy)
-        sessions = make_session_factory(engine)
+    def build(cls, settings: Settings, *, migrate: bool = False) -> Runtime:
+        """migrate=True brings the schema to head (serve, demo); otherwise a database not at
+        head is refused (workers never migrate)."""
+        database = Database.open(settings, migrate=migrate)
+        engine, sessions, hasher = database.engine, database.sessions, database.hasher
         read_engine = (
-            make_engine(settings.database_url, writer=False, busy_seconds=busy)
+            make_engine(
+                settings.database_url, writer=False, busy_seconds=settings.sqlite_busy_seconds
+            )
             if settings.is_sqlite
             else engine
         )
-        secret = load_secret(settings)
-        hasher = ContactHasher(secret.derive(CONTACT_HASHES))
-        with transaction(sessions) as session:
-            _adopt_secret(session, secret, hasher)
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
         index = CustomerIndexCache()
         planner = Planner(renderer=renderer, settings=settings, hasher=hasher)
@@ -79,7 +76,7 @@ class Runtime:
             incidents=IncidentService(planner=planner, index=index, settings=settings),
             channels=channels,
             dispatcher=dispatcher,
-            secret=secret,
+            secret=database.secret,
             hasher=hasher,
         )
 
@@ -118,12 +115,3 @@ class Runtime:
         self.dispatcher.stop()
         self.engine.dispose()
         self.read_engine.dispose()
-
-
-def _adopt_secret(session: Session, secret: SecretKey, hasher: ContactHasher) -> None:
-    """Refuses a key other than the one this database was set up with; once, re-keys the
-    opt-outs stored as plain hashes before keyed hashes existed (migration 0003)."""
-    check_fingerprint(session, secret)
-    if meta.get_value(session, meta.LEGACY_OPT_OUTS_ADOPTED) is None:
-        adopt_legacy_of_everyone(session, hasher=hasher)
-        meta.set_value(session, meta.LEGACY_OPT_OUTS_ADOPTED, "yes")

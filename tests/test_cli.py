@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select
 
 from outage_notify.auth.secret import SecretKey
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import PURPOSE as CONTACTS
 from outage_notify.customers.contacts import ContactHasher
+from outage_notify.db.engine import make_engine
+from outage_notify.db.migrate import alembic_config, at_head, upgrade
 from outage_notify.db.models import ApiKey, Customer, Erasure, Notification
 from outage_notify.runtime import Runtime
 
@@ -31,10 +35,11 @@ def run(
     *args: str,
     stdin: str | None = None,
     extra_env: dict[str, str] | None = None,
+    python: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OUTAGE_NOTIFY_DATABASE_URL": database_url, **(extra_env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "outage_notify", *args],
+        [sys.executable, *python, "-m", "outage_notify", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -76,6 +81,19 @@ def test_apikey_create_prints_the_key_alone_and_stores_only_its_hash(database_ur
 )
 def test_bad_usage_exits_2(database_url: str, args: tuple[str, ...]) -> None:
     assert run(database_url, *args).returncode == 2
+
+
+def test_a_command_brings_a_new_or_an_older_database_to_head(tmp_path: Path) -> None:
+    new = f"sqlite:///{tmp_path / 'new.db'}"
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    upgrade(older)
+    command.downgrade(alembic_config(older), "-1")
+    for url in (new, older):
+        result = run(url, "apikey", "create", "--role", "agent", "--name", "desk")
+        assert result.returncode == 0, result.stderr
+        engine = make_engine(url)
+        assert at_head(engine)
+        engine.dispose()
 
 
 def test_import_reports_rejected_rows_with_reasons_and_keeps_the_good_ones(
@@ -265,3 +283,94 @@ def test_a_missing_territory_file_is_a_configuration_error(
     assert result.stderr.startswith("outage-notify: configuration:")
     assert f"{missing} does not exist" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+# ---- start-up: what a command that does not serve loads ----------------------------------------
+
+# None of these is needed by a command that does not serve, and together they are most of the
+# start-up time: the web stack, the providers' SDKs, the geometry and data-frame stack,
+# templates and localisation, the scheduler and the metrics.
+SERVING_ONLY = frozenset(
+    {
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "jinja2",
+        "babel",
+        "apscheduler",
+        "prometheus_client",
+        "twilio",
+        "pywebpush",
+        "requests",
+        "aiohttp",
+        "shapely",
+        "pyproj",
+        "numpy",
+        "pandas",
+        "geopandas",
+    }
+)
+# A database already at head is recognised without Alembic (it reads alembic_version and the
+# revision ids written in migrations/versions/): Alembic is loaded only to migrate.
+AT_HEAD = SERVING_ONLY | {"alembic"}
+
+
+def imported_packages(database_url: str, *args: str) -> set[str]:
+    """The top-level packages the command imported, from Python's own -X importtime log."""
+    result = run(database_url, *args, python=("-X", "importtime"))
+    assert result.returncode == 0, result.stderr
+    names = (
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    )
+    return {name.split(".")[0] for name in names}
+
+
+def loads(*args: str, must_not_load: frozenset[str]) -> Any:
+    return pytest.param(args, must_not_load, id=" ".join(args))
+
+
+@pytest.mark.parametrize(
+    ("args", "must_not_load"),
+    [
+        # Prints argparse's help: not even the settings (pydantic) or the database.
+        loads("--help", must_not_load=AT_HEAD | {"sqlalchemy", "pydantic", "pydantic_settings"}),
+        # Makes a key pair with py_vapid / cryptography; no database.
+        loads("vapid", "generate", must_not_load=AT_HEAD | {"sqlalchemy"}),
+        loads("db", "upgrade", must_not_load=AT_HEAD),
+        loads("apikey", "create", "--role", "agent", "--name", "desk", must_not_load=AT_HEAD),
+        loads("customers", "export", "K-1", must_not_load=AT_HEAD),
+        loads("customers", "erase", "K-1", must_not_load=AT_HEAD),
+    ],
+)
+def test_a_command_that_does_not_serve_loads_only_what_it_uses(
+    database_url: str, tmp_path: Path, args: tuple[str, ...], must_not_load: frozenset[str]
+) -> None:
+    if args[0] == "customers":  # export and erase need K-1 to be there
+        path = tmp_path / "customers.csv"
+        path.write_text(CSV, encoding="utf-8")
+        assert run(database_url, "customers", "import", str(path)).returncode == 0
+    loaded = imported_packages(database_url, *args)
+    assert loaded & must_not_load == set()
+
+
+def test_importing_a_csv_loads_the_validators_and_the_territory_check_only(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(CSV, encoding="utf-8")
+    loaded = imported_packages(database_url, "customers", "import", str(path))
+    assert {"phonenumbers", "email_validator"} <= loaded
+    # numpy and shapely derive the territory that strays are reported against; nothing else.
+    assert loaded & (AT_HEAD - {"numpy", "shapely"}) == set()
+
+
+def test_a_worker_never_migrates_it_refuses_a_database_behind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    refused = run(url, "worker", "--once")
+    assert refused.returncode == 1
+    assert "run `outage-notify db upgrade` first" in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0
+    assert run(url, "db", "upgrade").returncode == 0
+    assert run(url, "worker", "--once").returncode == 0

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from outage_notify.config import MIN_SECRET_LENGTH, Settings
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import AppMeta
+from outage_notify.errors import Refusal
 
 FINGERPRINT = "secret_key_fingerprint"
 DEFAULT_FILE = "outage_notify.key"
 
 
-class SecretKeyError(RuntimeError):
+class SecretKeyError(Refusal):
     """The key cannot be used; the message says what to do."""
 
 

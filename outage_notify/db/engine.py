@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_SECONDS = 60.0
@@ -62,7 +61,14 @@ def _sqlite_engine(url: str, *, writer: bool, busy_seconds: float, **kwargs: Any
 
 def upsert_insert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # Imported here: the PostgreSQL dialect is not loaded at all by a command run on SQLite.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -17,9 +17,10 @@ from email_validator import EmailNotValidError, validate_email
 from outage_notify.config import LANGUAGES
 from outage_notify.ingest.records import CustomerRecord, RecordError, Rejection
 from outage_notify.ingest.text import check_text
-from outage_notify.matching.geometry import AreaError, to_wgs84_points
-from outage_notify.matching.territory import Territory, outside_reason
 from outage_notify.planning.rules import CHANNELS, QuietHours
+
+if TYPE_CHECKING:
+    from outage_notify.matching.territory import Territory
 
 FIELDS = (
     "customer_id",
@@ -84,9 +85,12 @@ def validate_customer(raw: Mapping[str, Any], rules: CustomerRules) -> CustomerR
         transformer=_text(raw, "transformer", max_len=64),
         quiet_hours=_quiet_hours(_text(raw, "quiet_hours", max_len=20)),
     )
-    outside = outside_reason(rules.territory, record.lon, record.lat) if rules.territory else None
-    if outside:
-        raise RecordError(outside)
+    if rules.territory is not None:
+        from outage_notify.matching.territory import outside_reason  # geometry: only then
+
+        outside = outside_reason(rules.territory, record.lon, record.lat)
+        if outside:
+            raise RecordError(outside)
     return record
 
 
@@ -308,6 +312,9 @@ def _point(geometry: Any, crs: str | None) -> tuple[float, float] | str:
         return "Point coordinates must be numbers"
     if crs is None:
         return float(x), float(y)
+    # pyproj and shapely only for the rare projected file: a CSV import should not load them.
+    from outage_notify.matching.geometry import AreaError, to_wgs84_points
+
     try:
         lon, lat = to_wgs84_points(float(x), float(y), crs)
     except AreaError as exc:

@@ -10,14 +10,16 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 import shapely.errors
-from pyproj import CRS, Transformer
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 BBox = tuple[float, float, float, float]
@@ -169,6 +171,8 @@ def _is_wgs84(name: str) -> bool:
 
 @lru_cache(maxsize=16)
 def _transformer(name: str) -> Transformer:
+    from pyproj import CRS, Transformer  # PROJ loads slowly; only projected input needs it
+
     try:
         source = CRS.from_user_input(name)
     except Exception as exc:  # pyproj raises its own CRSError family

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -93,6 +92,8 @@ class CustomerIndex:
 
 def _group(pks: np.ndarray, keys: Sequence[str | None]) -> dict[str, np.ndarray]:
     """Grid id → the customers on it, grouped by sorting codes rather than in a Python loop."""
+    import pandas as pd  # its factorize, only where the index is built: not for the CLI
+
     codes, names = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]

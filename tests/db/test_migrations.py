@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from outage_notify.db.engine import make_engine
-from outage_notify.db.migrate import alembic_config, at_head, head_revision, upgrade
+from outage_notify.db.migrate import (
+    alembic_config,
+    at_head,
+    bring_to_head,
+    head_revision,
+    recorded_revisions,
+    script_heads,
+    upgrade,
+)
 from outage_notify.db.models import Base
 
 
@@ -37,4 +46,55 @@ def test_upgrade_downgrade_upgrade_round_trips(tmp_path: Path) -> None:
     upgrade(url)
     assert at_head(engine)
     assert head_revision() is not None
+    engine.dispose()
+
+
+# ---- "at head?" without Alembic (what the one-shot commands ask) -------------------------------
+
+
+def test_the_heads_read_from_the_migration_files_are_alembics_heads() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script_heads() == frozenset(script.get_heads())
+
+
+def write_revisions(folder: Path, *revisions: tuple[str, str]) -> None:
+    for revision, down in revisions:
+        (folder / f"{revision}_step.py").write_text(
+            f'revision: str = "{revision}"\ndown_revision = {down}\n', encoding="utf-8"
+        )
+
+
+def test_the_heads_of_a_branched_history_are_its_tips_until_a_merge(tmp_path: Path) -> None:
+    write_revisions(tmp_path, ("a1", "None"), ("b2", '"a1"'), ("c3", '"a1"'))
+    (tmp_path / "__init__.py").write_text("revision = 'not a migration'\n")
+    assert script_heads(tmp_path) == {"b2", "c3"}
+    write_revisions(tmp_path, ("d4", '("b2", "c3")'))
+    assert script_heads(tmp_path) == {"d4"}
+
+
+@pytest.mark.parametrize(
+    "ids",
+    ['revision = make_id()\ndown_revision = "a1"\n', 'down_revision = "a1"\n', "revision = ("],
+)
+def test_a_migration_whose_ids_cannot_be_read_leaves_the_question_to_alembic(
+    tmp_path: Path, ids: str
+) -> None:
+    write_revisions(tmp_path, ("a1", "None"))
+    (tmp_path / "b2_step.py").write_text(ids, encoding="utf-8")
+    assert script_heads(tmp_path) is None
+
+
+def test_bring_to_head_runs_alembic_only_when_the_database_is_not_at_head(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    engine = make_engine(url)
+    assert recorded_revisions(engine) is None
+    assert bring_to_head(engine, url) is True
+    assert at_head(engine)
+    assert bring_to_head(engine, url) is False
+    command.downgrade(alembic_config(url), "-1")
+    assert not at_head(engine)
+    assert bring_to_head(engine, url) is True
+    assert at_head(engine)
     engine.dispose()

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from outage_notify.config import Settings
+from typing import TYPE_CHECKING
+
 from outage_notify.delivery.channels.base import Channel
 from outage_notify.delivery.channels.dev_sink import DevSink
-from outage_notify.delivery.channels.email_smtp import SmtpEmail
-from outage_notify.delivery.channels.sms_twilio import TwilioSms
-from outage_notify.delivery.channels.webpush import WebPush
+
+if TYPE_CHECKING:
+    from outage_notify.config import Settings
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
+    # The providers' SDKs are imported here, not with the package, so that loading one
+    # channel module (the VAPID keys of `outage-notify vapid generate`) does not load them all.
+    from outage_notify.delivery.channels.email_smtp import SmtpEmail
+    from outage_notify.delivery.channels.sms_twilio import TwilioSms
+    from outage_notify.delivery.channels.webpush import WebPush
+
     channels: dict[str, Channel] = {}
     if settings.twilio_configured:
         channels["sms"] = TwilioSms(settings)

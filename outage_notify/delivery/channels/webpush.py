@@ -9,15 +9,11 @@ message fails or is retried, and the device keeps its subscription.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-from cryptography.hazmat.primitives import serialization
-from py_vapid import Vapid
-from py_vapid.utils import b64urlencode
 from pywebpush import WebPushException, webpush
 
 from outage_notify.config import Settings
@@ -28,17 +24,10 @@ from outage_notify.delivery.channels.base import (
     PushTarget,
     SendResult,
 )
+from outage_notify.delivery.channels.vapid import generate_vapid_keys as generate_vapid_keys
+from outage_notify.delivery.channels.vapid import load_vapid_key
 
 TTL_SECONDS = 12 * 3600  # news of an outage is stale after half a day
-
-
-def load_vapid_key(value: str) -> Vapid:
-    """A PEM text, a path to a PEM file, or the base64url private key."""
-    if value.lstrip().startswith("-----BEGIN"):
-        return Vapid.from_pem(value.encode())
-    if os.path.isfile(value):
-        return Vapid.from_file(value)
-    return Vapid.from_string(value)
 
 
 GONE_STATUSES = frozenset({404, 410})
@@ -137,15 +126,3 @@ class WebPush(Channel):
             error=errors or None,
             gone_subscriptions=gone,
         )
-
-
-def generate_vapid_keys() -> tuple[str, str]:
-    """(private key for OUTAGE_NOTIFY_VAPID_PRIVATE_KEY, public application server key),
-    both base64url as browsers and pywebpush take them."""
-    vapid = Vapid()
-    vapid.generate_keys()
-    private_value = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
-    public = vapid.public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return b64urlencode(private_value), b64urlencode(public)
