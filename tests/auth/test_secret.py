@@ -67,19 +67,22 @@ def test_contact_hashes_are_keyed_so_a_database_copy_cannot_be_reversed() -> Non
     assert one.contact("sms", phone) == one.contact("sms", f" {phone} ")
 
 
+def legacy_opt_out(phone: str) -> OptOut:
+    """A STOP as version 0.1 stored it: an unkeyed SHA-256 of the number."""
+    return OptOut(
+        channel="sms",
+        address_hash=legacy_digest("sms", phone),
+        scheme="sha256",
+        created_at=utcnow(),
+    )
+
+
 def test_unkeyed_opt_outs_of_earlier_versions_are_re_keyed_and_still_honoured(
     make_settings: Any, client: Any, keys: dict, runtime: Runtime
 ) -> None:
     phone = "+358401234567"
     with runtime.transaction() as session:  # as version 0.1 stored a STOP
-        session.add(
-            OptOut(
-                channel="sms",
-                address_hash=legacy_digest("sms", phone),
-                scheme="sha256",
-                created_at=utcnow(),
-            )
-        )
+        session.add(legacy_opt_out(phone))
     person = {"customer_id": "L-1", "phone": phone, "lat": 60.17, "lon": 24.94}
     assert client.post("/api/v1/customers", json=[person], headers=keys["admin"]).status_code == 200
     detail = client.get("/api/v1/customers/L-1", headers=keys["agent"]).json()
@@ -96,14 +99,7 @@ def test_unkeyed_opt_outs_of_current_customers_are_re_keyed_at_start_up(
     person = {"customer_id": "L-2", "phone": phone, "lat": 60.17, "lon": 24.94}
     assert client.post("/api/v1/customers", json=[person], headers=keys["admin"]).status_code == 200
     with runtime.transaction() as session:  # a database upgraded from version 0.1
-        session.add(
-            OptOut(
-                channel="sms",
-                address_hash=legacy_digest("sms", phone),
-                scheme="sha256",
-                created_at=utcnow(),
-            )
-        )
+        session.add(legacy_opt_out(phone))
         session.execute(delete(AppMeta).where(AppMeta.key == "legacy_opt_outs_adopted"))
     restarted = Runtime.build(make_settings())
     with restarted.transaction() as session:

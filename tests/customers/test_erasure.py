@@ -57,15 +57,23 @@ def fates(w: dict[str, Any], external_id: str) -> dict[tuple[str, str], tuple[st
     return {(cid, channel): (status, reason) for cid, channel, status, reason in rows}
 
 
-def test_erasing_a_customer_changes_nothing_for_another_who_shares_their_phone_and_email(
-    make_settings: Any, database_url: str
-) -> None:
-    w = world(make_settings())
+def family_with_home_erased(
+    settings: Any, database_url: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A home and a cottage sharing a phone and an email; the home is erased (CLI)."""
+    w = world(settings)
     home = customer(0, 0, phone=SHARED_PHONE, email=SHARED_EMAIL, channels="sms;email")
     cottage = customer(1, 1, phone=SHARED_PHONE, email=SHARED_EMAIL, channels="sms;email")
     load(w, [home, cottage])
     erased = run(database_url, "customers", "erase", "C-0-0", extra_env=SECRET_ENV)
     assert erased.returncode == 0, erased.stderr
+    return w, home
+
+
+def test_erasing_a_customer_changes_nothing_for_another_who_shares_their_phone_and_email(
+    make_settings: Any, database_url: str
+) -> None:
+    w, _ = family_with_home_erased(make_settings(), database_url)
     assert fates(w, "E-1") == {
         ("C-1-1", "sms"): ("queued", None),
         ("C-1-1", "email"): ("queued", None),
@@ -76,11 +84,7 @@ def test_erasing_a_customer_changes_nothing_for_another_who_shares_their_phone_a
 def test_an_erased_customer_re_imported_is_not_messaged_on_their_erased_contacts(
     make_settings: Any, database_url: str
 ) -> None:
-    w = world(make_settings())
-    home = customer(0, 0, phone=SHARED_PHONE, email=SHARED_EMAIL, channels="sms;email")
-    cottage = customer(1, 1, phone=SHARED_PHONE, email=SHARED_EMAIL, channels="sms;email")
-    load(w, [home, cottage])
-    assert run(database_url, "customers", "erase", "C-0-0", extra_env=SECRET_ENV).returncode == 0
+    w, home = family_with_home_erased(make_settings(), database_url)
     load(w, [home])  # the utility's nightly sync sends the erased customer again
     assert fates(w, "E-2") == {
         ("C-0-0", "sms"): ("suppressed", "erased"),

@@ -17,6 +17,7 @@ from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
 from outage_notify.db.models import Notification, OutboxItem, PushSubscription
 from outage_notify.delivery import outbox
+from outage_notify.delivery.channels.base import OutgoingMessage
 from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -63,6 +64,13 @@ def drain_until_empty(runtime: Runtime, rounds: int = 400) -> None:
                 return
             session.execute(update(OutboxItem).values(available_at=utcnow()))
     raise AssertionError("outbox never emptied")
+
+
+def claim_as(session: Any, worker: str, *, lease_seconds: int, limit: int) -> list[OutgoingMessage]:
+    """A claim by another worker (one that will stall or die), made by hand."""
+    return outbox.claim(
+        session, worker=worker, now=utcnow(), lease=timedelta(seconds=lease_seconds), limit=limit
+    )
 
 
 def notifications(runtime: Runtime, channel: str | None = None) -> list[Notification]:
@@ -162,13 +170,7 @@ def test_a_killed_worker_s_sends_in_flight_are_taken_up_again_and_marked_possibl
     load(setup, [customer(0, 0, channels="sms")])
     post(setup, external_id="K-1", area=cells(0, 0, 1, 1))
     with runtime.transaction() as session:  # a worker claims, starts sending, then dies
-        claimed = outbox.claim(
-            session,
-            worker="dead-worker",
-            now=utcnow(),
-            lease=timedelta(seconds=5),
-            limit=10,
-        )
+        claimed = claim_as(session, "dead-worker", lease_seconds=5, limit=10)
     assert len(claimed) == 1
     with runtime.transaction() as session:
         assert outbox.start_sending(
@@ -194,13 +196,7 @@ def test_a_claim_whose_send_never_started_is_taken_up_again_silently(
     load(setup, [customer(0, 0, channels="sms")])
     post(setup, external_id="K-2", area=cells(0, 0, 1, 1))
     with runtime.transaction() as session:  # a worker claims, then dies before sending
-        claimed = outbox.claim(
-            session,
-            worker="dead",
-            now=utcnow(),
-            lease=timedelta(seconds=5),
-            limit=10,
-        )
+        claimed = claim_as(session, "dead", lease_seconds=5, limit=10)
     assert len(claimed) == 1
     with runtime.transaction() as session:
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
@@ -220,13 +216,7 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(
     load(setup, [customer(0, 0, channels="sms")])
     post(setup, external_id="K-3", area=cells(0, 0, 1, 1))
     with runtime.transaction() as session:
-        (slow,) = outbox.claim(
-            session,
-            worker="slow",
-            now=utcnow(),
-            lease=timedelta(seconds=5),
-            limit=10,
-        )
+        (slow,) = claim_as(session, "slow", lease_seconds=5, limit=10)
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     assert runtime.dispatcher.drain() == 1  # another worker took it over and sent it
     with runtime.transaction() as session:  # the slow worker wakes up: it must not send
@@ -241,13 +231,7 @@ def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: Twi
     load(setup, [customer(0, 0, channels="sms")])
     post(setup, external_id="R-1", area=cells(0, 0, 1, 1))
     with runtime.transaction() as session:
-        (message,) = outbox.claim(
-            session,
-            worker="w",
-            now=utcnow(),
-            lease=timedelta(seconds=30),
-            limit=1,
-        )
+        (message,) = claim_as(session, "w", lease_seconds=30, limit=1)
     # The receipt beats our own write-back of the provider's answer.
     with runtime.transaction() as session:
         assert apply_twilio_status(
