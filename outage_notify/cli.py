@@ -123,7 +123,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+        # SIGTERM then stops the server within this many seconds even with a request in flight.
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 

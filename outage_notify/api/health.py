@@ -21,7 +21,9 @@ OUTBOX = Gauge("outage_notify_outbox", "Outbox rows by state", ["state"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    # async: answered on the event loop itself, so it needs no worker thread and still answers
+    # when every thread is busy (checking big areas, say).
     return {"status": "ok"}
 
 
