@@ -279,18 +279,20 @@ def _valid_union(geometries: list[BaseGeometry]) -> Polygon | MultiPolygon:
 
 def _repaired_parts(geometry: BaseGeometry) -> BaseGeometry:
     """Each polygon of an invalid geometry repaired on its own (parts may overlap)."""
-    parts = [part for polygon in shapely.get_parts(geometry) for part in _repaired(polygon)]
+    polygons = shapely.get_parts(geometry)
+    if len(polygons) == 1:  # a Polygon: already known to be invalid
+        return shapely.geometrycollections(_repaired(polygons[0]))
+    valid = shapely.is_valid(polygons)
+    parts = [*polygons[valid], *(p for polygon in polygons[~valid] for p in _repaired(polygon))]
     return shapely.geometrycollections(parts)
 
 
 def _repaired(polygon: Polygon) -> list[BaseGeometry]:
-    """A valid polygon as it is; an invalid one rebuilt by GEOS's "structure" method: a point
+    """An invalid polygon rebuilt by GEOS's "structure" method: a point
     is inside where the ring winds round it (every lobe kept, and a loop wound twice, such as a
     pentagram's centre, stays inside, where the even-odd "linework" method makes it a hole);
     holes are taken out of the shell. "structure" is also linear in the crossings, where
     "linework" is quadratic for a ring cut into thousands of lobes."""
-    if polygon.is_valid:
-        return [polygon]
     _refuse_entangled(polygon)
     fixed = shapely.make_valid(polygon, method="structure", keep_collapsed=False)
     if not fixed.is_valid:
@@ -326,12 +328,12 @@ def _refuse_entangled(polygon: Polygon) -> None:
     count = len(starts)
     max_crossings = CROSSINGS_PER_VERTEX * count + 64
     max_pairs = EDGE_PAIRS_PER_VERTEX * count + 4096
-    tree = shapely.STRtree(shapely.linestrings(np.stack([starts, ends], axis=1)))
-    boxes = shapely.box(*np.minimum(starts, ends).T, *np.maximum(starts, ends).T)
+    edges = shapely.linestrings(np.stack([starts, ends], axis=1))
+    tree = shapely.STRtree(edges)
     crossings = pairs = first = 0
     chunk = 16  # grows: a hopelessly tangled ring is refused after a few small chunks
     while first < count:
-        mine, other = tree.query(boxes[first : first + chunk])
+        mine, other = tree.query(edges[first : first + chunk])  # boxes overlap
         mine += first
         first, chunk = first + chunk, min(chunk * 2, PAIRS_CHUNK)
         keep = (mine < other) & (neighbours[mine, 0] != other) & (neighbours[mine, 1] != other)
