@@ -21,12 +21,12 @@ from typing import Any
 
 import shapely
 
-from bench import cli, delivery, matching, planning
+from bench import cli, delivery, geometry, matching, planning
 from bench.common import drop_outage_notify_env, run_isolated, say
 from bench.report import Section, render_table, write_json
 
 RESULTS = Path(__file__).parent / "results"
-PARTS = ("matching", "planning", "delivery", "cli")
+PARTS = ("matching", "planning", "delivery", "geometry", "cli")
 PACKAGES = ("shapely", "numpy", "sqlalchemy", "fastapi", "twilio", "aiosmtpd", "pywebpush")
 
 
@@ -59,6 +59,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
         ("planning", planning.run_demo, (args.profile,)),
         ("planning", planning.run_big, (args.customers, args.affected, args.limit, args.profile)),
         ("delivery", delivery.run, ()),
+        ("geometry", geometry.run, (args.customers, args.repeats)),
         ("cli", cli.run, (args.repeats,)),
     ]
     return [step for step in steps if not args.only or step[0] in args.only]

@@ -38,6 +38,7 @@ from outage_notify.db.models import (
 )
 from outage_notify.demo import add_town_subscriptions
 from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 
@@ -271,7 +272,8 @@ def incident_body(external_id: str, polygon: Polygon) -> dict[str, Any]:
 def upsert_new(runtime: Runtime, label: str, polygon: Polygon, *, profile: bool) -> Upsert:
     """IncidentService.upsert of a new incident, then the commit, each timed."""
     record = incident_from_body(
-        incident_body(f"BENCH-{label.upper()}-{utcnow():%H%M%S%f}", polygon)
+        incident_body(f"BENCH-{label.upper()}-{utcnow():%H%M%S%f}", polygon),
+        max_vertices=DEFAULT_MAX_VERTICES,
     )
     profiler = cProfile.Profile() if profile else None
     session = runtime.sessions()

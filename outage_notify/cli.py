@@ -136,6 +136,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # SIGTERM then stops the server within this many seconds even with a request in flight.
+        timeout_graceful_shutdown=30,
     )
     return 0
 

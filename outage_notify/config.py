@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # unset, it is derived from the customers' points (matching/territory.py).
     territory: str | None = None
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # An incident or warning area with more vertices is refused (422) before any geometry work.
+    max_area_vertices: int = Field(20000, ge=4)
 
     # How long a SQLite writer waits for the database's single write lock.
     sqlite_busy_seconds: float = Field(60.0, gt=0)

@@ -120,7 +120,7 @@ def _step(
         if "post" in step:
             body = _body(step["post"], runtime, started)
             body["external_id"] = f"DEMO-{run}-{step['post']['ref'].upper()}"
-            record = incident_from_body(body)
+            record = incident_from_body(body, max_vertices=runtime.settings.max_area_vertices)
             outcome = runtime.incidents.upsert(session, source=SOURCE, record=record, now=now)
             result.incidents[step["post"]["ref"]] = outcome.incident.id
         else:

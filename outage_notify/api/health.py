@@ -22,7 +22,9 @@ OUTBOX = Gauge("outage_notify_outbox", "Outbox rows by state", ["state"])
 
 
 @router.get("/healthz", summary="The process is up", response_model=HealthOut)
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    # async: answered on the event loop itself, so it needs no worker thread and still answers
+    # when every thread is busy (checking big areas, say).
     return {"status": "ok"}
 
 

@@ -96,7 +96,7 @@ def post_incident(
     ignored = sorted(body.model_extra or {})
     fields = body.model_dump(exclude=set(ignored))
     try:
-        record = incident_from_body(fields)
+        record = incident_from_body(fields, max_vertices=runtime.settings.max_area_vertices)
     except RecordError as exc:
         raise ApiError(422, str(exc)) from exc
     with runtime.transaction() as session:

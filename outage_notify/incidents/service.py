@@ -115,7 +115,9 @@ class IncidentService:
         """Changes some fields of an incident; the rest stay as they are."""
         incident = get_incident(session, incident_id=incident_id)
         try:
-            record = apply_patch(record_of(incident), patch)
+            record = apply_patch(
+                record_of(incident), patch, max_vertices=self.settings.max_area_vertices
+            )
         except RecordError as exc:
             raise IncidentError(str(exc)) from exc
         return self.upsert(session, source=incident.source, record=record, now=now)

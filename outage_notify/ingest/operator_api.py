@@ -30,7 +30,7 @@ MAX_GRID_IDS = 10_000
 MAX_ID_LENGTH = 64  # as customers' feeder and transformer ids
 
 
-def incident_from_body(body: Mapping[str, Any]) -> IncidentRecord:
+def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> IncidentRecord:
     """A full incident body: what is absent is absent (no ETR, no cause), not "unchanged"."""
     external_id = body.get("external_id")
     if not isinstance(external_id, str) or not external_id.strip():
@@ -44,7 +44,7 @@ def incident_from_body(body: Mapping[str, Any]) -> IncidentRecord:
         status=_choice(body.get("status", "detected"), "status", STATUSES),
         cause=_optional_text(body.get("cause"), "cause", 300),
         message=_message(body.get("message")),
-        area=_area(body.get("area")),
+        area=_area(body.get("area"), max_vertices),
         feeders=_ids(body.get("feeders"), "feeders"),
         transformers=_ids(body.get("transformers"), "transformers"),
         etr=_time(body.get("etr"), "etr"),
@@ -55,7 +55,9 @@ def incident_from_body(body: Mapping[str, Any]) -> IncidentRecord:
     return check_consistent(record)
 
 
-def apply_patch(current: IncidentRecord, patch: Mapping[str, Any]) -> IncidentRecord:
+def apply_patch(
+    current: IncidentRecord, patch: Mapping[str, Any], *, max_vertices: int
+) -> IncidentRecord:
     """The fields given replace the current ones; a field given as null clears it."""
     fixed = {"external_id", "kind"} & set(patch)
     if fixed:
@@ -71,7 +73,7 @@ def apply_patch(current: IncidentRecord, patch: Mapping[str, Any]) -> IncidentRe
         "status": lambda v: _choice(v, "status", STATUSES),
         "cause": lambda v: _optional_text(v, "cause", 300),
         "message": _message,
-        "area": _area,
+        "area": lambda v: _area(v, max_vertices),
         "feeders": lambda v: _ids(v, "feeders"),
         "transformers": lambda v: _ids(v, "transformers"),
     }
@@ -122,11 +124,11 @@ def _message(value: Any) -> str | dict[str, str] | None:
     raise RecordError("message must be text, or an object of texts by language (fi, sv, en)")
 
 
-def _area(value: Any) -> dict[str, object] | None:
+def _area(value: Any, max_vertices: int) -> dict[str, object] | None:
     if value is None:
         return None
     try:
-        return area_to_geojson(parse_area(value))
+        return area_to_geojson(parse_area(value, max_vertices=max_vertices))
     except AreaError as exc:
         raise RecordError(str(exc)) from exc
 

@@ -6,6 +6,12 @@ no geometry tests), then tests those candidates' coordinates against the prepare
 vectorised call: testing point objects one by one in GEOS is several times slower. A point on
 the area's boundary counts as inside ("intersects", not "within"). Feeder and transformer ids
 match beside the geometry.
+
+Testing a point against a polygon costs a step for every edge a line through the point crosses:
+for a comb or a star of thousands of spikes, that is thousands of steps per point. So a big area
+is cut in halves, again and again, together with the points, until each piece has at most
+PIECE_VERTICES vertices (as PostGIS users do with ST_Subdivide); each point is then tested only
+against the small piece around it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from outage_notify.matching.territory import DerivedTerritory, Territory, derive
+
+PIECE_VERTICES = 256
+# Cutting stops here whatever is left: vertices packed into a tiny spot cannot be cut apart.
+MAX_CUTS = 24
 
 
 @dataclass
@@ -67,8 +77,7 @@ class CustomerIndex:
         candidates = self._tree.query(area)  # envelopes only
         if len(candidates) == 0:
             return np.empty(0, dtype=np.int64)
-        shapely.prepare(area)  # caches the area's index on the object; matches nothing else
-        inside = shapely.intersects_xy(area, self.lon[candidates], self.lat[candidates])
+        inside = _inside(area, self.lon[candidates], self.lat[candidates])
         return np.asarray(candidates[inside], dtype=np.int64)
 
     def on_grid(self, feeders: Iterable[str], transformers: Iterable[str]) -> np.ndarray:
@@ -88,6 +97,42 @@ class CustomerIndex:
         """Everyone the incident touches: inside its area, or on a listed feeder/transformer."""
         inside = self.within(area) if area is not None else np.empty(0, dtype=np.int64)
         return np.union1d(inside, self.on_grid(feeders, transformers))
+
+
+def _inside(area: BaseGeometry, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Which points are inside the area or on its boundary."""
+    inside = np.zeros(len(lon), dtype=bool)
+    _mark_inside(area, np.arange(len(lon)), lon, lat, inside, 0)
+    return inside
+
+
+def _mark_inside(
+    piece: BaseGeometry,
+    which: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    inside: np.ndarray,
+    cuts: int,
+) -> None:
+    """Marks which of the points `which` are in the piece: directly when it is small (or the
+    points few), else in its two halves, each with the points in its half. A point on the cut
+    goes to both halves, so one on the boundary is found by either."""
+    if piece.is_empty or len(which) == 0:
+        return
+    vertices = int(shapely.get_num_coordinates(piece))
+    if vertices <= PIECE_VERTICES or cuts >= MAX_CUTS:
+        shapely.prepare(piece)  # caches the piece's index on the object; matches nothing else
+        inside[which] |= shapely.intersects_xy(piece, lon[which], lat[which])
+        return
+    minx, miny, maxx, maxy = piece.bounds
+    along_x = maxx - minx >= maxy - miny
+    values = lon[which] if along_x else lat[which]
+    middle = (minx + maxx) / 2 if along_x else (miny + maxy) / 2
+    first = (minx, miny, middle, maxy) if along_x else (minx, miny, maxx, middle)
+    second = (middle, miny, maxx, maxy) if along_x else (minx, middle, maxx, maxy)
+    for box, side in ((first, values <= middle), (second, values >= middle)):
+        half = shapely.clip_by_rect(piece, *box)
+        _mark_inside(half, which[side], lon, lat, inside, cuts + 1)
 
 
 def _group(pks: np.ndarray, keys: Sequence[str | None]) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import IncidentCustomer, Notification
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 from outage_notify.runtime import Runtime
 from tests.conftest import TEST_SECRET
 from tests.town import COLS, ROWS, cells, town
@@ -107,7 +108,10 @@ def _apply(body: dict[str, Any], op: str, value: Any, now: datetime) -> dict[str
 def _post(runtime: Runtime, body: dict[str, Any], now: datetime) -> None:
     with runtime.transaction() as session:
         runtime.incidents.upsert(
-            session, source="operator", record=incident_from_body(body), now=now
+            session,
+            source="operator",
+            record=incident_from_body(body, max_vertices=DEFAULT_MAX_VERTICES),
+            now=now,
         )
 
 

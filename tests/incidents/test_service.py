@@ -15,6 +15,7 @@ from outage_notify.db.models import Notification, OutboxItem
 from outage_notify.incidents.service import IncidentError
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 from outage_notify.planning.service import write_notifications
 from outage_notify.runtime import Runtime
 from tests.town import box, cells, customer, town
@@ -34,7 +35,10 @@ def load(runtime: Runtime, people: list[dict[str, Any]]) -> None:
 def upsert(runtime: Runtime, now: datetime = NIGHT, **body: Any) -> Any:
     with runtime.transaction() as session:
         return runtime.incidents.upsert(
-            session, source="operator", record=incident_from_body(body), now=now
+            session,
+            source="operator",
+            record=incident_from_body(body, max_vertices=DEFAULT_MAX_VERTICES),
+            now=now,
         )
 
 

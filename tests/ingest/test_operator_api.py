@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outage_notify.ingest.operator_api import apply_patch, incident_from_body
+from outage_notify.ingest import operator_api
 from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
+
+# The parsers as the service calls them, with the default MAX_AREA_VERTICES.
+incident_from_body = partial(operator_api.incident_from_body, max_vertices=DEFAULT_MAX_VERTICES)
+apply_patch = partial(operator_api.apply_patch, max_vertices=DEFAULT_MAX_VERTICES)
 
 AREA = {
     "type": "Polygon",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
@@ -494,3 +495,297 @@ def test_intersects_box() -> None:
     assert intersects_box(area, (24.5, 60.5, 26.0, 62.0))
     assert intersects_box(area, (25.0, 61.0, 26.0, 62.0))  # touching at a corner counts
     assert not intersects_box(area, (60.0, 24.0, 61.0, 25.0))  # lat/lon swapped
+
+
+# ---- vertex limit --------------------------------------------------------------------------------
+
+
+def regular_ring(vertices: int, cx: float = 24.9, cy: float = 60.2, r: float = 0.1) -> list:
+    turns = [2 * math.pi * i / vertices for i in range(vertices)]
+    points = [[cx + r * math.cos(t), cy + r * math.sin(t)] for t in turns]
+    return [*points, points[0]]
+
+
+def test_an_area_at_the_vertex_limit_is_accepted() -> None:
+    area = parse_area(polygon(regular_ring(40)), max_vertices=40)
+    assert len(area.exterior.coords) == 41  # 40 vertices and the closing repeat
+
+
+def test_an_area_over_the_vertex_limit_is_refused_naming_the_limit() -> None:
+    with pytest.raises(AreaError, match="more than 40 vertices"):
+        parse_area(polygon(regular_ring(41)), max_vertices=40)
+
+
+def test_vertices_are_counted_across_every_ring_and_feature() -> None:
+    twenty = feature(polygon(regular_ring(20)))
+    holed = feature(polygon(ring(0, 0, 4, 4), ring(1, 1, 2, 2)))  # 4 + 4 vertices
+    parse_area(collection(twenty, holed), max_vertices=28)
+    with pytest.raises(AreaError, match="more than 27 vertices"):
+        parse_area(collection(twenty, holed), max_vertices=27)
+
+
+def test_the_vertex_limit_is_checked_before_any_geometry_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_geometry(*_: Any, **__: Any) -> None:
+        raise AssertionError("a shapely geometry was built for an area over the limit")
+
+    monkeypatch.setattr("outage_notify.matching.geometry.shapely.polygons", no_geometry)
+    with pytest.raises(AreaError, match="vertices"):
+        parse_area(polygon(regular_ring(100)), max_vertices=50)
+
+
+# ---- foreign members, crs and bbox ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "geojson",
+    [
+        SQUARE | {"properties": {}},
+        SQUARE | {"geometry": SQUARE},
+        SQUARE | {"radius": 10},
+        feature(SQUARE) | {"features": []},
+        feature(SQUARE) | {"coordinates": SQUARE["coordinates"]},
+        collection(feature(SQUARE)) | {"geometry": SQUARE},
+        collection(feature(SQUARE)) | {"properties": {}},
+        collection(feature(SQUARE | {"extra": 1})),
+        collection(feature(SQUARE) | {"style": "red"}),
+    ],
+    ids=repr,
+)
+def test_an_area_with_foreign_members_is_refused_naming_them(geojson: dict[str, Any]) -> None:
+    message = refused(geojson)
+    assert "member" in message
+
+
+@pytest.mark.parametrize(
+    "geojson",
+    [
+        SQUARE | {"bbox": [24.0, 60.0, 25.0, 61.0]},
+        feature(SQUARE) | {"id": "F-1", "bbox": [24.0, 60.0, 0.0, 25.0, 61.0, 0.0]},
+        collection(feature(SQUARE)) | {"bbox": [24, 60, 25, 61]},
+    ],
+    ids=["geometry", "feature", "collection"],
+)
+def test_the_members_geojson_defines_are_accepted(geojson: dict[str, Any]) -> None:
+    assert parse_area(geojson).equals(parse_area(SQUARE))
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [None, "24,60,25,61", [24, 60, 25], [24, 60, 25, 61, 0], [24, 60, 25, math.nan], [True] * 4],
+    ids=repr,
+)
+def test_a_malformed_bbox_is_refused(bbox: Any) -> None:
+    assert "bbox" in refused(SQUARE | {"bbox": bbox})
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        None,
+        "EPSG:3067",
+        ["EPSG:3067"],
+        {"type": "name"},
+        {"type": "name", "properties": None},
+        {"type": "name", "properties": {"name": 3067}},
+        {"type": "link", "properties": {"href": "http://example.com/crs", "type": "proj4"}},
+        {"type": "EPSG", "properties": {"code": 3067}},
+        {"properties": {"name": "EPSG:3067"}},
+        {"type": "name", "properties": {"name": "EPSG:3067", "extra": 1}},
+        {"type": "name", "properties": {"name": "EPSG:3067"}, "extra": 1},
+        {"type": "name", "properties": {"name": "not a crs at all"}},
+    ],
+    ids=repr,
+)
+def test_a_malformed_crs_is_refused(member: Any) -> None:
+    assert "crs" in refused(SQUARE | {"crs": member}).lower()
+
+
+def test_a_crs_on_a_feature_applies_to_its_geometry() -> None:
+    x, y = STATION_3067
+    projected = feature(polygon(square_around(x, y, 100))) | {"crs": crs("EPSG:3067")}
+    area = parse_area(collection(projected, feature(polygon(ring(24.0, 60.0, 24.1, 60.1)))))
+    assert area.intersects(Point(*STATION_WGS84).buffer(0.01))
+    assert area.intersects(Point(24.05, 60.05))
+    assert area.bounds[0] >= -180 and area.bounds[2] <= 180
+
+
+# ---- hostile shapes ------------------------------------------------------------------------------
+
+
+def zig_zag(vertices: int) -> list[list[float]]:
+    """A forward zig-zag (an even count ends it on a peak) closed by one long edge back to its
+    start: the closing edge crosses every tooth, so each tooth becomes a lobe of its own."""
+    points = [[24.0 + 0.001 * i, 60.0 + 0.01 * (i % 2)] for i in range(vertices)]
+    return [*points, points[0]]
+
+
+def test_a_self_crossing_zig_zag_keeps_every_tooth() -> None:
+    coords = zig_zag(200)
+    area = parse_area(polygon(coords))
+    assert area.is_valid
+    expected = shapely.make_valid(Polygon(coords))  # no loop overlaps another here
+    assert area.symmetric_difference(expected).area == pytest.approx(0.0, abs=1e-15)
+    assert area.area == pytest.approx(expected.area, rel=1e-9)
+
+
+def test_a_zig_zag_whose_closing_edge_crosses_thousands_of_teeth_is_repaired() -> None:
+    area = parse_area(polygon(zig_zag(4000)))
+    assert area.is_valid
+    assert isinstance(area, MultiPolygon) and len(area.geoms) >= 3000
+
+
+def star_polygon(points: int, step: int) -> list[list[float]]:
+    """{points/step}: with step near points/2 every edge crosses almost every other."""
+    turns = [2 * math.pi * (i * step % points) / points for i in range(points)]
+    ring_ = [[24.9 + 0.1 * math.cos(t), 60.2 + 0.1 * math.sin(t)] for t in turns]
+    return [*ring_, ring_[0]]
+
+
+def test_an_area_whose_edges_cross_each_other_quadratically_is_refused() -> None:
+    message = refused(polygon(star_polygon(301, 150)))
+    assert "crosses itself" in message
+
+
+def test_a_pentagram_is_repaired_keeping_its_points_and_its_centre() -> None:
+    area = parse_area(polygon(star_polygon(5, 2)))
+    assert area.is_valid
+    assert area.intersects(Point(24.9, 60.2))  # the centre, wound twice: never dropped
+    for i in range(5):
+        t = 2 * math.pi * i / 5
+        tip_inside = Point(24.9 + 0.09 * math.cos(t), 60.2 + 0.09 * math.sin(t))
+        assert area.intersects(tip_inside)
+
+
+def comb(teeth: int) -> list[list[float]]:
+    top = [[24.0 + 0.001 * i, 60.01 + 0.01 * (i % 2)] for i in range(2 * teeth)]
+    points = [[24.0, 60.0], [24.0 + 0.001 * (2 * teeth - 1), 60.0], *top[::-1]]
+    return [*points, points[0]]
+
+
+def test_a_valid_comb_is_kept_exactly() -> None:
+    coords = comb(500)
+    area = parse_area(polygon(coords))
+    assert isinstance(area, Polygon)
+    assert area.equals(Polygon(coords))
+
+
+def test_many_tiny_holes_are_all_kept() -> None:
+    holes = [
+        ring(24.0 + 0.01 * i, 60.0 + 0.01 * j, 24.004 + 0.01 * i, 60.004 + 0.01 * j)
+        for i in range(1, 30)
+        for j in range(1, 30)
+    ]
+    area = parse_area(polygon(ring(24.0, 60.0, 24.3, 60.3), *holes))
+    assert isinstance(area, Polygon) and len(area.interiors) == len(holes)
+    assert not area.intersects(Point(24.152, 60.152))  # inside a hole
+    assert area.intersects(Point(24.157, 60.157))  # between holes
+    assert area.intersects(Point(24.154, 60.152))  # on a hole's edge: boundary counts
+
+
+def test_thousands_of_overlapping_parts_are_united() -> None:
+    parts = [
+        [ring(24 + 0.01 * i, 60 + 0.01 * j, 24.015 + 0.01 * i, 60.015 + 0.01 * j)]
+        for i in range(40)
+        for j in range(40)
+    ]
+    area = parse_area({"type": "MultiPolygon", "coordinates": parts})
+    assert isinstance(area, Polygon)
+    assert area.area == pytest.approx(0.405**2 - 0.0, rel=1e-6) or area.area < 0.405**2
+    expected = shapely.union_all([Polygon(p[0]) for p in parts])
+    assert area.symmetric_difference(expected).area == pytest.approx(0.0, abs=1e-12)
+    assert area.intersects(Point(24.0125, 60.0125))  # where four parts overlap
+
+
+def test_a_valid_multipolygon_is_kept_as_it_is_without_a_union(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A repaired zig-zag comes back as thousands of triangles touching at points: uniting them
+    # again is slow (quadratic in GEOS) and changes nothing, so a valid multipolygon is kept.
+    canonical = area_to_geojson(parse_area(polygon(zig_zag(1000))))
+
+    def no_union(*_: Any, **__: Any) -> None:
+        raise AssertionError("a valid multipolygon was united again")
+
+    monkeypatch.setattr("outage_notify.matching.geometry.shapely.union_all", no_union)
+    again = parse_area(canonical)
+    assert len(again.geoms) == len(canonical["coordinates"])
+
+
+def test_duplicate_consecutive_vertices_change_nothing() -> None:
+    coords = regular_ring(50)[:-1]
+    doubled = [p for p in coords for _ in range(3)] + [coords[0]]
+    assert parse_area(polygon(doubled)).equals(parse_area(polygon([*coords, coords[0]])))
+
+
+def test_near_collinear_runs_keep_the_square() -> None:
+    side = [[24.0 + i / 1000, 60.0 + (1e-13 if i % 2 else 0.0)] for i in range(1000)]
+    coords = [*side, [25.0, 60.0], [25.0, 61.0], [24.0, 61.0], [24.0, 60.0]]
+    area = parse_area(polygon(coords))
+    assert area.is_valid
+    assert area.area == pytest.approx(1.0, rel=1e-9)
+
+
+@st.composite
+def simple_polygons(draw: st.DrawFn) -> list[list[float]]:
+    """Star-shaped about their centre (angles strictly increasing, each turn under half a
+    circle, so the centre is inside): always simple."""
+    count = draw(st.integers(3, 40))
+    radii = draw(st.lists(st.floats(0.01, 1.0), min_size=count, max_size=count))
+    gaps = draw(st.lists(st.floats(0.6, 1.0), min_size=count, max_size=count))
+    total, turn, points = sum(gaps), 0.0, []
+    for radius, gap in zip(radii, gaps, strict=True):
+        points.append([24.9 + radius * math.cos(turn), 60.2 + radius * math.sin(turn)])
+        turn += 2 * math.pi * gap / total
+    return [*points, points[0]]
+
+
+@FAST
+@given(coords=simple_polygons())
+def test_a_simple_polygon_covers_exactly_the_points_it_did(coords: list[list[float]]) -> None:
+    area = parse_area(polygon(coords))
+    expected = Polygon(coords)
+    assert area.equals(expected)
+    again = parse_area(area_to_geojson(area))
+    assert again.equals(expected)
+
+
+def winding_number(ring_: list[list[float]], x: float, y: float) -> int:
+    """How many times the ring winds around (x, y), counting direction (crossings of a ray
+    to the right, signed by which way the edge goes)."""
+    winding = 0
+    for (x1, y1), (x2, y2) in itertools.pairwise(ring_):
+        side = (x2 - x1) * (y - y1) - (x - x1) * (y2 - y1)
+        if y1 <= y < y2 and side > 0:
+            winding += 1
+        elif y2 <= y < y1 and side < 0:
+            winding -= 1
+    return winding
+
+
+@FAST
+@given(
+    coords=st.lists(
+        st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=3, max_size=12
+    ).filter(lambda c: shapely.Polygon(c).area > 0)
+)
+def test_a_repaired_ring_keeps_everywhere_it_winds_round(coords: list[tuple[int, int]]) -> None:
+    # Every lobe is kept, and so is a loop wound twice (a pentagram's centre); nothing is added
+    # that is neither wound round (winding 0) nor kept by shapely's own even-odd repair.
+    points = [[24.0 + x / 100, 60.0 + y / 100] for x, y in coords]
+    closed = [*points, points[0]]
+    if shapely.make_valid(Polygon(closed)).area == 0:
+        assert "no extent" in refused(polygon(closed))
+        return
+    area = parse_area(polygon(closed))
+    assert area.is_valid
+    even_odd = shapely.make_valid(Polygon(closed))
+    outline = shapely.LineString(closed)
+    for i in range(20):
+        for j in range(20):
+            x, y = 24.0 + (i + 0.3713) / 100, 60.0 + (j + 0.6127) / 100
+            if outline.distance(Point(x, y)) < 1e-9:
+                continue
+            inside, wound = area.intersects(Point(x, y)), winding_number(closed, x, y) != 0
+            assert inside == wound or (inside and even_odd.intersects(Point(x, y))), (x, y)

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
-from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.spatial import PIECE_VERTICES, CustomerIndex
 from outage_notify.matching.territory import derive
 
 FAST = settings(max_examples=200, deadline=None, database=None)
@@ -290,3 +290,75 @@ def test_count_within_counts_only_the_core_when_asked() -> None:
     assert index.count_within(everywhere, among=territory) == 100
     assert index.count_within(shapely.box(27, 62, 28, 63), among=territory) == 0
     assert make_index([]).count_within(everywhere, among=territory) == 0
+
+
+# ---- big areas -----------------------------------------------------------------------------------
+
+
+def saw_tooth(teeth: int) -> Polygon:
+    """A comb: every horizontal line through its teeth crosses all of them, so testing a point
+    against the whole outline costs a step per tooth."""
+    top = [(0.001 * i, 0.01 + 0.01 * (i % 2)) for i in range(2 * teeth)]
+    return Polygon([(0.0, 0.0), (0.001 * (2 * teeth - 1), 0.0), *top[::-1]])
+
+
+def spiky_star(spikes: int) -> Polygon:
+    turns = np.linspace(0, 2 * np.pi, 2 * spikes, endpoint=False)
+    radius = np.where(np.arange(2 * spikes) % 2 == 0, 1.0, 0.3)
+    return Polygon(np.column_stack([radius * np.cos(turns), radius * np.sin(turns)]))
+
+
+def holed_grid(size: int) -> Polygon:
+    holes = [
+        shapely.box(i + 0.25, j + 0.25, i + 0.75, j + 0.75).exterior.coords
+        for i in range(size)
+        for j in range(size)
+    ]
+    return Polygon(shapely.box(0, 0, size, size).exterior.coords, holes)
+
+
+BIG_AREAS = {
+    "saw-tooth": saw_tooth(1500),
+    "spiky star": spiky_star(1500),
+    "zig-zag lobes": shapely.make_valid(
+        Polygon([(0.001 * i, 0.01 * (i % 2)) for i in range(3000)]), method="structure"
+    ),
+    "grid of holes": holed_grid(25),
+}
+
+
+def points_around(area: Any, count: int, seed: int) -> list[tuple[float, float]]:
+    """Random points over the area's box, plus every vertex: on the boundary, so inside.
+    (A point computed to lie on a sloped edge is off it by rounding, either way; cutting the
+    area can tip such a point, nanometres from the edge, to the other side.)"""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = area.bounds
+    spread = list(zip(rng.uniform(minx, maxx, count), rng.uniform(miny, maxy, count), strict=True))
+    return spread + [tuple(v) for v in shapely.get_coordinates(area)]
+
+
+@pytest.mark.parametrize("name", list(BIG_AREAS))
+def test_a_big_area_matches_the_same_customers_as_shapely(name: str) -> None:
+    area = BIG_AREAS[name]
+    points = points_around(area, 20_000, seed=len(name))
+    index = make_index(points)
+    found = index.within(area).tolist()
+    assert found == expected_within(index, area)
+    assert set(range(20_001, len(points) + 1)) <= set(found)  # every vertex
+
+
+@pytest.mark.parametrize("name", list(BIG_AREAS))
+def test_a_big_area_is_tested_piece_by_piece(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Structural, not timed: no point is ever tested against more than a small piece of the
+    # outline, so a point costs the same whatever the area's vertex count.
+    real = shapely.intersects_xy
+    sizes: list[int] = []
+
+    def recording(geometry: Any, x: Any, y: Any) -> Any:
+        sizes.append(int(shapely.get_num_coordinates(geometry)))
+        return real(geometry, x, y)
+
+    monkeypatch.setattr("outage_notify.matching.spatial.shapely.intersects_xy", recording)
+    area = BIG_AREAS[name]
+    make_index(points_around(area, 20_000, seed=1)).within(area)
+    assert sizes and max(sizes) <= PIECE_VERTICES
