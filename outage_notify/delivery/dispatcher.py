@@ -14,18 +14,21 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
-from outage_notify.db.engine import transaction
+from outage_notify.db.engine import connection_transaction, transaction
 from outage_notify.db.models import Notification
 from outage_notify.delivery import outbox
 from outage_notify.delivery.channels.base import Channel, Outcome, OutgoingMessage, SendResult
+from outage_notify.delivery.inflight import InFlightMarks
 from outage_notify.delivery.metrics import record_send
 from outage_notify.planning.fallback import plan_fallback
 from outage_notify.planning.messages import MessageRenderer
@@ -48,6 +51,8 @@ class Dispatcher:
         hasher: ContactHasher,
     ) -> None:
         self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
+        self._marks = InFlightMarks(self._write_marks)
         self._hasher = hasher
         self._channels = channels
         self._renderer = renderer
@@ -153,16 +158,14 @@ class Dispatcher:
         marked messages are sent again and flagged. True: go ahead; None: the lease is lost;
         a result: the mark could not be written, so the message is not sent now."""
         try:
-            with transaction(self._sessions) as session:
-                ours = outbox.start_sending(
-                    session,
-                    worker=self.worker_id,
-                    notification_id=message.notification_id,
-                    now=utcnow(),
-                )
+            ours = self._marks.mark(message.notification_id)
         except OperationalError as exc:
             return SendResult(Outcome.RETRY, "none", error=f"not sent: database busy ({exc})")
         return True if ours else None
+
+    def _write_marks(self, ids: Sequence[int]) -> set[int]:
+        with connection_transaction(self._engine) as conn:
+            return outbox.start_sending_many(conn, worker=self.worker_id, ids=ids, now=utcnow())
 
     def _collect(self, futures: dict[Future[SendResult | None], OutgoingMessage]) -> None:
         pending = set(futures)

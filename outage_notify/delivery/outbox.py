@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import Contact, ContactHasher
@@ -94,19 +94,31 @@ def withhold_refused(
     return [m for m in messages if m.notification_id not in refused]
 
 
-def start_sending(session: Session, *, worker: str, notification_id: int, now: datetime) -> bool:
+def start_sending(
+    session: Session | Connection, *, worker: str, notification_id: int, now: datetime
+) -> bool:
     """Marks a claimed message in flight, just before its provider call. False when this
     worker's lease is gone (another worker has taken the message over): do not send it."""
-    result = session.execute(
+    ids = [notification_id]
+    return notification_id in start_sending_many(session, worker=worker, ids=ids, now=now)
+
+
+def start_sending_many(
+    session: Session | Connection, *, worker: str, ids: Sequence[int], now: datetime
+) -> set[int]:
+    """start_sending for messages whose provider calls are all about to begin; returns the
+    ids this worker still holds, now marked in flight."""
+    marked = session.execute(
         update(OutboxItem)
         .where(
-            OutboxItem.notification_id == notification_id,
+            OutboxItem.notification_id.in_(list(ids)),
             OutboxItem.lease_owner == worker,
             OutboxItem.lease_expires_at > now,
         )
         .values(in_flight_since=now)
+        .returning(OutboxItem.notification_id)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return set(marked.scalars())
 
 
 def renew(
