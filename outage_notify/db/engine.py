@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_SECONDS = 60.0
@@ -104,15 +104,6 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
         finally:
             session.close()
-
-
-@contextmanager
-def connection_transaction(engine: Engine) -> Iterator[Connection]:
-    """A Core transaction with no ORM session, for a small statement on a hot path (marking a
-    message in flight costs half as much this way); commits at the end, in turn with other
-    writers like `transaction`."""
-    with _writing_turn(engine), engine.begin() as conn:
-        yield conn
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
-from outage_notify.db.engine import connection_transaction, transaction
+from outage_notify.db.engine import transaction
 from outage_notify.db.models import Notification
 from outage_notify.delivery import outbox
 from outage_notify.delivery.channels.base import Channel, Outcome, OutgoingMessage, SendResult
@@ -51,8 +50,8 @@ class Dispatcher:
         hasher: ContactHasher,
     ) -> None:
         self._sessions = sessions
-        self._engine: Engine = sessions.kw["bind"]
         self._marks = InFlightMarks(self._write_marks)
+        self._claimed: dict[int, OutgoingMessage] = {}  # the batch being sent, by id
         self._hasher = hasher
         self._channels = channels
         self._renderer = renderer
@@ -128,6 +127,7 @@ class Dispatcher:
             )
         if not to_send:
             return len(messages)
+        self._claimed = {m.notification_id: m for m in to_send}
         futures = {self._pool.submit(self._send, m): m for m in to_send}
         self._collect(futures)
         return len(messages)
@@ -164,8 +164,11 @@ class Dispatcher:
         return True if ours else None
 
     def _write_marks(self, ids: Sequence[int]) -> set[int]:
-        with connection_transaction(self._engine) as conn:
-            return outbox.start_sending_many(conn, worker=self.worker_id, ids=ids, now=utcnow())
+        messages = [self._claimed[i] for i in ids]
+        with transaction(self._sessions) as session:
+            return outbox.start_sending_many(
+                session, worker=self.worker_id, messages=messages, hasher=self._hasher, now=utcnow()
+            )
 
     def _collect(self, futures: dict[Future[SendResult | None], OutgoingMessage]) -> None:
         pending = set(futures)
@@ -176,7 +179,7 @@ class Dispatcher:
             done, pending = wait(pending, timeout=WRITE_EVERY_SECONDS, return_when=FIRST_COMPLETED)
             done_batch.extend((futures[f], r) for f in done if (r := f.result()) is not None)
             if done_batch and (not pending or len(done_batch) >= 50 or not done):
-                self._write(done_batch)
+                self._write(done_batch, sending=[futures[f].notification_id for f in pending])
                 done_batch = []
             if pending and time.monotonic() - last_renew > self._lease.total_seconds() / 3:
                 self._renew([futures[f].notification_id for f in pending])
@@ -194,7 +197,9 @@ class Dispatcher:
         except OperationalError as exc:
             log.warning("lease renewal of %d messages failed: %s", len(ids), exc)
 
-    def _write(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
+    def _write(
+        self, results: list[tuple[OutgoingMessage, SendResult]], sending: Sequence[int] = ()
+    ) -> None:
         """Writes the providers' answers back, however long the database keeps us waiting.
 
         These messages have left: giving up here would let their lease run out and another
@@ -208,6 +213,9 @@ class Dispatcher:
                 return
             except OperationalError as exc:
                 log.warning("writing back %d results failed (%s); retrying", len(results), exc)
+                # Keep what is still ours: a lease lost while waiting here would let another
+                # worker send these messages again.
+                self._renew([m.notification_id for m, _ in results] + list(sending))
                 self.last_beat = time.monotonic()
                 self._stop.wait(delay)
                 delay = min(delay * 2, WRITE_RETRY_MAX_SECONDS)
@@ -215,7 +223,9 @@ class Dispatcher:
     def _write_once(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
         now = utcnow()
         with transaction(self._sessions) as session:
-            recorded = outbox.record_all(session, answers=results, policy=self._policy, now=now)
+            recorded = outbox.record_all(
+                session, worker=self.worker_id, answers=results, policy=self._policy, now=now
+            )
             for each in recorded:
                 if each.needs_fallback:
                     self._fallback(session, each.notification_id, now)

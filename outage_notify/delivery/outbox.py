@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import Contact, ContactHasher
@@ -95,23 +95,37 @@ def withhold_refused(
 
 
 def start_sending(
-    session: Session | Connection, *, worker: str, notification_id: int, now: datetime
+    session: Session,
+    *,
+    worker: str,
+    message: OutgoingMessage,
+    hasher: ContactHasher,
+    now: datetime,
 ) -> bool:
-    """Marks a claimed message in flight, just before its provider call. False when this
-    worker's lease is gone (another worker has taken the message over): do not send it."""
-    ids = [notification_id]
-    return notification_id in start_sending_many(session, worker=worker, ids=ids, now=now)
+    """start_sending_many for one message."""
+    ids = start_sending_many(session, worker=worker, messages=[message], hasher=hasher, now=now)
+    return message.notification_id in ids
 
 
 def start_sending_many(
-    session: Session | Connection, *, worker: str, ids: Sequence[int], now: datetime
+    session: Session,
+    *,
+    worker: str,
+    messages: Sequence[OutgoingMessage],
+    hasher: ContactHasher,
+    now: datetime,
 ) -> set[int]:
-    """start_sending for messages whose provider calls are all about to begin; returns the
-    ids this worker still holds, now marked in flight."""
+    """Marks claimed messages in flight, just before their provider calls, and returns the
+    ids that may be sent. Left out: a message whose contact opted out or was erased since the
+    claim (suppressed here, the last moment before sending), and one whose lease this worker
+    no longer holds (another worker has taken it over: do not send it)."""
+    free = withhold_refused(session, messages=messages, hasher=hasher, now=now)
+    if not free:
+        return set()
     marked = session.execute(
         update(OutboxItem)
         .where(
-            OutboxItem.notification_id.in_(list(ids)),
+            OutboxItem.notification_id.in_([m.notification_id for m in free]),
             OutboxItem.lease_owner == worker,
             OutboxItem.lease_expires_at > now,
         )
@@ -267,31 +281,59 @@ Answer = tuple[OutgoingMessage, SendResult]
 def record(
     session: Session,
     *,
+    worker: str,
     message: OutgoingMessage,
     result: SendResult,
     policy: RetryPolicy,
     now: datetime,
 ) -> Recorded:
     """Writes one provider answer: the notification's status, the outbox row, the timeline."""
-    return record_all(session, answers=[(message, result)], policy=policy, now=now)[0]
+    answers = [(message, result)]
+    return record_all(session, worker=worker, answers=answers, policy=policy, now=now)[0]
 
 
 def record_all(
-    session: Session, *, answers: Sequence[Answer], policy: RetryPolicy, now: datetime
+    session: Session,
+    *,
+    worker: str,
+    answers: Sequence[Answer],
+    policy: RetryPolicy,
+    now: datetime,
 ) -> list[Recorded]:
     """Writes a batch of provider answers in a handful of statements, whatever its size:
-    written one by one, the write-back cost more than the provider calls themselves."""
+    written one by one, the write-back cost more than the provider calls themselves.
+
+    Only the worker that holds a message's lease may retry it or take it off the queue. An
+    answer that comes back after the lease passed to another worker (which is sending the
+    message again) is kept only if it says the message got through; whether to retry, or to
+    give up, is then the new owner's call."""
     gone = [sid for _, result in answers for sid in result.gone_subscriptions]
     if gone:
         session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+    owned = _owned(session, worker, [m.notification_id for m, _ in answers])
+    answers = [(m, r) for m, r in answers if m.notification_id in owned or _got_through(r)]
     retry = [(m, r) for m, r in answers if _retries(m, r, policy)]
     final = [(m, _final(m, r)) for m, r in answers if not _retries(m, r, policy)]
     recorded = [_schedule_retry(session, m, r, policy, now) for m, r in retry]
     if final:
-        ids = [m.notification_id for m, _ in final]
+        ids = [m.notification_id for m, _ in final if m.notification_id in owned]
         session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
         recorded += _finish(session, final, now)
     return recorded
+
+
+def _owned(session: Session, worker: str, ids: list[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(OutboxItem.notification_id).where(
+                OutboxItem.notification_id.in_(ids), OutboxItem.lease_owner == worker
+            )
+        )
+    )
+
+
+def _got_through(result: SendResult) -> bool:
+    return result.outcome in (Outcome.SENT, Outcome.DELIVERED)
 
 
 def _retries(message: OutgoingMessage, result: SendResult, policy: RetryPolicy) -> bool:
@@ -392,7 +434,7 @@ def _schedule_retry(
     retry_at = now + policy.delay(message.attempt)
     session.execute(
         update(OutboxItem)
-        .where(OutboxItem.notification_id == message.notification_id)
+        .where(OutboxItem.notification_id == message.notification_id)  # owned: record_all
         .values(
             available_at=retry_at,
             attempts=message.attempt,

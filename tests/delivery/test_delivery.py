@@ -17,7 +17,7 @@ from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
 from outage_notify.db.models import Notification, OutboxItem, PushSubscription
 from outage_notify.delivery import outbox
-from outage_notify.delivery.channels.base import OutgoingMessage
+from outage_notify.delivery.channels.base import Outcome, OutgoingMessage, SendResult
 from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -174,7 +174,7 @@ def test_a_killed_worker_s_sends_in_flight_are_taken_up_again_and_marked_possibl
     assert len(claimed) == 1
     with runtime.transaction() as session:
         assert outbox.start_sending(
-            session, worker="dead-worker", notification_id=claimed[0].notification_id, now=utcnow()
+            session, worker="dead-worker", message=claimed[0], hasher=runtime.hasher, now=utcnow()
         )
     assert runtime.dispatcher.drain() == 0  # the lease still holds: nobody else takes it
     with runtime.transaction() as session:  # ... until it runs out
@@ -221,7 +221,7 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(
     assert runtime.dispatcher.drain() == 1  # another worker took it over and sent it
     with runtime.transaction() as session:  # the slow worker wakes up: it must not send
         assert not outbox.start_sending(
-            session, worker="slow", notification_id=slow.notification_id, now=utcnow()
+            session, worker="slow", message=slow, hasher=runtime.hasher, now=utcnow()
         )
     assert len(twilio.messages) == 1
 
@@ -244,11 +244,10 @@ def test_receipts_only_move_a_message_forward(setup: dict[str, Any], twilio: Twi
             hasher=runtime.hasher,
             now=utcnow(),
         )
-    from outage_notify.delivery.channels.base import Outcome, SendResult
-
     with runtime.transaction() as session:
         outbox.record(
             session,
+            worker="w",
             message=message,
             result=SendResult(Outcome.SENT, "twilio", "SM" + "1" * 32),
             policy=outbox.RetryPolicy(30, 5),
@@ -489,3 +488,60 @@ def test_a_batch_that_was_all_withheld_does_not_end_the_drain(
     runtime.dispatcher.drain()
     assert [m["to"] for m in twilio.messages] == [second["phone"]]
     runtime.close()
+
+
+def test_a_worker_that_lost_its_lease_cannot_release_the_new_owner_s_claim(
+    setup: dict[str, Any],
+) -> None:
+    runtime = setup["runtime"]
+    load(setup, [customer(0, 0, channels="sms")])
+    post(setup, external_id="RACE-1", area=cells(0, 0, 1, 1))
+    hasher = runtime.hasher
+    with runtime.transaction() as session:
+        (stalled,) = claim_as(session, "A", lease_seconds=5, limit=10)
+    with runtime.transaction() as session:
+        assert outbox.start_sending(
+            session, worker="A", message=stalled, hasher=hasher, now=utcnow()
+        )
+        session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    with runtime.transaction() as session:  # B takes it over (flagged) and is sending it
+        (taken,) = claim_as(session, "B", lease_seconds=60, limit=10)
+        assert outbox.start_sending(session, worker="B", message=taken, hasher=hasher, now=utcnow())
+    # A's provider call times out: A writes back a retry, then a failure.
+    for answer in (
+        SendResult(Outcome.RETRY, "twilio", error="timeout"),
+        SendResult(Outcome.FAILED, "twilio", error="gave up"),
+    ):
+        with runtime.transaction() as session:
+            outbox.record_all(
+                session,
+                worker="A",
+                answers=[(stalled, answer)],
+                policy=outbox.RetryPolicy(0.01, 12),
+                now=utcnow(),
+            )
+    with runtime.transaction() as session:
+        row = session.scalars(select(OutboxItem)).one()
+        assert (row.lease_owner, row.in_flight_since is not None) == ("B", True)  # B's still
+        session.execute(update(OutboxItem).values(available_at=utcnow() - timedelta(seconds=1)))
+        assert claim_as(session, "C", lease_seconds=60, limit=10) == []  # no third send
+    (sms,) = notifications(runtime, "sms")
+    assert sms.status == "queued"  # B decides its fate, not a stalled A
+
+
+def test_an_opt_out_between_the_claim_and_the_send_is_honoured(
+    setup: dict[str, Any], twilio: TwilioStandIn
+) -> None:
+    runtime = setup["runtime"]
+    person = customer(0, 0, channels="sms")
+    load(setup, [person])
+    post(setup, external_id="STOP-2", area=cells(0, 0, 1, 1))
+    with runtime.transaction() as session:
+        (message,) = claim_as(session, "W", lease_seconds=60, limit=10)
+    reply_by_sms(setup, person["phone"], "STOP", "SM" + "8" * 32)  # while it waits for a thread
+    with runtime.transaction() as session:
+        assert not outbox.start_sending(
+            session, worker="W", message=message, hasher=runtime.hasher, now=utcnow()
+        )
+    (sms,) = notifications(runtime, "sms")
+    assert sms.status == "suppressed" and sms.reason == "opted_out"
