@@ -215,7 +215,7 @@ def _prepare(
     operator key. Returns the operator's Authorization header."""
     now = utcnow()
     with runtime.transaction() as session:
-        upsert_customers(session, records=records, hasher=runtime.hasher, now=now)
+        upsert_customers(session, records=records, now=now)
         for customer_id, sub in subscriptions.items():
             customer = get_customer(session, customer_id=customer_id)
             if customer is not None:

@@ -193,7 +193,7 @@ def _load_demo(runtime: Runtime, records: list[Any]) -> float:
 def _upsert_demo(runtime: Runtime, records: list[Any]) -> None:
     now = utcnow()
     with runtime.transaction() as session:
-        upsert_customers(session, records=records, hasher=runtime.hasher, now=now)
+        upsert_customers(session, records=records, now=now)
         add_town_subscriptions(session, now=now)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 
@@ -38,14 +41,32 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _run(connection: Any) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    with _foreign_keys_off(connection):
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+@contextmanager
+def _foreign_keys_off(connection: Any) -> Iterator[None]:
+    """SQLite alters a table by copying it, dropping the old one and renaming the copy; with
+    foreign keys enforced, dropping the old table would cascade to every row that refers to
+    it (a customer's notifications, timeline, subscriptions). The pragma only takes effect
+    outside a transaction, so it is set on the driver's connection before one begins."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

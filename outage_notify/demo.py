@@ -75,7 +75,7 @@ def _load_town(runtime: Runtime) -> int:
     data = (TOWN / "customers.csv").read_bytes()
     parsed = parse_file(data, "customers.csv", CustomerRules(settings.default_language, "FI"))
     with runtime.transaction() as session:
-        import_customers(session, parsed=parsed, hasher=runtime.hasher)
+        import_customers(session, parsed=parsed)
         add_town_subscriptions(session, now=utcnow())
     return len(parsed.records)
 

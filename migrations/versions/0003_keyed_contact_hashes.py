@@ -1,8 +1,10 @@
 """Keyed contact hashes, erasure tombstones, inbound idempotency, revocable customer links.
 
-- opt_outs.scheme: rows made before this revision hold plain SHA-256 hashes ("sha256"); the
-  application re-keys each one to an HMAC under the deployment's secret as soon as it sees the
-  address (at start-up for current customers, on import for the rest).
+- opt_outs.scheme: rows made before this revision hold plain SHA-256 hashes ("sha256"); at
+  start-up the application replaces each by an HMAC of that hash under the deployment's
+  secret ("wrapped"), so no reversible hash is left. Version 0.1 recorded an erasure as an
+  opt-out of the erased customer's phone and email; such rows cannot be told apart from a
+  STOP and stay opt-outs of that contact (the person can reply START).
 - erasures: one row per (erased customer, contact), so that erasing a customer no longer opts
   out another customer who shares the phone or email.
 - inbound_messages: the MessageSid of every reply handled, so a retried webhook is a no-op.
@@ -65,13 +67,24 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Keyed hashes mean nothing without the key, and 0.1 has no place for tombstones: going
+    # back would silently lose opt-outs. Refuse while there are any; say what to do.
+    keyed = op.get_bind().execute(
+        sa.text(
+            "SELECT (SELECT count(*) FROM opt_outs WHERE scheme <> 'sha256')"
+            " + (SELECT count(*) FROM erasures)"
+        )
+    ).scalar()
+    if keyed:
+        raise RuntimeError(
+            f"{keyed} opt-outs or erasure tombstones are kept as keyed hashes, which revision "
+            "0002 cannot hold: downgrading would lose them. Stay on 0003 or later."
+        )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("links_revoked_at")
     op.drop_table("inbound_messages")
     with op.batch_alter_table("erasures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_erasures_address_hash"))
     op.drop_table("erasures")
-    # Keyed hashes mean nothing without the key: only the unkeyed ones can go back.
-    op.execute("DELETE FROM opt_outs WHERE scheme <> 'sha256'")
     with op.batch_alter_table("opt_outs", schema=None) as batch_op:
         batch_op.drop_column("scheme")

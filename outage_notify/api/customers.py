@@ -71,9 +71,7 @@ def upsert_customers(
     parsed = _parse(body, runtime)
     with runtime.transaction() as session:
         derived_from = None if runtime.settings.territory else runtime.customer_index
-        report = import_customers(
-            session, parsed=parsed, hasher=runtime.hasher, territory_from=derived_from
-        )
+        report = import_customers(session, parsed=parsed, territory_from=derived_from)
     return {
         "created": report.created,
         "updated": report.updated,

@@ -30,6 +30,14 @@ class ContactHasher:
     def contact(self, channel: str, address: str) -> str:
         return self._digest(f"{channel}:{normalise(address)}")
 
+    def wrapped(self, legacy: str) -> str:
+        """A plain hash stored by version 0.1, made keyed: the plain one is not kept."""
+        return self._digest(f"legacy:{legacy}")
+
+    def contact_digests(self, channel: str, address: str) -> tuple[str, str]:
+        """Every digest under which an opt-out of this contact may be stored."""
+        return self.contact(channel, address), self.wrapped(legacy_digest(channel, address))
+
     def customer(self, customer_id: str) -> str:
         return self._digest(f"customer:{customer_id}")
 

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
-from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import Customer
 from outage_notify.ingest.customers import CustomerRules, ParsedCustomers, parse_file, validate_all
@@ -65,18 +64,17 @@ def import_customers(
     session: Session,
     *,
     parsed: ParsedCustomers,
-    hasher: ContactHasher,
     territory_from: CustomerIndexCache | None = None,
 ) -> ImportReport:
     """Upserts the parsed records. With `territory_from` (TERRITORY unset), also reports the
     records that the territory derived from all customers, these included, counts as strays."""
     records = [r for _, r in parsed.records]
     if territory_from is None or not records:
-        result = upsert_customers(session, records=records, hasher=hasher, now=utcnow())
+        result = upsert_customers(session, records=records, now=utcnow())
         return ImportReport(result.created, result.updated, parsed.rejections)
     before = territory_from.cell_counts(session)
     moved_from = _stored_points(session, [r.customer_id for r in records])
-    result = upsert_customers(session, records=records, hasher=hasher, now=utcnow())
+    result = upsert_customers(session, records=records, now=utcnow())
     lon = np.array([r.lon for r in records], dtype=np.float64)
     lat = np.array([r.lat for r in records], dtype=np.float64)
     after = shifted(before, removed=moved_from, added=(lon, lat))

@@ -4,13 +4,13 @@ customers (tombstones, which cover only that customer id). Services: never commi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from outage_notify.customers.contacts import Contact, ContactHasher, legacy_digest
+from outage_notify.customers.contacts import Contact, ContactHasher
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Customer, Erasure, OptOut
 
@@ -37,10 +37,9 @@ def opt_out(
 
 
 def opt_in(session: Session, *, hasher: ContactHasher, channel: str, address: str) -> bool:
+    digests = hasher.contact_digests(channel, address)
     result = session.execute(
-        delete(OptOut).where(
-            OptOut.channel == channel, OptOut.address_hash == hasher.contact(channel, address)
-        )
+        delete(OptOut).where(OptOut.channel == channel, OptOut.address_hash.in_(digests))
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -49,7 +48,7 @@ def blocked(
     session: Session, *, hasher: ContactHasher, contacts: Iterable[Contact]
 ) -> dict[Contact, str]:
     """The contacts that must not be messaged, each with why: "opted_out" or "erased"."""
-    digests = {contact: hasher.contact(contact.channel, contact.address) for contact in contacts}
+    digests = {c: hasher.contact_digests(c.channel, c.address) for c in contacts}
     found: dict[Contact, str] = {}
     items = list(digests.items())
     for start in range(0, len(items), CHUNK):
@@ -58,9 +57,9 @@ def blocked(
 
 
 def _blocked_chunk(
-    session: Session, hasher: ContactHasher, digests: dict[Contact, str]
+    session: Session, hasher: ContactHasher, digests: dict[Contact, tuple[str, str]]
 ) -> dict[Contact, str]:
-    wanted = list(set(digests.values()))
+    wanted = list({digest for pair in digests.values() for digest in pair})
     opted = {
         tuple(row)
         for row in session.execute(
@@ -76,8 +75,8 @@ def _blocked_chunk(
         )
     }
     found: dict[Contact, str] = {}
-    for contact, digest in digests.items():
-        if (contact.channel, digest) in opted:
+    for contact, (digest, wrapped) in digests.items():
+        if (contact.channel, digest) in opted or (contact.channel, wrapped) in opted:
             found[contact] = OPTED_OUT
         elif (hasher.customer(contact.customer_id), contact.channel, digest) in tombstones:
             found[contact] = ERASED
@@ -119,62 +118,16 @@ def record_erasure(
 # ---- opt-outs made before keyed hashes ------------------------------------------------------
 
 
-def has_legacy(session: Session) -> bool:
-    return bool(session.scalar(select(exists().where(OptOut.scheme == "sha256"))))
-
-
-def adopt_legacy(
-    session: Session, *, hasher: ContactHasher, contacts: Sequence[tuple[str, str]]
-) -> int:
-    """Re-keys unkeyed opt-outs whose (channel, address) is among `contacts`; returns how many.
-    An address nobody has any more keeps its old row until an import brings it back."""
-    by_legacy = {legacy_digest(ch, addr): (ch, addr) for ch, addr in contacts}
-    adopted = 0
-    keys = list(by_legacy)
-    for start in range(0, len(keys), CHUNK):
-        rows = session.execute(
-            select(OptOut.id, OptOut.address_hash).where(
-                OptOut.scheme == "sha256", OptOut.address_hash.in_(keys[start : start + CHUNK])
-            )
-        ).all()
-        for row_id, digest in rows:
-            channel, address = by_legacy[digest]
-            _rekey(session, hasher, row_id, channel, address)
-            adopted += 1
-    return adopted
-
-
-def _rekey(
-    session: Session, hasher: ContactHasher, row_id: int, channel: str, address: str
-) -> None:
-    keyed = hasher.contact(channel, address)
-    duplicate = session.scalar(
-        select(OptOut.id).where(OptOut.channel == channel, OptOut.address_hash == keyed)
-    )
-    if duplicate is not None:
-        session.execute(delete(OptOut).where(OptOut.id == row_id))
-        return
-    session.execute(
-        update(OptOut).where(OptOut.id == row_id).values(address_hash=keyed, scheme="hmac")
-    )
-
-
-def adopt_legacy_of_everyone(session: Session, *, hasher: ContactHasher) -> int:
-    """Start-up: re-keys the unkeyed opt-outs of every current customer's contacts."""
-    if not has_legacy(session):
-        return 0
-    adopted = 0
-    last = 0
-    while True:
-        rows = session.execute(
-            select(Customer.id, Customer.phone, Customer.email)
-            .where(Customer.id > last)
-            .order_by(Customer.id)
-            .limit(10_000)
-        ).all()
-        if not rows:
-            return adopted
-        last = rows[-1].id
-        pairs = [("sms", r.phone) for r in rows if r.phone]
-        pairs += [("email", r.email) for r in rows if r.email]
-        adopted += adopt_legacy(session, hasher=hasher, contacts=pairs)
+def wrap_legacy(session: Session, *, hasher: ContactHasher) -> int:
+    """Replaces every plain hash stored by version 0.1 by a keyed hash of it; returns how
+    many. Cheap when there are none, so it runs at every start."""
+    rows = session.execute(
+        select(OptOut.id, OptOut.address_hash).where(OptOut.scheme == "sha256")
+    ).all()
+    for row_id, legacy in rows:
+        session.execute(
+            update(OptOut)
+            .where(OptOut.id == row_id)
+            .values(address_hash=hasher.wrapped(legacy), scheme="wrapped")
+        )
+    return len(rows)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, false, func, insert, or_, select, 
 from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import ContactHasher
-from outage_notify.customers.optouts import adopt_legacy, has_legacy, record_erasure
+from outage_notify.customers.optouts import record_erasure
 from outage_notify.db import meta
 from outage_notify.db.models import (
     Customer,
@@ -34,16 +34,9 @@ class UpsertResult:
 
 
 def upsert_customers(
-    session: Session, *, records: Sequence[CustomerRecord], hasher: ContactHasher, now: datetime
+    session: Session, *, records: Sequence[CustomerRecord], now: datetime
 ) -> UpsertResult:
     """Insert new customer_ids, update known ones; bumps the customers' revision."""
-    if records and has_legacy(session):
-        pairs = [("sms", r.phone) for r in records if r.phone]
-        adopt_legacy(
-            session,
-            hasher=hasher,
-            contacts=pairs + [("email", r.email) for r in records if r.email],
-        )
     created = updated = 0
     for start in range(0, len(records), CHUNK):
         chunk = records[start : start + CHUNK]

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outage_notify.auth.secret import SecretKey, check_fingerprint, load_secret
 from outage_notify.customers.contacts import PURPOSE as CONTACT_HASHES
 from outage_notify.customers.contacts import ContactHasher
-from outage_notify.customers.optouts import adopt_legacy_of_everyone
-from outage_notify.db import meta
+from outage_notify.customers.optouts import wrap_legacy
 from outage_notify.db.engine import make_engine, make_session_factory, transaction
 from outage_notify.db.migrate import bring_to_head, recorded_revisions, script_heads
 from outage_notify.errors import Refusal
@@ -86,12 +85,10 @@ def _require_head(engine: Engine) -> None:
 
 
 def _adopt_secret(session: Session, secret: SecretKey, hasher: ContactHasher) -> None:
-    """Refuses a key other than the one this database was set up with; once, re-keys the
-    opt-outs stored as plain hashes before keyed hashes existed (migration 0003)."""
+    """Refuses a key other than the one this database was set up with; keys the opt-outs
+    stored as plain hashes before keyed hashes existed (migration 0003), if any are left."""
     check_fingerprint(session, secret)
-    if meta.get_value(session, meta.LEGACY_OPT_OUTS_ADOPTED) is None:
-        adopt_legacy_of_everyone(session, hasher=hasher)
-        meta.set_value(session, meta.LEGACY_OPT_OUTS_ADOPTED, "yes")
+    wrap_legacy(session, hasher=hasher)
 
 
 @contextmanager

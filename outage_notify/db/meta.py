@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from outage_notify.db.models import AppMeta
 
 CUSTOMERS_REVISION = "customers_revision"
-LEGACY_OPT_OUTS_ADOPTED = "legacy_opt_outs_adopted"
 
 
 def get_value(session: Session, key: str) -> str | None:

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from outage_notify.db.engine import make_engine
 from outage_notify.db.migrate import (
@@ -21,6 +22,7 @@ from outage_notify.db.migrate import (
     upgrade,
 )
 from outage_notify.db.models import Base
+from outage_notify.runtime import Runtime
 
 
 def test_there_is_exactly_one_head() -> None:
@@ -98,3 +100,75 @@ def test_bring_to_head_runs_alembic_only_when_the_database_is_not_at_head(
     assert bring_to_head(engine, url) is True
     assert at_head(engine)
     engine.dispose()
+
+
+def _populated(tmp_path: Path) -> tuple[str, Runtime]:
+    """A database at head holding customers with notifications, timeline and subscriptions."""
+    from fastapi.testclient import TestClient
+
+    from outage_notify.app import create_app
+    from outage_notify.auth.apikeys import create_key
+    from outage_notify.config import Settings
+    from outage_notify.customers.service import add_push_subscription, get_customer
+    from outage_notify.timeutil import utcnow
+    from tests.conftest import TEST_SECRET
+    from tests.town import cells, town
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    upgrade(url)
+    runtime = Runtime.build(
+        Settings(database_url=url, dispatcher_enabled=False, secret_key=TEST_SECRET)
+    )
+    with runtime.transaction() as session:
+        headers = {
+            "Authorization": f"Bearer {create_key(session, role='admin', name='a', now=utcnow())[1]}"
+        }
+    client = TestClient(create_app(runtime=runtime))
+    client.post("/api/v1/customers", json=town(), headers=headers)
+    client.post(
+        "/api/v1/incidents", json={"external_id": "M-1", "area": cells(0, 0, 4, 4)}, headers=headers
+    )
+    with runtime.transaction() as session:
+        customer = get_customer(session, customer_id="C-0-0")
+        assert customer is not None
+        add_push_subscription(
+            session,
+            customer=customer,
+            endpoint="https://push.example/1",
+            p256dh="k",
+            auth="a",
+            now=utcnow(),
+        )
+    return url, runtime
+
+
+def _counts(runtime: Runtime) -> dict[str, int]:
+    tables = ("customers", "notifications", "timeline_events", "push_subscriptions", "outbox")
+    with runtime.engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+
+def test_a_downgrade_and_upgrade_keep_every_row_that_refers_to_a_customer(tmp_path: Path) -> None:
+    url, runtime = _populated(tmp_path)
+    before = _counts(runtime)
+    assert before["notifications"] > 0 and before["push_subscriptions"] == 1
+    command.downgrade(alembic_config(url), "0002")
+    assert _counts(runtime) == before  # rebuilding customers must not cascade to its children
+    upgrade(url)
+    assert _counts(runtime) == before
+    runtime.close()
+
+
+def test_a_downgrade_that_would_lose_keyed_opt_outs_is_refused(tmp_path: Path) -> None:
+    from outage_notify.customers.optouts import opt_out
+    from outage_notify.timeutil import utcnow
+
+    url, runtime = _populated(tmp_path)
+    with runtime.transaction() as session:
+        opt_out(
+            session, hasher=runtime.hasher, channel="sms", address="+358401000000", now=utcnow()
+        )
+    with pytest.raises(RuntimeError, match="would lose them"):
+        command.downgrade(alembic_config(url), "0002")
+    assert at_head(runtime.engine)
+    runtime.close()

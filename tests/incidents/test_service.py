@@ -27,9 +27,7 @@ def load(runtime: Runtime, people: list[dict[str, Any]]) -> None:
     parsed = parse_json_list(people, CustomerRules())
     assert not parsed.rejections
     with runtime.transaction() as session:
-        upsert_customers(
-            session, records=[r for _, r in parsed.records], hasher=runtime.hasher, now=NIGHT
-        )
+        upsert_customers(session, records=[r for _, r in parsed.records], now=NIGHT)
 
 
 def upsert(runtime: Runtime, now: datetime = NIGHT, **body: Any) -> Any:
