@@ -24,6 +24,7 @@ from outage_notify.customers import service as customers
 from outage_notify.customers.imports import customer_rules, import_customers
 from outage_notify.customers.optouts import opted_out_channels
 from outage_notify.db.models import Customer, Incident, PushSubscription
+from outage_notify.incidents.service import IncidentNotFound, get_incident
 from outage_notify.incidents.views import incident_dict, notification_counts
 from outage_notify.ingest.customers import (
     FileFormatError,
@@ -61,7 +62,7 @@ EXAMPLE = [
     summary="Upsert customers (a JSON list; fields as the CSV)",
     response_model=CustomerUpsertOut,
     response_model_exclude_unset=True,  # a rejection names its customer_id only when it has one
-    responses=error_responses(400, 401, 403, 413, 422),
+    responses=error_responses(400, 401, 403, 409, 413, 422),
 )
 def upsert_customers(
     body: Any = Body(..., examples=[EXAMPLE]),
@@ -187,9 +188,10 @@ def get_link(
     with runtime.reading() as session:
         customer = _customer(session, customer_id)
         if incident_id is not None:
-            incident = session.get(Incident, incident_id)
-            if incident is None:
-                raise ApiError(404, f"no incident {incident_id!r}")
+            try:
+                incident = get_incident(session, incident_id=incident_id)
+            except IncidentNotFound as exc:
+                raise ApiError(404, f"no incident {incident_id!r}") from exc
             expires_at = incident.closed_at + lifetime if incident.closed_at else None
     token = make_token(
         runtime.link_key, customer.customer_id, issued_at=now, incident_id=incident_id

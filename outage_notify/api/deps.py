@@ -96,7 +96,9 @@ def customer_link(
 
 def _link_problem(session: Session, claims: LinkClaims, runtime: Runtime) -> str | None:
     customer = session.execute(
-        select(Customer.links_revoked_at).where(Customer.customer_id == claims.customer_id)
+        select(Customer.links_revoked_at, Customer.created_at).where(
+            Customer.customer_id == claims.customer_id
+        )
     ).one_or_none()
     if customer is None:
         return "this link's customer no longer exists"
@@ -109,6 +111,7 @@ def _link_problem(session: Session, claims: LinkClaims, runtime: Runtime) -> str
     return still_valid(
         claims,
         revoked_at=customer.links_revoked_at,
+        customer_since=customer.created_at,
         incident_closed_at=closed_at,
         lifetime=timedelta(days=runtime.settings.customer_link_days),
         now=utcnow(),

@@ -12,8 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from outage_notify.logs import redacted_target
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +147,17 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "no such resource"
         return error_response(exc.status_code, message)
 
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced to create the same record (PostgreSQL lets both try; SQLite's one
+        # writer never does): the loser is told to try again, which then finds the record.
+        log.warning("conflicting concurrent write on %s", redacted_target(request.scope))
+        return error_response(409, "a concurrent request changed the same record; retry")
+
     @app.exception_handler(Exception)
     async def _defect(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The route's template, never the path: it may hold a customer id or a phone number.
+        log.exception("unhandled error on %s %s", request.method, redacted_target(request.scope))
         return error_response(500, "internal error; it has been logged", "internal_error")
 
 

@@ -113,10 +113,15 @@ def feed(
 
 
 def _check_endpoint(endpoint: str) -> None:
-    url = urlparse(endpoint)
+    refused = ApiError(422, "endpoint must be an https URL of a push service")
+    try:
+        url = urlparse(endpoint)
+        url.port  # noqa: B018 - reading it checks it: a port out of range raises
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise refused from exc
     secure = url.scheme == "https" or (url.scheme == "http" and url.hostname in LOCAL_HOSTS)
     if not secure or not url.hostname:
-        raise ApiError(422, "endpoint must be an https URL of a push service")
+        raise refused
 
 
 def _check_key(value: str, name: str, size: int) -> None:

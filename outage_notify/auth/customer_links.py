@@ -62,13 +62,17 @@ def still_valid(
     claims: LinkClaims,
     *,
     revoked_at: datetime | None,
+    customer_since: datetime | None = None,
     incident_closed_at: datetime | None,
     lifetime: timedelta,
     now: datetime,
 ) -> str | None:
     """None when the link still opens its customer's feed; otherwise why not. A link made for
     an incident lives while the incident is open and `lifetime` after it closes; one made for
-    no incident lives `lifetime` after it was made."""
+    no incident lives `lifetime` after it was made. A link older than the customer's record
+    was made for an earlier customer of that id (erased, then imported again): it is dead."""
+    if customer_since is not None and claims.issued_at < customer_since:
+        return "this link's customer no longer exists"
     if revoked_at is not None and claims.issued_at <= revoked_at:
         return "this link was revoked"
     if claims.incident_id is not None:

@@ -69,15 +69,24 @@ def load_secret(settings: Settings) -> SecretKey:
 
 
 def _read_or_create(path: Path) -> bytes:
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """The key in `path`, made first if there is none. The key is written to a file of its
+    own and then linked into place, so a process starting at the same moment finds either no
+    file or a whole key, never an empty one; of two that race, one link wins."""
+    if path.exists():
         return _read(path)
+    value = secrets.token_urlsafe(48).encode()
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(value + b"\n")
+        os.link(draft, path)
+    except FileExistsError:
+        return _read(path)  # another process made it first: use theirs
     except OSError as exc:
         raise SecretKeyError(f"cannot create the secret key file {path}: {exc.strerror}") from exc
-    value = secrets.token_urlsafe(48).encode()
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(value + b"\n")
+    finally:
+        draft.unlink(missing_ok=True)
     return value
 
 

@@ -70,6 +70,8 @@ def _ids_by_customer_id(session: Session, customer_ids: list[str]) -> dict[str, 
 
 
 def get_customer(session: Session, *, customer_id: str) -> Customer | None:
+    if has_control(customer_id):  # stored ids have none; PostgreSQL refuses a NUL outright
+        return None
     return session.scalar(select(Customer).where(Customer.customer_id == customer_id))
 
 

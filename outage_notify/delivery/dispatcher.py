@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
@@ -35,6 +36,7 @@ from outage_notify.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 WRITE_EVERY_SECONDS = 0.2
+MAX_ERROR = 400  # characters of a provider's error kept in a reason (columns hold 500)
 WRITE_RETRY_FIRST_SECONDS = 0.5
 WRITE_RETRY_MAX_SECONDS = 10.0
 
@@ -151,7 +153,7 @@ class Dispatcher:
         record_send(
             message.channel, result.provider, result.outcome.value, time.monotonic() - began
         )
-        return result
+        return _with_short_error(result)
 
     def _start(self, message: OutgoingMessage) -> SendResult | bool | None:
         """Marks the message in flight right before its provider call: after a crash, only
@@ -236,3 +238,11 @@ class Dispatcher:
             session, failed=failed, renderer=self._renderer, hasher=self._hasher, now=now
         ):
             self.wake()
+
+
+def _with_short_error(result: SendResult) -> SendResult:
+    """A provider's error text can hold its whole response body; reasons are kept to a size a
+    database column takes (with room for our own words around it)."""
+    if result.error is None or len(result.error) <= MAX_ERROR:
+        return result
+    return replace(result, error=result.error[: MAX_ERROR - 1] + "…")

@@ -20,6 +20,7 @@ from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.incidents.changes import Change, IncidentState, detect
 from outage_notify.ingest.operator_api import apply_patch
 from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.ingest.text import has_control
 from outage_notify.matching.index_cache import CustomerIndexCache
 from outage_notify.matching.spatial import CustomerIndex
 from outage_notify.matching.territory import exchanged
@@ -199,7 +200,8 @@ def _check_etr_ahead(record: IncidentRecord, incident: Incident | None, now: dat
 
 
 def get_incident(session: Session, *, incident_id: str) -> Incident:
-    incident = session.get(Incident, incident_id)
+    # Our ids hold no control characters, and PostgreSQL refuses a NUL in text outright.
+    incident = None if has_control(incident_id) else session.get(Incident, incident_id)
     if incident is None:
         raise IncidentNotFound(incident_id)
     return incident

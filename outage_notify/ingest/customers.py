@@ -146,10 +146,17 @@ def _coordinate(value: Any, name: str, limit: float) -> float:
         number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else value
         number = float(number)
     except (TypeError, ValueError) as exc:
-        raise RecordError(f"{name} {value!r} is not a number") from exc
+        raise RecordError(f"{name} {_short(value)} is not a number") from exc
+    except OverflowError as exc:  # a JSON integer of hundreds of digits
+        raise RecordError(f"{name} {_short(value)} is out of range") from exc
     if isinstance(value, bool) or not math.isfinite(number) or abs(number) > limit:
         raise RecordError(f"{name} {value!r} is out of range -{limit:g}..{limit:g}")
     return number
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _channels(value: Any, *, phone: str | None, email: str | None) -> str | None:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -303,3 +304,121 @@ def test_the_dev_inbox_searches_ids_names_and_addresses_literally(
     assert shown("C-1-0") == 1
     assert shown("testikatu 1,") == 1
     assert shown("_") == 0 and shown("%") == 0 and shown("\x00") == 0
+
+
+def test_a_coordinate_too_big_for_a_float_is_a_rejected_row(client: TestClient, keys: dict) -> None:
+    body = '[{"customer_id": "X", "lat": 1' + "0" * 400 + ', "lon": 25.6}]'
+    answer = client.post(
+        "/api/v1/customers",
+        content=body,
+        headers={**keys["admin"], "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200
+    (rejection,) = answer.json()["rejected"]
+    assert "lat" in rejection["error"]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://[abc/x", "https://a:99999999/x", "https://a:-1/x", "https:///x", "https://"],
+)
+def test_a_push_endpoint_that_is_not_a_url_is_422(
+    town_client: TestClient, keys: dict, endpoint: str
+) -> None:
+    from tests.standins.push import Subscriber
+
+    token = town_client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
+    answer = town_client.post(
+        "/api/v1/push/subscriptions",
+        json={"endpoint": endpoint, "keys": Subscriber("x").keys()},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert_error(answer, 422, "endpoint")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/customers/C%00-0",
+        "/api/v1/customers/C%00/timeline",
+        "/api/v1/customers/C%1B/link",
+        "/api/v1/incidents/inc%00x",
+        "/api/v1/customers/C-0-0/link?incident_id=inc%00",
+    ],
+)
+def test_ids_with_control_characters_match_nothing(
+    town_client: TestClient, keys: dict, path: str
+) -> None:
+    """PostgreSQL refuses a NUL in text outright: such an id must never reach the database."""
+    assert_error(town_client.get(path, headers=keys["admin"]), 404, "")
+    if "/incidents/" in path:
+        answer = town_client.patch(path, json={"status": "restored"}, headers=keys["admin"])
+        assert_error(answer, 404, "")
+
+
+def test_a_conflicting_concurrent_write_is_409_not_500(
+    town_client: TestClient, keys: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first POSTs of one external_id (an OMS retrying after a timeout) race to insert it
+    on PostgreSQL; the loser's unique violation is the caller's cue to retry."""
+    from sqlalchemy.exc import IntegrityError
+
+    from outage_notify.incidents import service
+
+    def lost_the_race(*_: Any, **__: Any) -> Any:
+        raise IntegrityError("INSERT INTO incidents ...", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(service.IncidentService, "upsert", lost_the_race)
+    answer = town_client.post(
+        "/api/v1/incidents",
+        json={"external_id": "R-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    )
+    assert_error(answer, 409, "retry")
+
+
+def test_a_defect_is_logged_with_the_route_never_the_values_in_its_path(
+    town_client: TestClient,
+    keys: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from outage_notify.customers import service
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "get_customer", broken)
+    quiet = TestClient(town_client.app, raise_server_exceptions=False)
+    answer = quiet.get("/api/v1/customers/0401234567", headers=keys["agent"])
+    assert answer.status_code == 500 and answer.json()["error"]["code"] == "internal_error"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/api/v1/customers/{customer_id}" in logged and "0401234567" not in logged
+
+
+def test_a_provider_s_long_error_fits_the_reason_a_database_keeps(
+    make_settings: Any, provider_settings: dict[str, Any], twilio: Any
+) -> None:
+    from outage_notify.app import create_app
+    from outage_notify.auth.apikeys import create_key
+    from outage_notify.db.models import Notification
+    from tests.standins.twilio import Fault
+
+    runtime = Runtime.build(make_settings(**provider_settings))
+    client = TestClient(create_app(runtime=runtime))
+    with runtime.transaction() as session:
+        key = {
+            "Authorization": f"Bearer {create_key(session, role='admin', name='a', now=utcnow())[1]}"
+        }
+    client.post("/api/v1/customers", json=[customer(0, 0, channels="sms")], headers=key)
+    twilio.faults = [Fault(400, 21211, "x" * 5000)]
+    client.post(
+        "/api/v1/incidents", json={"external_id": "L-1", "area": cells(0, 0, 1, 1)}, headers=key
+    )
+    runtime.dispatcher.drain()
+    with runtime.transaction() as session:
+        reasons = session.scalars(
+            select(Notification.reason).where(Notification.channel == "sms")
+        ).all()
+    assert reasons and all(r and "21211" in r and len(r) <= 500 for r in reasons)
+    runtime.close()

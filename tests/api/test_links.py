@@ -73,3 +73,26 @@ def test_a_link_to_an_unknown_incident_is_404(client: TestClient, keys: dict) ->
     setup_town(client, keys)
     answer = client.get("/api/v1/customers/C-0-0/link?incident_id=inc_nope", headers=keys["agent"])
     assert answer.status_code == 404
+
+
+def test_a_link_made_before_an_erasure_does_not_open_a_re_imported_customer(
+    client: TestClient, keys: dict, database_url: str
+) -> None:
+    from tests.conftest import TEST_SECRET
+    from tests.test_cli import run
+
+    setup_town(client, keys)
+    old = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
+    erased = run(
+        database_url,
+        "customers",
+        "erase",
+        "C-0-0",
+        extra_env={"OUTAGE_NOTIFY_SECRET_KEY": TEST_SECRET},
+    )
+    assert erased.returncode == 0, erased.stderr
+    client.post("/api/v1/customers", json=town()[:1], headers=keys["admin"])  # C-0-0 again
+    answer = client.get("/api/v1/feed", headers={"Authorization": f"Bearer {old}"})
+    assert answer.status_code == 401
+    new = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
+    assert feed(client, new) == 200

@@ -63,3 +63,10 @@ def test_a_revocation_stops_every_link_made_before_it_and_none_made_after() -> N
 def test_any_text_is_read_as_a_link_or_refused_never_an_error(text: str) -> None:
     read_token(KEY, text)
     read_token(KEY, "ocl_" + text)
+
+
+def test_a_link_older_than_its_customer_s_record_is_dead() -> None:
+    token = make_token(KEY, "C-1", issued_at=NOW - timedelta(days=1))
+    reimported = NOW - timedelta(hours=1)
+    assert valid(token, customer_since=reimported) == "this link's customer no longer exists"
+    assert valid(token, customer_since=NOW - timedelta(days=2)) is None

@@ -99,3 +99,17 @@ def test_plain_hashes_of_earlier_versions_are_keyed_at_start_up_and_still_honour
     with runtime.transaction() as session:
         assert opt_in(session, hasher=runtime.hasher, channel="sms", address=phone)
     assert client.get("/api/v1/customers/L-1", headers=keys["agent"]).json()["opted_out"] == []
+
+
+def test_processes_starting_together_agree_on_one_generated_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(database_url=database_url)
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_secret(settings).value, range(32)))
+    assert len(keys) == 1 and len(next(iter(keys))) >= 32
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".key") or ".key." in p.name] == [
+        "outage_notify.key"
+    ]

@@ -150,3 +150,12 @@ def test_a_retried_webhook_is_one_event_and_one_effect(app: dict[str, Any]) -> N
             select(func.count()).select_from(TimelineEvent).where(TimelineEvent.type == "reply")
         )
     assert replies == 2
+
+
+def test_a_stop_retried_after_a_later_start_does_not_opt_out_again(app: dict[str, Any]) -> None:
+    phone = app["people"][0]["phone"]
+    reply(app, phone, "STOP", sid="SM" + "b" * 32)
+    reply(app, phone, "START", sid="SM" + "c" * 32)
+    retried = reply(app, phone, "STOP", sid="SM" + "b" * 32)  # Twilio retries the old STOP
+    assert retried.status_code == 200
+    assert opted_out(app, "C-0-0") == []
