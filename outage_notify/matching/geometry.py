@@ -271,6 +271,9 @@ def _valid_union(geometries: list[BaseGeometry]) -> Polygon | MultiPolygon:
         return together  # one valid geometry, or the lobes of one repaired ring
     if together.is_valid:
         return together
+    # Parts valid one by one may still cross each other n² times (a cross-hatch of thin
+    # strips), and their union then has n² vertices: the same budget applies to all of them.
+    _refuse_entangled(together)
     try:
         merged = shapely.union_all(parts)
     except shapely.errors.GEOSException as exc:
@@ -323,9 +326,9 @@ def _covers_every_vertex(repaired: BaseGeometry, polygon: Polygon) -> bool:
     return bool(covered.all())
 
 
-def _refuse_entangled(polygon: Polygon) -> None:
-    """Refuses a ring whose repair would take minutes: more than CROSSINGS_PER_VERTEX crossings
-    per vertex, counted in chunks so that counting stops as soon as it is over the limit."""
+def _refuse_entangled(polygon: Polygon | MultiPolygon) -> None:
+    """Refuses rings whose repair (or union) would take minutes: more than CROSSINGS_PER_VERTEX
+    crossings per vertex, counted in chunks so that counting stops as soon as it is over."""
     starts, ends, neighbours = _edges(polygon)
     count = len(starts)
     max_crossings = CROSSINGS_PER_VERTEX * count + 64
@@ -354,12 +357,13 @@ def _refuse_entangled(polygon: Polygon) -> None:
             )
 
 
-def _edges(polygon: Polygon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edges(geometry: Polygon | MultiPolygon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start and end points of every edge of every ring, repeated points dropped, with the
     indices of each edge's two neighbours along its ring (which always meet it)."""
     starts, ends, neighbours = [], [], []
     offset = 0
-    for ring in (polygon.exterior, *polygon.interiors):
+    rings = [r for p in shapely.get_parts(geometry) for r in (p.exterior, *p.interiors)]
+    for ring in rings:
         points = shapely.get_coordinates(ring)
         keep = np.r_[True, np.any(points[1:] != points[:-1], axis=1)]
         points = points[keep]

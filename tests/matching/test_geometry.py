@@ -789,3 +789,26 @@ def test_a_repaired_ring_keeps_everywhere_it_winds_round(coords: list[tuple[int,
                 continue
             inside, wound = area.intersects(Point(x, y)), winding_number(closed, x, y) != 0
             assert inside == wound or (inside and even_odd.intersects(Point(x, y))), (x, y)
+
+
+def cross_hatch(n: int) -> dict:
+    """n thin horizontal and n thin vertical triangles, each valid, every horizontal one
+    crossing every vertical one: uniting them makes n² vertices."""
+    cx, cy, r = 25.66, 60.39, 0.02
+    polygons = []
+    for i in range(n):
+        y = cy - r + 2 * r * i / n
+        polygons.append([[[cx - r, y], [cx + r, y], [cx + r, y + r / n / 4], [cx - r, y]]])
+        x = cx - r + 2 * r * i / n
+        polygons.append([[[x, cy - r], [x + r / n / 4, cy + r], [x, cy + r], [x, cy - r]]])
+    return {"type": "MultiPolygon", "coordinates": polygons}
+
+
+@pytest.mark.parametrize("n", [200, 800, 3000])
+def test_valid_parts_that_cross_each_other_quadratically_are_refused(n: int) -> None:
+    with pytest.raises(AreaError, match="crosses itself"):
+        parse_area(cross_hatch(n), max_vertices=100_000)
+
+
+def test_a_few_overlapping_parts_are_still_united() -> None:
+    assert parse_area(cross_hatch(3)).is_valid
