@@ -97,14 +97,19 @@ def _stored_points(session: Session, customer_ids: list[str]) -> tuple[np.ndarra
 def stray_warnings(
     records: Sequence[CustomerRecord], derived: DerivedTerritory
 ) -> list[ImportWarning]:
-    """The records lying in a stray group's cell. Warned, not refused: with no configured
-    TERRITORY nobody can say the row is wrong, only that it stands far from all the others."""
-    if derived.territory is None:
+    """The records lying in a stray group's cell, and those outside the territory's core whose
+    lat and lon exchanged would put them in it (a whole batch swapped is too big to be stray).
+    Warned, not refused: with no configured TERRITORY nobody can say a row is wrong, only that
+    it stands far from all the others, or looks mirrored."""
+    territory = derived.territory
+    if territory is None:
         return []
     lon = np.array([r.lon for r in records], dtype=np.float64)
     lat = np.array([r.lat for r in records], dtype=np.float64)
-    stray = np.flatnonzero(derived.strays_at(lon, lat))
-    swapped_inside = derived.territory.holds(lat[stray], lon[stray]) & (np.abs(lon[stray]) <= 90)
+    mirrored_into_core = (np.abs(lon) <= 90) & territory.in_core(lat, lon)
+    looks_swapped = ~territory.in_core(lon, lat) & mirrored_into_core
+    stray = np.flatnonzero(derived.strays_at(lon, lat) | looks_swapped)
+    swapped_inside = territory.holds(lat[stray], lon[stray]) & (np.abs(lon[stray]) <= 90)
     return [
         ImportWarning(records[i].customer_id, _far_outside(records[i], swapped))
         for i, swapped in zip(stray.tolist(), swapped_inside.tolist(), strict=True)

@@ -225,3 +225,18 @@ def test_an_accepted_area_is_not_checked_again_when_the_incident_closes(
     restored = client.patch(path, json={"status": "restored"}, headers=keys["operator"])
     assert restored.status_code == 200, restored.text
     assert restored.json()["status"] == "restored"
+
+
+def test_a_batch_of_swapped_rows_too_big_to_be_stray_is_still_reported(
+    client: TestClient, keys: dict
+) -> None:
+    post_customers(client, keys, big_town())
+    batch = [
+        {**row, "customer_id": f"S-{i}", "lat": row["lon"], "lon": row["lat"]}
+        for i, row in enumerate(big_town()[:30])  # 30 rows: a group of its own, not stray
+    ]
+    answer = post_customers(client, keys, batch)
+    assert answer["created"] == 30
+    warned = {w["customer_id"] for w in answer["warnings"]}
+    assert warned == {f"S-{i}" for i in range(30)}
+    assert all("are lat and lon swapped?" in w["warning"] for w in answer["warnings"])
