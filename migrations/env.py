@@ -47,9 +47,8 @@ def _run(connection: Any) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
     )
-    with _foreign_keys_off(connection):
-        with context.begin_transaction():
-            context.run_migrations()
+    with _foreign_keys_off(connection), context.begin_transaction():
+        context.run_migrations()
 
 
 @contextmanager

@@ -69,12 +69,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Keyed hashes mean nothing without the key, and 0.1 has no place for tombstones: going
     # back would silently lose opt-outs. Refuse while there are any; say what to do.
-    keyed = op.get_bind().execute(
-        sa.text(
-            "SELECT (SELECT count(*) FROM opt_outs WHERE scheme <> 'sha256')"
-            " + (SELECT count(*) FROM erasures)"
+    keyed = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT (SELECT count(*) FROM opt_outs WHERE scheme <> 'sha256')"
+                " + (SELECT count(*) FROM erasures)"
+            )
         )
-    ).scalar()
+        .scalar()
+    )
     if keyed:
         raise RuntimeError(
             f"{keyed} opt-outs or erasure tombstones are kept as keyed hashes, which revision "
