@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import Contact, ContactHasher
@@ -90,7 +91,8 @@ def opted_out_channels(session: Session, *, hasher: ContactHasher, customer: Cus
     return sorted(contact.channel for contact, why in found.items() if why == OPTED_OUT)
 
 
-def contacts_of(customer: Customer) -> list[Contact]:
+def contacts_of(customer: Customer | Row[Any]) -> list[Contact]:
+    """A customer's phone and email as contacts (a model or a row with those columns)."""
     pairs = (("sms", customer.phone), ("email", customer.email))
     return [Contact(customer.customer_id, channel, addr) for channel, addr in pairs if addr]
 

@@ -20,15 +20,10 @@ from outage_notify.customers.contacts import PURPOSE as CONTACT_HASHES
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.optouts import wrap_legacy
 from outage_notify.db.engine import make_engine, make_session_factory, transaction
-from outage_notify.db.migrate import bring_to_head, recorded_revisions, script_heads
-from outage_notify.errors import Refusal
+from outage_notify.db.migrate import bring_to_head, require_head
 
 if TYPE_CHECKING:
     from outage_notify.config import Settings
-
-
-class SchemaBehind(Refusal):
-    """The database is not at this version's schema and this process may not migrate it."""
 
 
 @dataclass
@@ -49,7 +44,7 @@ class Database:
             if migrate:
                 bring_to_head(engine, settings.database_url)
             else:
-                _require_head(engine)
+                require_head(engine)
             sessions = make_session_factory(engine)
             secret = load_secret(settings)
             hasher = ContactHasher(secret.derive(CONTACT_HASHES))
@@ -67,21 +62,6 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _require_head(engine: Engine) -> None:
-    heads = script_heads()
-    found = recorded_revisions(engine)
-    if heads and found == heads:
-        return
-    from outage_notify.db.migrate import at_head, current_revision, head_revision
-
-    # Alembic decides when the quick look cannot: a file it could not read, no version table.
-    if not at_head(engine):
-        raise SchemaBehind(
-            f"the database schema is at {current_revision(engine) or 'nothing'}, this version "
-            f"needs {head_revision()}: run `outage-notify db upgrade` first"
-        )
 
 
 def _adopt_secret(session: Session, secret: SecretKey, hasher: ContactHasher) -> None:

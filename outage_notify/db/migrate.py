@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from outage_notify import paths
+from outage_notify.errors import Refusal
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -40,11 +41,32 @@ def upgrade(database_url: str) -> None:
 def bring_to_head(engine: Engine, database_url: str) -> bool:
     """Alembic's upgrade to head, skipped when the database is clearly there already.
     Returns whether Alembic ran."""
-    heads = script_heads()
-    if heads and recorded_revisions(engine) == heads:
+    if _clearly_at_head(engine):
         return False
     upgrade(database_url)
     return True
+
+
+class SchemaBehind(Refusal):
+    """The database is not at this version's schema and this process may not migrate it."""
+
+
+def require_head(engine: Engine) -> None:
+    """Refuses a database not at head, for processes that never migrate (workers)."""
+    # Alembic decides when the quick look cannot: a file it could not read, no version table.
+    if _clearly_at_head(engine) or at_head(engine):
+        return
+    raise SchemaBehind(
+        f"the database schema is at {current_revision(engine) or 'nothing'}, this version "
+        f"needs {head_revision()}: run `outage-notify db upgrade` first"
+    )
+
+
+def _clearly_at_head(engine: Engine) -> bool:
+    """The version table names exactly the heads of the migration files, read without
+    loading Alembic."""
+    heads = script_heads()
+    return bool(heads) and recorded_revisions(engine) == heads
 
 
 def head_revision() -> str | None:

@@ -17,8 +17,8 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
-from outage_notify.customers.contacts import Contact, ContactHasher
-from outage_notify.customers.optouts import blocked
+from outage_notify.customers.contacts import ContactHasher
+from outage_notify.customers.optouts import blocked, contacts_of
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import (
     Customer,
@@ -417,7 +417,7 @@ def _preferences(
             .group_by(PushSubscription.customer_pk)
         ).all()
     )
-    contacts = {pk: _contacts(c) for pk, c in customers.items()}
+    contacts = {pk: contacts_of(c) for pk, c in customers.items()}
     refused = blocked(session, hasher=hasher, contacts=[c for cs in contacts.values() for c in cs])
     return {
         pk: _prefs_of(
@@ -425,13 +425,6 @@ def _preferences(
         )
         for pk, c in customers.items()
     }
-
-
-def _contacts(customer: Row[Any]) -> list[Contact]:
-    pairs = (("sms", customer.phone), ("email", customer.email))
-    return [
-        Contact(customer.customer_id, channel, address) for channel, address in pairs if address
-    ]
 
 
 def _prefs_of(customer: Row[Any], push_count: int, refused: dict[str, str]) -> Preferences:
