@@ -46,6 +46,9 @@ def _run(connection: Any) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
+        # SQLite's DDL is transactional too: one run of migrations commits whole or not at
+        # all, so a downgrade refused half-way leaves the schema where it was.
+        transactional_ddl=True,
     )
     with _foreign_keys_off(connection), context.begin_transaction():
         context.run_migrations()

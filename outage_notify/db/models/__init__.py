@@ -6,6 +6,7 @@ from outage_notify.db.models.incident import Incident, IncidentCustomer, Inciden
 from outage_notify.db.models.meta import AppMeta
 from outage_notify.db.models.notification import Notification, OutboxItem
 from outage_notify.db.models.timeline import TimelineEvent
+from outage_notify.db.models.work import JobRun, Lease, PlanningJob
 
 __all__ = [
     "ApiKey",
@@ -17,9 +18,12 @@ __all__ = [
     "Incident",
     "IncidentCustomer",
     "IncidentRevision",
+    "JobRun",
+    "Lease",
     "Notification",
     "OptOut",
     "OutboxItem",
+    "PlanningJob",
     "PushSubscription",
     "TimelineEvent",
 ]

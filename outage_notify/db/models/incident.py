@@ -63,6 +63,8 @@ class IncidentRevision(Base):
     version: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     changes: Mapped[list[str]] = mapped_column(JSON)
+    # Who or what made it: "apikey:<name>", "feed:<url>", "rule:<name>".
+    actor: Mapped[str] = mapped_column(String(300), default="unknown")
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("incident_id", "version"),)
@@ -91,3 +93,8 @@ class IncidentCustomer(Base):
     # The ETR named in the last message this customer was sent (NULL: none was named).
     told_etr: Mapped[datetime | None] = mapped_column(UTCDateTime)
     told_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # planned work
+    # The incident version this customer was last planned for (NULL: never, or their tie moved
+    # since), and whether they were affected then: a planning chunk takes the ties whose
+    # planned version is behind, and reads what moved from `affected` against this.
+    planned_version: Mapped[int | None] = mapped_column(Integer)
+    planned_affected: Mapped[bool] = mapped_column(Boolean, default=False)
