@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.dispatcher_enabled:
-            runtime.dispatcher.start()
+            runtime.start_workers()
             log.info("dispatcher %s started", runtime.dispatcher.worker_id)
         try:
             yield

@@ -71,8 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=cmd_serve)
 
-    worker = sub.add_parser("worker", help="the dispatcher alone: deliver from the outbox")
-    worker.add_argument("--once", action="store_true", help="send what is due, then exit")
+    worker = sub.add_parser(
+        "worker", help="planning and delivery alone (no HTTP): plan incidents, deliver the outbox"
+    )
+    worker.add_argument("--once", action="store_true", help="plan and send what is due, then exit")
     worker.set_defaults(handler=cmd_worker)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
@@ -147,14 +149,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     runtime = Runtime.build(settings)  # never migrates: a schema behind is refused
     if args.once:
-        sent = runtime.dispatcher.drain(timeout=3600)
+        sent = runtime.drain(timeout=3600)
         print(f"sent {sent}", file=sys.stderr)
         runtime.close()
         return 0
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runtime.dispatcher.start()
+    runtime.start_workers()
     log.info("worker %s running; Ctrl-C stops it", runtime.dispatcher.worker_id)
     stop.wait()
     runtime.close()

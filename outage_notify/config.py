@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     dispatch_threads: int = Field(8, ge=1)
     lease_seconds: int = Field(45, ge=5)
     dispatch_idle_seconds: float = Field(1.0, gt=0)
+    # Customers planned per transaction: small enough that the first messages leave at once
+    # and a crash redoes little, big enough that a 500,000-customer storm is a few hundred.
+    planning_chunk: int = Field(2000, ge=1, le=50_000)
 
     @field_validator("cap_feeds", "outage_feeds", mode="before")
     @classmethod

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 TOWN = paths.FIXTURES / "demo_town"
 SOURCE = "operator"
+ACTOR = "demo"
 
 
 class DemoRefused(Exception):
@@ -105,7 +106,7 @@ def _play_storm(
     for number, step in enumerate(scenario["steps"], start=1):
         say(f"[{number}] {step['say']}")
         outcome = _step(runtime, step, result, run, started)
-        sent = runtime.dispatcher.drain(timeout=600)
+        sent = runtime.drain(timeout=600)
         result.messages += sent
         say(f"    {_describe(outcome)}; {sent} messages delivered")
         if pace:
@@ -121,13 +122,15 @@ def _step(
             body = _body(step["post"], runtime, started)
             body["external_id"] = f"DEMO-{run}-{step['post']['ref'].upper()}"
             record = incident_from_body(body, max_vertices=runtime.settings.max_area_vertices)
-            outcome = runtime.incidents.upsert(session, source=SOURCE, record=record, now=now)
+            outcome = runtime.incidents.upsert(
+                session, source=SOURCE, record=record, actor=ACTOR, now=now
+            )
             result.incidents[step["post"]["ref"]] = outcome.incident.id
         else:
             patch = _body(step["patch"], runtime, started)
             incident_id = result.incidents[step["patch"]["ref"]]
             outcome = runtime.incidents.patch(
-                session, incident_id=incident_id, patch=patch, now=now
+                session, incident_id=incident_id, patch=patch, actor=ACTOR, now=now
             )
     return outcome
 
@@ -160,8 +163,4 @@ def _window(window: dict[str, Any], runtime: Runtime, started: datetime) -> tupl
 
 def _describe(outcome: IncidentOutcome) -> str:
     changes = ", ".join(c.value for c in outcome.changes) or "no change"
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(outcome.plan.by_kind.items())) or "no messages"
-    return (
-        f"{outcome.incident.external_id}: {changes}; {outcome.incident.affected_count} affected; "
-        f"planned {kinds} for {outcome.plan.customers} customers"
-    )
+    return f"{outcome.incident.external_id}: {changes}; {outcome.incident.affected_count} affected"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outage_notify import paths
 from outage_notify.auth.customer_links import PURPOSE as LINKS
 from outage_notify.auth.secret import SecretKey
+from outage_notify.clock import Clock, SystemClock
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.database import Database
@@ -22,8 +24,11 @@ from outage_notify.delivery.channels.base import Channel
 from outage_notify.delivery.dispatcher import Dispatcher
 from outage_notify.incidents.service import IncidentService
 from outage_notify.matching.index_cache import CustomerIndexCache
+from outage_notify.matching.memory_matcher import MemoryMatcher
+from outage_notify.planning.jobs import JobContext
 from outage_notify.planning.messages import MessageRenderer
 from outage_notify.planning.service import Planner
+from outage_notify.planning.worker import PlanningWorker
 
 
 @dataclass
@@ -38,11 +43,15 @@ class Runtime:
     incidents: IncidentService
     channels: dict[str, Channel]
     dispatcher: Dispatcher
+    planner: PlanningWorker
+    clock: Clock
     secret: SecretKey = field(repr=False)
     hasher: ContactHasher = field(repr=False)
 
     @classmethod
-    def build(cls, settings: Settings, *, migrate: bool = False) -> Runtime:
+    def build(
+        cls, settings: Settings, *, migrate: bool = False, clock: Clock | None = None
+    ) -> Runtime:
         """migrate=True brings the schema to head (serve, demo); otherwise a database not at
         head is refused (workers never migrate)."""
         database = Database.open(settings, migrate=migrate)
@@ -55,7 +64,9 @@ class Runtime:
             else engine
         )
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
+        clock = clock or SystemClock()
         index = CustomerIndexCache()
+        matcher = MemoryMatcher(index)
         planner = Planner(renderer=renderer, settings=settings, hasher=hasher)
         channels = build_channels(settings)
         dispatcher = Dispatcher(
@@ -65,6 +76,18 @@ class Runtime:
             settings=settings,
             hasher=hasher,
         )
+        planning = PlanningWorker(
+            sessions=sessions,
+            context=JobContext(
+                planner=planner,
+                matcher=matcher,
+                chunk_size=settings.planning_chunk,
+                lease=timedelta(seconds=settings.lease_seconds),
+            ),
+            now=clock.now,
+            worker_id=dispatcher.worker_id,
+            on_planned=dispatcher.wake,
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -73,9 +96,11 @@ class Runtime:
             read_sessions=make_session_factory(read_engine),
             renderer=renderer,
             customer_index=index,
-            incidents=IncidentService(planner=planner, index=index, settings=settings),
+            incidents=IncidentService(matcher=matcher, index=index, settings=settings),
             channels=channels,
             dispatcher=dispatcher,
+            planner=planning,
+            clock=clock,
             secret=database.secret,
             hasher=hasher,
         )
@@ -92,8 +117,20 @@ class Runtime:
             yield session
 
     def after_commit(self) -> None:
-        """New messages may be waiting: the dispatcher should look now."""
+        """A planning job or new messages may be waiting: the workers should look now."""
+        self.planner.wake()
         self.dispatcher.wake()
+
+    def start_workers(self) -> None:
+        """Planning and delivery threads (serve, worker)."""
+        self.planner.start()
+        self.dispatcher.start()
+
+    def drain(self, *, timeout: float = 120.0) -> int:
+        """Plans every pending job, then delivers everything due (tests, the demo); returns
+        the messages handled."""
+        self.planner.drain(timeout=timeout)
+        return self.dispatcher.drain(timeout=timeout)
 
     @property
     def link_key(self) -> bytes:
@@ -112,6 +149,7 @@ class Runtime:
         return len(self.dev_sink_channels) < len(self.channels)
 
     def close(self) -> None:
+        self.planner.stop()
         self.dispatcher.stop()
         self.engine.dispose()
         self.read_engine.dispose()

@@ -71,7 +71,7 @@ def _subscribe(client: TestClient, keys: dict, push: PushService, customer_id: s
 
 
 def _drain(world: dict[str, Any]) -> int:
-    return world["runtime"].dispatcher.drain(timeout=60)
+    return world["runtime"].drain(timeout=60)
 
 
 def _phone_of(customer_id: str) -> str:

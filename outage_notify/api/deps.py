@@ -49,6 +49,11 @@ class Caller:
     name: str
     role: str
 
+    @property
+    def actor(self) -> str:
+        """How a revision names who made it."""
+        return f"apikey:{self.name}"
+
 
 def require(*roles: str) -> Callable[..., Caller]:
     """A dependency admitting API keys of these roles; admin may do everything."""

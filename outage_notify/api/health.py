@@ -57,6 +57,8 @@ def _dispatcher_state(runtime: Runtime) -> str:
     stale_after = max(30.0, runtime.settings.lease_seconds * 2)
     if not dispatcher.alive or beat is None or time.monotonic() - beat > stale_after:
         return "not running"
+    if not runtime.planner.alive:  # planning and delivery run side by side; both must live
+        return "planner not running"
     return "ok"
 
 

@@ -21,6 +21,7 @@ from outage_notify.incidents.service import (
 from outage_notify.incidents.views import incident_dict, list_incidents, notification_counts
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.ingest.records import RecordError
+from outage_notify.planning.jobs import planning_state
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 
@@ -90,7 +91,7 @@ class IncidentPatch(BaseModel):
 )
 def post_incident(
     body: IncidentBody,
-    _: Caller = Depends(as_operator),
+    caller: Caller = Depends(as_operator),
     runtime: Runtime = Depends(get_runtime),
 ) -> JSONResponse:
     ignored = sorted(body.model_extra or {})
@@ -101,13 +102,15 @@ def post_incident(
         raise ApiError(422, str(exc)) from exc
     with runtime.transaction() as session:
         try:
-            outcome = runtime.incidents.upsert(session, source=SOURCE, record=record, now=utcnow())
+            outcome = runtime.incidents.upsert(
+                session, source=SOURCE, record=record, actor=caller.actor, now=utcnow()
+            )
         except IncidentClosed as exc:
             raise ApiError(409, str(exc)) from exc
         except IncidentError as exc:
             raise ApiError(422, str(exc)) from exc
-        payload = _outcome_dict(session, outcome)
     runtime.after_commit()
+    payload = _outcome_dict(runtime, outcome)
     if ignored:
         payload["ignored_fields"] = ignored
     return JSONResponse(payload, status_code=201 if outcome.created else 200)
@@ -123,7 +126,7 @@ def post_incident(
 def patch_incident(
     incident_id: str,
     body: IncidentPatch,
-    _: Caller = Depends(as_operator),
+    caller: Caller = Depends(as_operator),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
     patch = body.model_dump(exclude_unset=True)
@@ -132,7 +135,7 @@ def patch_incident(
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.patch(
-                session, incident_id=incident_id, patch=patch, now=utcnow()
+                session, incident_id=incident_id, patch=patch, actor=caller.actor, now=utcnow()
             )
         except IncidentNotFound as exc:
             raise ApiError(404, f"no incident {incident_id!r}") from exc
@@ -140,9 +143,8 @@ def patch_incident(
             raise ApiError(409, str(exc)) from exc
         except IncidentError as exc:
             raise ApiError(422, str(exc)) from exc
-        payload = _outcome_dict(session, outcome)
     runtime.after_commit()
-    return payload
+    return _outcome_dict(runtime, outcome)
 
 
 @router.get(
@@ -161,8 +163,11 @@ def get_incidents(
 ) -> dict[str, Any]:
     with runtime.reading() as session:
         incidents = list_incidents(session, status=status, limit=limit, offset=offset)
-        counts = notification_counts(session, [i.id for i in incidents])
-        return {"incidents": [incident_dict(i, counts.get(i.id)) for i in incidents]}
+        ids = [i.id for i in incidents]
+        counts, planning = notification_counts(session, ids), planning_state(session, ids)
+        return {
+            "incidents": [incident_dict(i, counts.get(i.id), planning[i.id]) for i in incidents]
+        }
 
 
 @router.get(
@@ -182,19 +187,19 @@ def get_one_incident(
         except IncidentNotFound as exc:
             raise ApiError(404, f"no incident {incident_id!r}") from exc
         counts = notification_counts(session, [incident.id])
-        return incident_dict(incident, counts.get(incident.id))
+        planning = planning_state(session, [incident.id])
+        return incident_dict(incident, counts.get(incident.id), planning[incident.id])
 
 
-def _outcome_dict(session: Any, outcome: IncidentOutcome) -> dict[str, Any]:
+def _outcome_dict(runtime: Runtime, outcome: IncidentOutcome) -> dict[str, Any]:
+    """The incident as it now stands. Counts are read after the change committed, outside
+    any write transaction: a count of a storm's messages must not hold the write lock."""
     incident = outcome.incident
-    counts = notification_counts(session, [incident.id]).get(incident.id)
+    with runtime.reading() as session:
+        counts = notification_counts(session, [incident.id]).get(incident.id)
+        planning = planning_state(session, [incident.id])[incident.id]
     return {
-        **incident_dict(incident, counts),
+        **incident_dict(incident, counts, planning),
         "created": outcome.created,
         "changes": [c.value for c in outcome.changes],
-        "planned": {
-            "customers": outcome.plan.customers,
-            "by_kind": dict(outcome.plan.by_kind),
-            "by_status": dict(outcome.plan.by_status),
-        },
     }

@@ -108,24 +108,21 @@ class IncidentOut(Out):
     started_at: Timestamp
     version: int
     affected_customers: int
+    planning: Literal["pending", "done"] = Field(
+        description="pending while workers are still planning messages in the background"
+    )
     notifications: Counts = Field(description="Notifications by status")
     created_at: Timestamp
     updated_at: Timestamp
     closed_at: Timestamp | None
 
 
-class PlannedOut(Out):
-    customers: int
-    by_kind: Counts
-    by_status: Counts
-
-
 class IncidentOutcomeOut(IncidentOut):
-    """The incident after a post or patch, with what that call changed and planned."""
+    """The incident after a post or patch, with what that call changed. Its messages are
+    planned in the background: `planning` says whether that is done."""
 
     created: bool
     changes: list[str] = Field(description="NEW, ETR_CHANGED, STATUS_CHANGED, …")
-    planned: PlannedOut
     ignored_fields: SkipJsonSchema[None] | list[str] = Field(
         None, description="Fields of the body this API does not know (left out when none)"
     )

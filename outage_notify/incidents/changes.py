@@ -21,6 +21,8 @@ class Change(StrEnum):
     AREA_CHANGED = "AREA_CHANGED"
     AREA_GREW = "AREA_GREW"
     AREA_SHRANK = "AREA_SHRANK"
+    # The extent is the same but the customers under it are not (customer data changed).
+    CUSTOMERS_CHANGED = "CUSTOMERS_CHANGED"
     RESTORED = "RESTORED"
     CANCELLED = "CANCELLED"
 

@@ -1,5 +1,7 @@
-"""Incidents: one per (source, external id). Each observed change becomes a revision, moves
-the affected set, and is planned into messages — all in the caller's transaction."""
+"""Incidents: one per (source, external id). Each observed change is recorded as a revision
+(with who or what made it) and a planning job, in the caller's transaction; workers plan the
+messages in the background (planning/jobs.py). Nothing here grows with the incident's size
+but one set-based count of the customers it affects."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from typing import Any
 
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Row, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
 from outage_notify.db.engine import upsert_insert
-from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision
+from outage_notify.db.models import Incident, IncidentRevision
 from outage_notify.incidents.changes import Change, IncidentState, detect
 from outage_notify.ingest.operator_api import apply_patch
 from outage_notify.ingest.records import IncidentRecord, RecordError
@@ -24,17 +26,8 @@ from outage_notify.ingest.text import has_control
 from outage_notify.matching.index_cache import CustomerIndexCache
 from outage_notify.matching.spatial import CustomerIndex
 from outage_notify.matching.territory import exchanged
-from outage_notify.planning.rules import CustomerState, IncidentFacts
-from outage_notify.planning.service import Audience, Planner, PlanSummary
-from outage_notify.timeline import service as timeline
+from outage_notify.planning.jobs import request_planning
 from outage_notify.timeutil import iso
-
-# Changes after which every affected customer's state is worth re-deciding; other changes
-# (status, cause) only concern customers who joined or left.
-FULL_REVIEW = frozenset(
-    {Change.NEW, Change.ETR_CHANGED, Change.SCHEDULE_CHANGED, Change.RESTORED, Change.CANCELLED}
-)
-CHUNK = 1000
 
 
 class IncidentError(ValueError):
@@ -54,64 +47,98 @@ class IncidentOutcome:
     incident: Incident
     created: bool
     changes: list[Change] = field(default_factory=list)
-    plan: PlanSummary = field(default_factory=PlanSummary)
 
 
 @dataclass(frozen=True)
 class IncidentService:
-    planner: Planner
+    matcher: Any  # matching.Matcher: counts the customers an extent affects
     index: CustomerIndexCache
     settings: Settings
 
     def upsert(
-        self, session: Session, *, source: str, record: IncidentRecord, now: datetime
+        self,
+        session: Session,
+        *,
+        source: str,
+        record: IncidentRecord,
+        actor: str,
+        now: datetime,
     ) -> IncidentOutcome:
-        """Create the incident, or apply what changed since its last state (idempotent)."""
+        """Create the incident, or record what changed since its last state (idempotent)."""
+        created = False
         incident = _find(session, source=source, external_id=record.external_id)
-        if incident is not None and incident.kind != record.kind:
+        if incident is None:
+            self._check_new(session, record, now)
+            incident = _insert_new(session, source=source, record=record, now=now)
+            created = incident is not None
+            incident = incident or _find(session, source=source, external_id=record.external_id)
+            assert incident is not None  # a racing insert committed it; we now hold its lock
+        if incident.kind != record.kind:
             raise IncidentError(f"kind cannot change (incident is {incident.kind})")
-        previous = state_of(incident) if incident is not None else None
+        previous = None if created else state_of(incident)
         new = _state_of_record(record)
-        if previous is not None and previous.terminal:
+        if previous is not None:
+            self._check_change(session, incident, previous, new, record, now)
+        count = 0 if new.terminal else self._count(session, record)
+        changes = detect(previous, new)
+        if not changes and count != incident.affected_count:
+            changes = [Change.CUSTOMERS_CHANGED]  # same extent, customer data moved under it
+        if not changes:
+            return IncidentOutcome(incident=incident, created=False)
+        _apply(incident, record, now)
+        incident.affected_count = count
+        session.flush()
+        _add_revision(session, incident, changes, new, actor=actor, now=now)
+        request_planning(session, incident=incident, now=now)
+        return IncidentOutcome(incident=incident, created=created, changes=changes)
+
+    def _check_new(self, session: Session, record: IncidentRecord, now: datetime) -> None:
+        _check_etr_ahead(record, None, now)
+        if record.area:
+            self._check_territory(shape(record.area), self.index.get(session))
+
+    def _check_change(
+        self,
+        session: Session,
+        incident: Incident,
+        previous: IncidentState,
+        new: IncidentState,
+        record: IncidentRecord,
+        now: datetime,
+    ) -> None:
+        if previous.terminal:
             # Closed is closed: the same state again is an idempotent no-op; anything else
             # (a new ETR, area, cause…) is refused rather than silently ignored.
             if new == previous:
-                return IncidentOutcome(incident=incident, created=False)  # type: ignore[arg-type]
+                return
             raise IncidentClosed(
                 f"incident is {previous.status} and can no longer change; "
                 "report a new outage under a new external_id"
             )
         _check_etr_ahead(record, incident, now)
-        area = shape(record.area) if record.area else None
-        customer_index = self.index.get(session)
         # An area accepted once stays accepted: closing an incident must never be refused
         # because the customer data (and so the territory) moved since.
-        if area is not None and (previous is None or previous.area != new.area):
-            self._check_territory(area, customer_index)
-        target: set[int] = set()
-        if not new.terminal:
-            matched = customer_index.match(area, record.feeders, record.transformers)
-            target = set(matched.tolist())
-        ties = _ties(session, incident.id) if incident is not None else {}
-        current = {pk for pk, tie in ties.items() if tie.affected}
-        gained, lost = target - current, current - target
-        changes = detect(previous, new, gained=len(gained), lost=len(lost))
-        if not changes:
-            return IncidentOutcome(incident=incident, created=False)  # type: ignore[arg-type]
-        created = incident is None
-        incident = self._save(session, incident, source, record, now)
-        incident.affected_count = len(target)
-        _add_revision(session, incident, changes, new, now)
-        _move_ties(session, incident.id, gained, lost, ties, now)
-        _log_touches(session, incident, changes, gained, lost, current & target, now)
-        audience = _audience(changes, target, current, gained, lost, ties)
-        plan = self.planner.plan_incident(
-            session, incident=incident, facts=facts_of(incident), audience=audience, now=now
+        if record.area and previous.area != new.area:
+            self._check_territory(shape(record.area), self.index.get(session))
+
+    def _count(self, session: Session, record: IncidentRecord) -> int:
+        return int(
+            self.matcher.count(
+                session,
+                area=record.area,
+                feeders=record.feeders,
+                transformers=record.transformers,
+            )
         )
-        return IncidentOutcome(incident=incident, created=created, changes=changes, plan=plan)
 
     def patch(
-        self, session: Session, *, incident_id: str, patch: Mapping[str, Any], now: datetime
+        self,
+        session: Session,
+        *,
+        incident_id: str,
+        patch: Mapping[str, Any],
+        actor: str,
+        now: datetime,
     ) -> IncidentOutcome:
         """Changes some fields of an incident; the rest stay as they are."""
         incident = get_incident(session, incident_id=incident_id)
@@ -121,7 +148,7 @@ class IncidentService:
             )
         except RecordError as exc:
             raise IncidentError(str(exc)) from exc
-        return self.upsert(session, source=incident.source, record=record, now=now)
+        return self.upsert(session, source=incident.source, record=record, actor=actor, now=now)
 
     def _check_territory(self, area: BaseGeometry, customers: CustomerIndex) -> None:
         """Refuses an area sent as [lat, lon]: one wholly outside the service territory, or
@@ -150,41 +177,52 @@ class IncidentService:
                 "GeoJSON positions are [lon, lat]"
             )
 
-    def _save(
-        self,
-        session: Session,
-        incident: Incident | None,
-        source: str,
-        record: IncidentRecord,
-        now: datetime,
-    ) -> Incident:
-        if incident is None:
-            incident = Incident(
-                id=f"inc_{secrets.token_hex(10)}",
-                source=source,
-                external_id=record.external_id,
-                kind=record.kind,
-                version=0,
-                created_at=now,
-                started_at=record.started_at or now,
-            )
-            session.add(incident)
-        incident.status = record.status
-        incident.cause = record.cause
-        incident.message = record.message
-        incident.area = record.area
-        incident.feeders = list(record.feeders)
-        incident.transformers = list(record.transformers)
-        incident.etr = record.etr
-        incident.starts_at = record.starts_at
-        incident.ends_at = record.ends_at
-        if record.started_at is not None:
-            incident.started_at = record.started_at
-        incident.version += 1
-        incident.updated_at = now
-        incident.closed_at = now if record.status in ("restored", "cancelled") else None
-        session.flush()
-        return incident
+
+def _insert_new(
+    session: Session, *, source: str, record: IncidentRecord, now: datetime
+) -> Incident | None:
+    """Inserts the incident unless a concurrent request just did (one row per source and
+    external id, whoever wins): None then, and the caller locks and updates that one."""
+    incident_id = f"inc_{secrets.token_hex(10)}"
+    statement = (
+        upsert_insert(session)(Incident)
+        .values(
+            id=incident_id,
+            source=source,
+            external_id=record.external_id,
+            kind=record.kind,
+            status=record.status,
+            feeders=[],
+            transformers=[],
+            version=0,
+            affected_count=0,
+            created_at=now,
+            updated_at=now,
+            started_at=record.started_at or now,
+        )
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Incident.id)
+    )
+    if session.execute(statement).scalar() is None:
+        return None
+    return session.get(Incident, incident_id)
+
+
+def _apply(incident: Incident, record: IncidentRecord, now: datetime) -> None:
+    incident.status = record.status
+    incident.cause = record.cause
+    incident.message = record.message
+    incident.area = record.area
+    incident.feeders = list(record.feeders)
+    incident.transformers = list(record.transformers)
+    incident.etr = record.etr
+    incident.starts_at = record.starts_at
+    incident.ends_at = record.ends_at
+    if record.started_at is not None:
+        incident.started_at = record.started_at
+    incident.version += 1
+    incident.updated_at = now
+    incident.closed_at = now if record.status in ("restored", "cancelled") else None
 
 
 def _check_etr_ahead(record: IncidentRecord, incident: Incident | None, now: datetime) -> None:
@@ -258,21 +296,13 @@ def record_of(incident: Incident) -> IncidentRecord:
     )
 
 
-def facts_of(incident: Incident) -> IncidentFacts:
-    return IncidentFacts(
-        kind=incident.kind,
-        status=incident.status,
-        etr=incident.etr,
-        starts_at=incident.starts_at,
-        ends_at=incident.ends_at,
-    )
-
-
 def _add_revision(
     session: Session,
     incident: Incident,
     changes: list[Change],
     state: IncidentState,
+    *,
+    actor: str,
     now: datetime,
 ) -> None:
     snapshot = {
@@ -294,145 +324,7 @@ def _add_revision(
             version=incident.version,
             at=now,
             changes=[c.value for c in changes],
+            actor=actor,
             snapshot=snapshot,
         )
     )
-
-
-# ---- who is tied to the incident -------------------------------------------------------------
-
-
-def _ties(session: Session, incident_id: str) -> dict[int, Any]:
-    """Everyone ever tied to the incident, as plain rows (a storm can tie 500,000)."""
-    rows = session.execute(
-        select(
-            IncidentCustomer.customer_pk,
-            IncidentCustomer.affected,
-            IncidentCustomer.told_version,
-            IncidentCustomer.told_etr,
-            IncidentCustomer.told_starts_at,
-        ).where(IncidentCustomer.incident_id == incident_id)
-    )
-    return {row.customer_pk: row for row in rows}
-
-
-def _move_ties(
-    session: Session,
-    incident_id: str,
-    gained: set[int],
-    lost: set[int],
-    ties: dict[int, Row[Any]],
-    now: datetime,
-) -> None:
-    returning = sorted(pk for pk in gained if pk in ties)
-    fresh = sorted(pk for pk in gained if pk not in ties)
-    rows = [
-        {
-            "incident_id": incident_id,
-            "customer_pk": pk,
-            "affected": True,
-            "since": now,
-        }
-        for pk in fresh
-    ]
-    insert = upsert_insert(session)
-    for start in range(0, len(rows), CHUNK):
-        session.execute(insert(IncidentCustomer), rows[start : start + CHUNK])
-    _set_affected(session, incident_id, returning, affected=True, now=now)
-    _set_affected(session, incident_id, sorted(lost), affected=False, now=now)
-
-
-def _set_affected(
-    session: Session, incident_id: str, pks: list[int], *, affected: bool, now: datetime
-) -> None:
-    values: dict[str, Any] = (
-        {"affected": True, "since": now, "released_at": None}
-        if affected
-        else {"affected": False, "released_at": now}
-    )
-    for start in range(0, len(pks), CHUNK):
-        session.execute(
-            update(IncidentCustomer)
-            .where(
-                IncidentCustomer.incident_id == incident_id,
-                IncidentCustomer.customer_pk.in_(pks[start : start + CHUNK]),
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _audience(
-    changes: list[Change],
-    target: set[int],
-    current: set[int],
-    gained: set[int],
-    lost: set[int],
-    ties: dict[int, Row[Any]],
-) -> list[Audience]:
-    everyone = FULL_REVIEW & set(changes)
-    pks = (target | current | lost) if everyone else (gained | lost)
-    return [
-        Audience(customer_pk=pk, state=_customer_state(pk, target, current, ties.get(pk)))
-        for pk in sorted(pks)
-    ]
-
-
-def _customer_state(
-    pk: int, target: set[int], current: set[int], tie: Row[Any] | None
-) -> CustomerState:
-    told = tie is not None and tie.told_version is not None
-    return CustomerState(
-        affected_now=pk in target,
-        affected_before=pk in current,
-        told=told,
-        told_etr=tie.told_etr if told and tie else None,
-        told_starts_at=tie.told_starts_at if told and tie else None,
-    )
-
-
-def _log_touches(
-    session: Session,
-    incident: Incident,
-    changes: list[Change],
-    gained: set[int],
-    lost: set[int],
-    staying: set[int],
-    now: datetime,
-) -> None:
-    summary = _summary(incident)
-    names = [c.value for c in changes]
-
-    def events(pks: set[int], kind: str) -> list[timeline.Event]:
-        data = {"changes": names, **summary}
-        return [
-            timeline.Event(customer_pk=pk, at=now, type=kind, incident_id=incident.id, data=data)
-            for pk in sorted(pks)
-        ]
-
-    terminal = incident.status in ("restored", "cancelled")
-    timeline.log_events(session, events(gained, timeline.INCIDENT_AFFECTED))
-    timeline.log_events(
-        session, events(lost, timeline.INCIDENT_CLOSED if terminal else timeline.INCIDENT_RELEASED)
-    )
-    noteworthy = {
-        Change.ETR_CHANGED,
-        Change.STATUS_CHANGED,
-        Change.SCHEDULE_CHANGED,
-        Change.DETAILS_CHANGED,
-    }
-    if noteworthy & set(changes):
-        timeline.log_events(session, events(staying, timeline.INCIDENT_UPDATED))
-
-
-def _summary(incident: Incident) -> dict[str, Any]:
-    return {
-        "external_id": incident.external_id,
-        "kind": incident.kind,
-        "status": incident.status,
-        "cause": incident.cause,
-        "etr": iso(incident.etr),
-        "starts_at": iso(incident.starts_at),
-        "ends_at": iso(incident.ends_at),
-        "version": incident.version,
-    }

@@ -41,7 +41,9 @@ def list_incidents(
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
-def incident_dict(incident: Incident, counts: dict[str, int] | None = None) -> dict[str, Any]:
+def incident_dict(
+    incident: Incident, counts: dict[str, int] | None = None, planning: str = "done"
+) -> dict[str, Any]:
     return {
         "id": incident.id,
         "source": incident.source,
@@ -59,6 +61,7 @@ def incident_dict(incident: Incident, counts: dict[str, int] | None = None) -> d
         "started_at": iso(incident.started_at),
         "version": incident.version,
         "affected_customers": incident.affected_count,
+        "planning": planning,
         "notifications": dict(counts or {}),
         "created_at": iso(incident.created_at),
         "updated_at": iso(incident.updated_at),

@@ -454,3 +454,14 @@ def incident_text(incident: Incident) -> IncidentText:
         starts_at=incident.starts_at,
         ends_at=incident.ends_at,
     )
+
+
+def incident_facts(incident: Incident) -> IncidentFacts:
+    """What the decision table reads of an incident."""
+    return IncidentFacts(
+        kind=incident.kind,
+        status=incident.status,
+        etr=incident.etr,
+        starts_at=incident.starts_at,
+        ends_at=incident.ends_at,
+    )

@@ -26,7 +26,7 @@ def loaded(client: TestClient, keys: dict) -> TestClient:
 
 
 def test_customer_detail_lists_preferences_and_current_incidents(
-    loaded: TestClient, keys: dict
+    loaded: TestClient, keys: dict, runtime: Runtime
 ) -> None:
     etr = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
     made = loaded.post(
@@ -34,6 +34,7 @@ def test_customer_detail_lists_preferences_and_current_incidents(
         json={"external_id": "D-1", "area": cells(0, 0, 1, 1), "etr": etr.isoformat()},
         headers=keys["operator"],
     ).json()
+    runtime.planner.drain()
     detail = loaded.get("/api/v1/customers/C-1-1", headers=keys["agent"]).json()
     assert detail["phone"] == customer(1, 1)["phone"]
     assert detail["channels"] == ["sms", "email"]
@@ -68,12 +69,18 @@ def test_search_does_not_treat_percent_as_a_wildcard(loaded: TestClient, keys: d
     assert answer.json()["customers"] == []
 
 
-def test_incident_reads_count_notifications_by_status(loaded: TestClient, keys: dict) -> None:
+def test_incident_reads_count_notifications_by_status(
+    loaded: TestClient, keys: dict, runtime: Runtime
+) -> None:
     made = loaded.post(
         "/api/v1/incidents",
         json={"external_id": "L-1", "area": cells(0, 0, 1, 1)},
         headers=keys["operator"],
     ).json()
+    assert (made["planning"], made["notifications"]) == ("pending", {})
+    runtime.planner.drain()
+    made = loaded.get(f"/api/v1/incidents/{made['id']}", headers=keys["agent"]).json()
+    assert made["planning"] == "done"
     assert made["notifications"] == {"queued": 8, "delivered": 4}  # 4 customers: sms, email, in-app
     listed = loaded.get("/api/v1/incidents?status=active", headers=keys["agent"]).json()[
         "incidents"
@@ -98,7 +105,7 @@ def test_unknown_fields_of_a_post_are_ignored_and_named(loaded: TestClient, keys
 
 
 def test_the_customer_app_registers_for_push_and_reads_its_feed(
-    loaded: TestClient, keys: dict
+    loaded: TestClient, keys: dict, runtime: Runtime
 ) -> None:
     link = loaded.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()
     token = {"Authorization": f"Bearer {link['token']}"}
@@ -118,6 +125,7 @@ def test_the_customer_app_registers_for_push_and_reads_its_feed(
         json={"external_id": "FEED-1", "area": cells(0, 0, 1, 1), "cause": "fallen tree"},
         headers=keys["operator"],
     )
+    runtime.planner.drain()
     feed = loaded.get(f"/api/v1/feed?token={link['token']}").json()
     (message,) = feed["messages"]
     assert message["kind"] == "outage" and customer(0, 0)["address"] in message["title"]
@@ -157,12 +165,15 @@ def test_bad_push_subscriptions_are_422(
     assert answer.status_code == 422 and fragment in answer.text
 
 
-def test_customer_links_open_only_their_own_customer(loaded: TestClient, keys: dict) -> None:
+def test_customer_links_open_only_their_own_customer(
+    loaded: TestClient, keys: dict, runtime: Runtime
+) -> None:
     loaded.post(
         "/api/v1/incidents",
         json={"external_id": "F-1", "area": cells(0, 0, 1, 1)},
         headers=keys["operator"],
     )
+    runtime.planner.drain()
     link = loaded.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()
     own = loaded.get("/api/v1/feed", headers={"Authorization": f"Bearer {link['token']}"})
     assert own.status_code == 200 and own.json()["customer_id"] == "C-0-0"
@@ -243,7 +254,7 @@ def test_an_inbound_sms_from_an_unreadable_number_is_422(twilio_client: TestClie
     assert answer.status_code == 422
 
 
-def test_health_readiness_and_metrics(client: TestClient, keys: dict) -> None:
+def test_health_readiness_and_metrics(client: TestClient, keys: dict, runtime: Runtime) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["checks"] == {"database": "ok", "migrations": "ok", "dispatcher": "disabled"}
@@ -253,6 +264,7 @@ def test_health_readiness_and_metrics(client: TestClient, keys: dict) -> None:
         json={"external_id": "M-1", "area": cells(0, 0, 1, 1)},
         headers=keys["operator"],
     )
+    runtime.planner.drain()
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     gauges = {

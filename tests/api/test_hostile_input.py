@@ -287,13 +287,14 @@ def test_a_status_callback_naming_no_possible_notification_is_422(
 
 
 def test_the_dev_inbox_searches_ids_names_and_addresses_literally(
-    town_client: TestClient, keys: dict
+    town_client: TestClient, keys: dict, runtime: Runtime
 ) -> None:
     town_client.post(
         "/api/v1/incidents",
         json={"external_id": "I-1", "area": cells(0, 0, 9, 4)},
         headers=keys["operator"],
     )
+    runtime.drain()
 
     def shown(q: str) -> int:
         answer = town_client.get("/dev/inbox", params={"q": q})
@@ -415,7 +416,7 @@ def test_a_provider_s_long_error_fits_the_reason_a_database_keeps(
     client.post(
         "/api/v1/incidents", json={"external_id": "L-1", "area": cells(0, 0, 1, 1)}, headers=key
     )
-    runtime.dispatcher.drain()
+    runtime.drain()
     with runtime.transaction() as session:
         reasons = session.scalars(
             select(Notification.reason).where(Notification.channel == "sms")

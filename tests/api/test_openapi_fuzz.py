@@ -309,7 +309,9 @@ def _seed_town(client: TestClient, runtime: Runtime) -> dict[str, Any]:
     admin = {"Authorization": f"Bearer {key}"}
     assert client.post("/api/v1/customers", json=town(), headers=admin).status_code == 200
     incidents = [_posted(client, body, admin) for body in SEEDED_INCIDENTS]
+    runtime.planner.drain()
     _ok(client.patch(f"/api/v1/incidents/{incidents[-1]}", json=RESTORED, headers=admin))
+    runtime.planner.drain()
     with runtime.reading() as session:
         queued = session.execute(
             select(Notification.id)
@@ -319,9 +321,9 @@ def _seed_town(client: TestClient, runtime: Runtime) -> dict[str, Any]:
     # Before delivery: Twilio says it failed, and the email fallback is planned.
     failed = {"MessageSid": "SMseedfailed", "MessageStatus": "failed", "ErrorCode": "30005"}
     _ok(client.post(f"/webhooks/twilio/status?n={queued}", data=failed))
-    runtime.dispatcher.drain()
+    runtime.drain()
     _ok(client.patch(f"/api/v1/incidents/{incidents[0]}", json=ETR_UPDATE, headers=admin))
-    runtime.dispatcher.drain()
+    runtime.drain()
     link = client.get("/api/v1/customers/C-0-0/link", headers=admin).json()
     _seed_customer_side(client, link["token"])
     with runtime.reading() as session:

@@ -45,6 +45,7 @@ def post_area(client: TestClient, keys: dict, external_id: str, area: dict[str, 
 
 
 def affected_ids(client: TestClient, keys: dict, incident_id: str) -> set[str]:
+    client.app.state.runtime.planner.drain()  # type: ignore[attr-defined]
     found = set()
     for col in range(COLS):
         for row in range(ROWS):

@@ -43,6 +43,7 @@ def fates(w: dict[str, Any], external_id: str) -> dict[tuple[str, str], tuple[st
         headers=w["headers"],
     )
     assert answer.status_code == 201, answer.text
+    w["runtime"].planner.drain()
     with w["runtime"].transaction() as session:
         rows = session.execute(
             select(

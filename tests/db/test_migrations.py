@@ -128,6 +128,7 @@ def _populated(tmp_path: Path) -> tuple[str, Runtime]:
     client.post(
         "/api/v1/incidents", json={"external_id": "M-1", "area": cells(0, 0, 4, 4)}, headers=headers
     )
+    runtime.planner.drain()
     with runtime.transaction() as session:
         customer = get_customer(session, customer_id="C-0-0")
         assert customer is not None

@@ -100,7 +100,7 @@ def test_after_a_sigkill_only_the_sends_in_flight_are_repeated_and_flagged(
     assert len(left - in_flight) > THREADS  # many were claimed but never started
 
     twilio.delay = 0.0
-    runtime.dispatcher.drain()
+    runtime.drain()
 
     sent = Counter(m["to"] for m in twilio.messages)
     assert set(sent) == {p["phone"] for p in people}  # nothing lost

@@ -51,13 +51,14 @@ def load(setup: dict[str, Any], people: list[dict[str, Any]]) -> None:
 def post(setup: dict[str, Any], **body: Any) -> dict[str, Any]:
     answer = setup["client"].post("/api/v1/incidents", json=body, headers=setup["keys"]["operator"])
     assert answer.status_code in (200, 201), answer.text
+    setup["runtime"].planner.drain()  # what the planning worker does at once in `serve`
     return answer.json()
 
 
 def drain_until_empty(runtime: Runtime, rounds: int = 400) -> None:
     """Drains, letting retries come due, until nothing is left in the outbox."""
     for _ in range(rounds):
-        runtime.dispatcher.drain()
+        runtime.drain()
         with runtime.transaction() as session:
             left = session.scalars(select(OutboxItem)).all()
             if not left:
@@ -176,10 +177,10 @@ def test_a_killed_worker_s_sends_in_flight_are_taken_up_again_and_marked_possibl
         assert outbox.start_sending(
             session, worker="dead-worker", message=claimed[0], hasher=runtime.hasher, now=utcnow()
         )
-    assert runtime.dispatcher.drain() == 0  # the lease still holds: nobody else takes it
+    assert runtime.drain() == 0  # the lease still holds: nobody else takes it
     with runtime.transaction() as session:  # ... until it runs out
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    assert runtime.dispatcher.drain() == 1
+    assert runtime.drain() == 1
     (sms,) = notifications(runtime, "sms")
     assert sms.status == "sent" and sms.possible_duplicate
     assert len(twilio.messages) == 1
@@ -200,7 +201,7 @@ def test_a_claim_whose_send_never_started_is_taken_up_again_silently(
     assert len(claimed) == 1
     with runtime.transaction() as session:
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    assert runtime.dispatcher.drain() == 1
+    assert runtime.drain() == 1
     (sms,) = notifications(runtime, "sms")
     assert sms.status == "sent" and not sms.possible_duplicate and sms.attempts == 1
     events = setup["client"].get("/api/v1/customers/C-0-0/timeline", headers=setup["keys"]["agent"])
@@ -218,7 +219,7 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(
     with runtime.transaction() as session:
         (slow,) = claim_as(session, "slow", lease_seconds=5, limit=10)
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    assert runtime.dispatcher.drain() == 1  # another worker took it over and sent it
+    assert runtime.drain() == 1  # another worker took it over and sent it
     with runtime.transaction() as session:  # the slow worker wakes up: it must not send
         assert not outbox.start_sending(
             session, worker="slow", message=slow, hasher=runtime.hasher, now=utcnow()
@@ -305,7 +306,7 @@ def test_smtp_refusals_are_permanent_for_5xx_and_retried_for_4xx(
     load(setup, [bad, busy])
     smtp.refuse = {bad["email"]: "550 5.1.1 No such user", busy["email"]: "451 4.3.0 Try later"}
     post(setup, external_id="S-1", area=cells(0, 0, 2, 1))
-    setup["runtime"].dispatcher.drain()
+    setup["runtime"].drain()
     smtp.refuse.pop(busy["email"])
     drain_until_empty(setup["runtime"])
     by_address = {n.to_address: n for n in notifications(setup["runtime"], "email")}
@@ -403,13 +404,13 @@ def test_a_write_back_that_waits_out_a_long_lock_is_retried_not_dropped(
     twilio.handle = send_then_lock  # type: ignore[method-assign]
     threading.Timer(1.5, release.set).start()  # held well past the 0.2 s busy timeout
     started = time.monotonic()
-    assert runtime.dispatcher.drain(timeout=30) == 1
+    assert runtime.drain(timeout=30) == 1
     assert time.monotonic() - started >= 1.0  # it did wait for the lock
     holder.join()
     twilio.handle = original_send  # type: ignore[method-assign]
     with runtime.transaction() as session:
         session.execute(update(OutboxItem).values(lease_expires_at=utcnow()))
-    runtime.dispatcher.drain()
+    runtime.drain()
     (sms,) = notifications(runtime, "sms")
     assert sms.status == "sent" and not sms.possible_duplicate
     assert len(twilio.messages) == 1
@@ -462,7 +463,7 @@ def test_a_push_subscription_is_deleted_only_when_the_push_service_says_it_is_go
     )
     push_service.answers["phone"] = status
     post(setup, external_id=f"PS-{status}", area=cells(0, 0, 1, 1))
-    runtime.dispatcher.drain()
+    runtime.drain()
     with runtime.transaction() as session:
         endpoints = session.scalars(select(PushSubscription.endpoint)).all()
     assert endpoints == ([push_service.endpoint("phone")] if kept else [])
@@ -485,7 +486,7 @@ def test_a_batch_that_was_all_withheld_does_not_end_the_drain(
     load(setup, [first, second])
     post(setup, external_id="B-1", area=cells(0, 0, 1, 1))
     reply_by_sms(setup, first["phone"], "STOP", "SM" + "4" * 32)  # first in line, withheld
-    runtime.dispatcher.drain()
+    runtime.drain()
     assert [m["to"] for m in twilio.messages] == [second["phone"]]
     runtime.close()
 

@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import IncidentCustomer, Notification
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
-from outage_notify.ingest.operator_api import incident_from_body
-from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 from outage_notify.runtime import Runtime
 from tests.conftest import TEST_SECRET
+from tests.engine import upsert_incident
 from tests.town import COLS, ROWS, cells, town
 
 START = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
@@ -55,7 +55,10 @@ def fresh_runtime(template: Path, tmp: Path) -> Runtime:
     path = tmp / f"{uuid.uuid4().hex}.db"
     shutil.copy(template, path)
     return Runtime.build(
-        Settings(database_url=f"sqlite:///{path}", dispatcher_enabled=False, secret_key=TEST_SECRET)
+        Settings(
+            database_url=f"sqlite:///{path}", dispatcher_enabled=False, secret_key=TEST_SECRET
+        ),
+        clock=ManualClock(START),
     )
 
 
@@ -104,13 +107,7 @@ def _apply(body: dict[str, Any], op: str, value: Any, now: datetime) -> dict[str
 
 
 def _post(runtime: Runtime, body: dict[str, Any], now: datetime) -> None:
-    with runtime.transaction() as session:
-        runtime.incidents.upsert(
-            session,
-            source="operator",
-            record=incident_from_body(body, max_vertices=DEFAULT_MAX_VERTICES),
-            now=now,
-        )
+    upsert_incident(runtime, body, now=now)
 
 
 def _check(runtime: Runtime, *, restored: bool) -> None:

@@ -40,7 +40,7 @@ def site(make_settings: Any, live_port: int) -> Iterator[dict[str, Any]]:
         headers=auth["operator"],
     )
     assert answer.status_code == 201
-    runtime.dispatcher.drain()
+    runtime.drain()
     server = LiveServer(runtime, live_port).start()
     yield {"url": server.url, "keys": keys, "runtime": runtime}
     server.stop()

@@ -1,0 +1,334 @@
+"""Planning as durable background work: one job per incident, advanced in chunks by workers.
+
+The request that changes an incident records the revision and raises its job's `version`; it
+plans nothing. A worker leases the job and advances it one step per transaction:
+
+1. If the incident's extent was last matched for an older version, the ties
+   (incident_customers) are moved to the current match in one set-based step: customers newly
+   matched are tied, those left out are released; both are marked unplanned.
+2. Otherwise it takes the next chunk of ties (in customer key order, from the job's cursor)
+   whose planned version is behind: the newly tied or released, or everyone when the ETR,
+   schedule, status or details changed. It decides, writes the messages and marks the chunk
+   planned, all in one transaction, so a crash between chunks loses nothing and a chunk
+   planned twice writes nothing twice (the dedup key is unique).
+
+A revision that lands while an earlier one is still being planned only raises `version`: the
+next step re-matches and restarts the pass, so customers get the latest state, not each one in
+between. Chunks already planned at a version still current are skipped cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision, PlanningJob
+from outage_notify.incidents.changes import TERMINAL_STATUSES, Change
+from outage_notify.planning.rules import CustomerState
+from outage_notify.planning.service import Audience, Planner, incident_facts
+from outage_notify.timeline import service as timeline
+from outage_notify.timeutil import iso
+
+PENDING, DONE = "pending", "done"
+KNOWN_CHANGES = frozenset(c.value for c in Change)
+
+# Changes after which every tied customer is looked at again: what they were told may be out
+# of date (ETR, schedule, restoration) or their timeline should show the news (status,
+# details). A change of extent alone only concerns those who joined or left.
+REVIEW_ALL = frozenset(
+    {
+        Change.NEW,
+        Change.ETR_CHANGED,
+        Change.STATUS_CHANGED,
+        Change.SCHEDULE_CHANGED,
+        Change.DETAILS_CHANGED,
+        Change.RESTORED,
+        Change.CANCELLED,
+    }
+)
+# Changes that staying customers see on their timeline as an update of the incident.
+NOTEWORTHY = frozenset(
+    {Change.ETR_CHANGED, Change.STATUS_CHANGED, Change.SCHEDULE_CHANGED, Change.DETAILS_CHANGED}
+)
+
+
+class Step(StrEnum):
+    MATCHED = "matched"  # ties moved to the current extent
+    PLANNED = "planned"  # one chunk of customers planned
+    DONE = "done"  # nothing left to plan at the latest version
+    LOST = "lost"  # the lease passed to another worker: stop
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: Step
+    customers: int = 0
+    messages: int = 0
+
+
+def request_planning(session: Session, *, incident: Incident, now: datetime) -> None:
+    """Records that the incident must be planned up to its current version (in the caller's
+    transaction, the one that records the revision)."""
+    job = session.get(PlanningJob, incident.id, with_for_update=True)
+    if job is None:
+        session.add(
+            PlanningJob(
+                incident_id=incident.id,
+                version=incident.version,
+                matched_version=0,
+                review_from=0,
+                cursor=0,
+                state=PENDING,
+                chunks=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return
+    job.version = incident.version
+    job.state = PENDING
+    job.done_at = None
+    job.updated_at = now
+
+
+def planning_state(session: Session, incident_ids: Sequence[str]) -> dict[str, str]:
+    """Incident id → "pending" or "done" (an incident never planned counts as done)."""
+    if not incident_ids:
+        return {}
+    rows = session.execute(
+        select(PlanningJob.incident_id, PlanningJob.state).where(
+            PlanningJob.incident_id.in_(list(incident_ids))
+        )
+    )
+    found: dict[str, str] = {incident_id: state for incident_id, state in rows}  # noqa: C416
+    return {i: found.get(i, DONE) for i in incident_ids}
+
+
+def claim(session: Session, *, worker: str, now: datetime, lease: timedelta) -> str | None:
+    """Leases the oldest pending job that nobody holds (or whose holder's lease ran out) and
+    returns its incident id. SKIP LOCKED lets workers on PostgreSQL claim side by side."""
+    incident_id = session.scalar(
+        select(PlanningJob.incident_id)
+        .where(
+            PlanningJob.state == PENDING,
+            or_(PlanningJob.lease_expires_at.is_(None), PlanningJob.lease_expires_at < now),
+        )
+        .order_by(PlanningJob.updated_at, PlanningJob.incident_id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if incident_id is None:
+        return None
+    session.execute(
+        update(PlanningJob)
+        .where(PlanningJob.incident_id == incident_id)
+        .values(lease_owner=worker, lease_expires_at=now + lease)
+    )
+    return incident_id
+
+
+def release(session: Session, *, incident_id: str, worker: str) -> None:
+    """Gives the job back (another incident's turn, or shutdown) if this worker still holds it."""
+    session.execute(
+        update(PlanningJob)
+        .where(PlanningJob.incident_id == incident_id, PlanningJob.lease_owner == worker)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+@dataclass(frozen=True)
+class JobContext:
+    planner: Planner
+    matcher: Any  # matching.Matcher: moves an incident's ties to its current extent
+    chunk_size: int
+    lease: timedelta
+
+
+def advance(
+    session: Session, *, incident_id: str, worker: str, context: JobContext, now: datetime
+) -> Progress:
+    """One step of the job, in the caller's transaction."""
+    job = session.get(PlanningJob, incident_id, with_for_update=True, populate_existing=True)
+    if job is None or job.lease_owner != worker:
+        return Progress(Step.LOST)
+    job.lease_expires_at = now + context.lease
+    job.updated_at = now
+    incident = session.get(Incident, incident_id)
+    if incident is None:  # deleted under us (retention): nothing left to plan
+        session.delete(job)
+        return Progress(Step.DONE)
+    if job.matched_version < job.version:
+        _match(session, job, incident, context, now)
+        return Progress(Step.MATCHED)
+    ties = _next_ties(session, job, context.chunk_size)
+    if not ties:
+        job.state, job.done_at = DONE, now
+        job.lease_owner, job.lease_expires_at = None, None
+        return Progress(Step.DONE)
+    written = _plan_ties(session, job, incident, ties, context, now)
+    job.cursor = ties[-1].customer_pk
+    job.chunks += 1
+    return Progress(Step.PLANNED, customers=len(ties), messages=written)
+
+
+def _match(
+    session: Session, job: PlanningJob, incident: Incident, context: JobContext, now: datetime
+) -> None:
+    """Moves the ties to the extent of the latest version; decides who must be looked at."""
+    changes = _changes_since(session, incident.id, job.matched_version)
+    terminal = incident.status in TERMINAL_STATUSES
+    context.matcher.move_ties(
+        session,
+        incident_id=incident.id,
+        area=None if terminal else incident.area,
+        feeders=() if terminal else tuple(incident.feeders or ()),
+        transformers=() if terminal else tuple(incident.transformers or ()),
+        now=now,
+    )
+    if REVIEW_ALL & changes:
+        job.review_from = job.version
+    job.matched_version = job.version
+    job.cursor = 0
+
+
+def _changes_since(session: Session, incident_id: str, version: int) -> set[Change]:
+    rows = session.scalars(
+        select(IncidentRevision.changes).where(
+            IncidentRevision.incident_id == incident_id, IncidentRevision.version > version
+        )
+    )
+    return {Change(name) for changes in rows for name in changes if name in KNOWN_CHANGES}
+
+
+def _next_ties(session: Session, job: PlanningJob, size: int) -> list[Any]:
+    rows = session.execute(
+        select(
+            IncidentCustomer.customer_pk,
+            IncidentCustomer.affected,
+            IncidentCustomer.planned_affected,
+            IncidentCustomer.planned_version,
+            IncidentCustomer.told_version,
+            IncidentCustomer.told_etr,
+            IncidentCustomer.told_starts_at,
+        )
+        .where(
+            IncidentCustomer.incident_id == job.incident_id,
+            IncidentCustomer.customer_pk > job.cursor,
+            or_(
+                IncidentCustomer.planned_version.is_(None),
+                IncidentCustomer.planned_version < job.review_from,
+            ),
+        )
+        .order_by(IncidentCustomer.customer_pk)
+        .limit(size)
+    )
+    return list(rows)
+
+
+def _plan_ties(
+    session: Session,
+    job: PlanningJob,
+    incident: Incident,
+    ties: list[Any],
+    context: JobContext,
+    now: datetime,
+) -> int:
+    audience = [Audience(customer_pk=t.customer_pk, state=_state_of(t)) for t in ties]
+    summary = context.planner.plan_incident(
+        session, incident=incident, facts=incident_facts(incident), audience=audience, now=now
+    )
+    _log_touches(session, incident, ties)
+    for affected in (True, False):
+        chosen = [t.customer_pk for t in ties if bool(t.affected) is affected]
+        if chosen:
+            session.execute(
+                update(IncidentCustomer)
+                .where(
+                    IncidentCustomer.incident_id == incident.id,
+                    IncidentCustomer.customer_pk.in_(chosen),
+                )
+                .values(planned_version=job.version, planned_affected=affected)
+                .execution_options(synchronize_session=False)
+            )
+    return sum(summary.by_status.values())
+
+
+def _state_of(tie: Any) -> CustomerState:
+    told = tie.told_version is not None
+    return CustomerState(
+        affected_now=bool(tie.affected),
+        affected_before=bool(tie.planned_affected),
+        told=told,
+        told_etr=tie.told_etr if told else None,
+        told_starts_at=tie.told_starts_at if told else None,
+    )
+
+
+# ---- the timeline: who joined, left or saw the incident change --------------------------------
+
+
+def _log_touches(session: Session, incident: Incident, ties: list[Any]) -> None:
+    revisions = _revisions_since(session, incident.id, min(_seen(t) for t in ties))
+    latest_at = revisions[-1].at if revisions else incident.updated_at
+    summary = incident_summary(incident)
+    terminal = incident.status in TERMINAL_STATUSES
+    events = []
+    for tie in ties:
+        changes = sorted({c for r in revisions if r.version > _seen(tie) for c in r.changes})
+        kind = _touch(tie, terminal, bool(NOTEWORTHY & set(changes)))
+        if kind is not None:
+            events.append(
+                timeline.Event(
+                    customer_pk=tie.customer_pk,
+                    at=latest_at,
+                    type=kind,
+                    incident_id=incident.id,
+                    data={"changes": changes, **summary},
+                )
+            )
+    timeline.log_events(session, events)
+
+
+def _seen(tie: Any) -> int:
+    """The last version this customer's timeline reflects."""
+    return tie.planned_version or 0
+
+
+def _touch(tie: Any, terminal: bool, noteworthy: bool) -> str | None:
+    if tie.affected and not tie.planned_affected:
+        return timeline.INCIDENT_AFFECTED
+    if tie.planned_affected and not tie.affected:
+        return timeline.INCIDENT_CLOSED if terminal else timeline.INCIDENT_RELEASED
+    if tie.affected and noteworthy:
+        return timeline.INCIDENT_UPDATED
+    return None
+
+
+def _revisions_since(session: Session, incident_id: str, version: int) -> list[Any]:
+    return list(
+        session.execute(
+            select(IncidentRevision.version, IncidentRevision.at, IncidentRevision.changes)
+            .where(IncidentRevision.incident_id == incident_id, IncidentRevision.version > version)
+            .order_by(IncidentRevision.version)
+        )
+    )
+
+
+def incident_summary(incident: Incident) -> dict[str, Any]:
+    """What a timeline entry says of the incident as it stands."""
+    return {
+        "external_id": incident.external_id,
+        "kind": incident.kind,
+        "status": incident.status,
+        "cause": incident.cause,
+        "etr": iso(incident.etr),
+        "starts_at": iso(incident.starts_at),
+        "ends_at": iso(incident.ends_at),
+        "version": incident.version,
+    }

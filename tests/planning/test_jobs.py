@@ -1,0 +1,253 @@
+"""Planning as durable background work: a request records a job, workers plan it in chunks,
+idempotently, and revisions that land while one is planning coalesce."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from outage_notify.app import create_app
+from outage_notify.auth.apikeys import create_key
+from outage_notify.clock import ManualClock
+from outage_notify.config import Settings
+from outage_notify.customers.service import upsert_customers
+from outage_notify.db.models import (
+    IncidentCustomer,
+    IncidentRevision,
+    Notification,
+    OutboxItem,
+    PlanningJob,
+)
+from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.planning import jobs
+from outage_notify.runtime import Runtime
+from tests.engine import patch_incident, upsert_incident
+from tests.town import cells, town
+
+NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 18:00 in Helsinki: nobody's quiet hours
+EVERYONE = cells(0, 0, 9, 4)  # the whole town: 50 customers
+
+
+@pytest.fixture
+def make_runtime(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Runtime]]:
+    made: list[Runtime] = []
+
+    def make(**overrides: Any) -> Runtime:
+        runtime = Runtime.build(make_settings(**overrides), clock=ManualClock(NOW))
+        made.append(runtime)
+        _load(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+@pytest.fixture
+def keys_for() -> Callable[[Runtime], dict[str, Any]]:
+    def make(runtime: Runtime) -> dict[str, Any]:
+        headers = {}
+        with runtime.transaction() as session:
+            for role in ("operator", "agent"):
+                _, key = create_key(session, role=role, name=f"test-{role}", now=NOW)
+                headers[role] = {"Authorization": f"Bearer {key}"}
+        return headers
+
+    return make
+
+
+def _load(runtime: Runtime) -> None:
+    parsed = parse_json_list(town(channels="sms"), CustomerRules())
+    with runtime.transaction() as session:
+        upsert_customers(session, records=[r for _, r in parsed.records], now=NOW)
+
+
+def _messages(runtime: Runtime, channel: str = "sms") -> Counter[tuple[int, str]]:
+    with runtime.reading() as session:
+        rows = session.execute(
+            select(Notification.customer_pk, Notification.kind).where(
+                Notification.channel == channel, Notification.status != "suppressed"
+            )
+        )
+        return Counter((pk, kind) for pk, kind in rows)
+
+
+def _job(runtime: Runtime, incident_id: str) -> PlanningJob:
+    with runtime.reading() as session:
+        job = session.get(PlanningJob, incident_id)
+        assert job is not None
+        return job
+
+
+def _etr(hours: float) -> str:
+    return (NOW + timedelta(hours=hours)).isoformat()
+
+
+def test_a_change_is_recorded_with_a_job_and_planned_only_by_a_worker(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime()
+    outcome = upsert_incident(
+        runtime, {"external_id": "J-1", "area": EVERYONE}, now=NOW, plan=False
+    )
+    assert outcome.incident.affected_count == 50  # counted at once, set-based
+    assert _messages(runtime) == Counter()
+    assert _job(runtime, outcome.incident.id).state == "pending"
+    runtime.planner.drain()
+    assert _job(runtime, outcome.incident.id).state == "done"
+    assert sum(_messages(runtime).values()) == 50
+
+
+def test_a_storm_is_planned_in_chunks_and_the_first_messages_are_queued_after_the_first(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(planning_chunk=8)
+    incident = upsert_incident(
+        runtime, {"external_id": "J-2", "area": EVERYONE}, now=NOW, plan=False
+    ).incident
+    worker = "test-worker"
+    with runtime.transaction() as session:
+        assert jobs.claim(session, worker=worker, now=NOW, lease=timedelta(seconds=45))
+    steps = []
+    for _ in range(3):  # match, then two chunks
+        with runtime.transaction() as session:
+            steps.append(
+                jobs.advance(
+                    session,
+                    incident_id=incident.id,
+                    worker=worker,
+                    context=runtime.planner._context,
+                    now=NOW,
+                )
+            )
+    assert [s.step for s in steps] == ["matched", "planned", "planned"]
+    with runtime.reading() as session:
+        queued = session.scalar(select(func.count()).select_from(OutboxItem))
+    assert queued == 16  # two chunks of 8, waiting for the dispatcher already
+    with runtime.transaction() as session:
+        jobs.release(session, incident_id=incident.id, worker=worker)
+    runtime.planner.drain()
+    assert _job(runtime, incident.id).chunks == 7  # 50 customers, 8 a chunk
+    assert set(_messages(runtime).values()) == {1}
+    assert sum(_messages(runtime).values()) == 50
+
+
+def test_a_chunk_planned_twice_sends_nothing_twice(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime(planning_chunk=7)
+    upsert_incident(runtime, {"external_id": "J-3", "area": EVERYONE}, now=NOW)
+    before = _messages(runtime)
+    with runtime.transaction() as session:  # as if every chunk's work were lost and redone
+        session.execute(update(IncidentCustomer).values(planned_version=None))
+        session.execute(update(PlanningJob).values(state="pending", cursor=0))
+    runtime.planner.drain()
+    assert _messages(runtime) == before
+
+
+def test_a_worker_that_dies_holding_a_job_is_replaced_once_its_lease_runs_out(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(planning_chunk=10)
+    incident = upsert_incident(
+        runtime, {"external_id": "J-4", "area": EVERYONE}, now=NOW, plan=False
+    ).incident
+    with runtime.transaction() as session:
+        assert jobs.claim(session, worker="dead", now=NOW, lease=timedelta(seconds=45))
+    assert runtime.planner.drain() == 0  # still leased: nobody else takes it
+    runtime.clock.advance(timedelta(seconds=46))  # type: ignore[attr-defined]
+    assert runtime.planner.drain() > 0
+    assert _job(runtime, incident.id).state == "done"
+    assert sum(_messages(runtime).values()) == 50
+
+
+def test_revisions_that_land_before_planning_coalesce_into_the_latest_state(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime()
+    body = {"external_id": "J-5", "area": EVERYONE, "etr": _etr(2)}
+    incident = upsert_incident(runtime, body, now=NOW, plan=False).incident
+    patch_incident(runtime, incident.id, {"etr": _etr(4)}, now=NOW, plan=False)
+    patch_incident(runtime, incident.id, {"etr": _etr(6)}, now=NOW, plan=False)
+    runtime.planner.drain()
+    assert set(_messages(runtime)) == {(pk, "outage") for pk, _ in _messages(runtime)}
+    with runtime.reading() as session:
+        told = set(session.scalars(select(IncidentCustomer.told_etr)))
+        bodies = set(
+            session.scalars(select(Notification.body).where(Notification.kind == "outage"))
+        )
+    assert told == {NOW + timedelta(hours=6)}
+    stale = ("20:00", "20.00", "22:00", "22.00", "8:00 PM", "10:00 PM")  # never to be told
+    assert not [b for b in bodies if any(time in b for time in stale)]
+
+
+def test_a_revision_in_the_middle_of_a_pass_reaches_everyone_at_its_latest_state(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(planning_chunk=10)
+    incident = upsert_incident(
+        runtime, {"external_id": "J-6", "area": EVERYONE, "etr": _etr(2)}, now=NOW, plan=False
+    ).incident
+    runtime.planner.run_once(turn_seconds=0)  # the match
+    runtime.planner.run_once(turn_seconds=0)  # the first chunk: ten customers told "in 2 h"
+    patch_incident(runtime, incident.id, {"etr": _etr(5)}, now=NOW, plan=False)
+    runtime.planner.drain()
+    kinds = Counter(kind for _, kind in _messages(runtime))
+    assert kinds == {"outage": 50, "etr_update": 10}  # only those told the old ETR hear again
+    with runtime.reading() as session:
+        told = set(session.scalars(select(IncidentCustomer.told_etr)))
+    assert told == {NOW + timedelta(hours=5)}
+
+
+def test_growth_and_shrink_are_planned_for_those_who_joined_or_left(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime()
+    incident = upsert_incident(
+        runtime, {"external_id": "J-7", "area": cells(0, 0, 4, 4)}, now=NOW
+    ).incident
+    patch_incident(runtime, incident.id, {"area": cells(2, 0, 9, 4)}, now=NOW)
+    kinds = Counter(kind for _, kind in _messages(runtime))
+    # 25 in the first area; 15 more join (cols 5-9 minus none), 10 leave (cols 0-1)
+    assert kinds == {"outage": 25 + 25, "restored": 10}
+
+
+def test_every_revision_names_who_made_it(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime()
+    incident = upsert_incident(runtime, {"external_id": "J-8", "area": EVERYONE}, now=NOW).incident
+    with runtime.reading() as session:
+        actors = session.scalars(
+            select(IncidentRevision.actor).where(IncidentRevision.incident_id == incident.id)
+        ).all()
+    assert actors == ["apikey:test"]
+
+
+def test_the_api_answers_before_planning_and_says_when_it_is_done(
+    make_runtime: Callable[..., Runtime], keys_for: Callable[[Runtime], dict[str, Any]]
+) -> None:
+    runtime = make_runtime()
+    headers = keys_for(runtime)
+    with TestClient(create_app(runtime=runtime)) as client:
+        answer = client.post(
+            "/api/v1/incidents",
+            json={"external_id": "J-9", "area": EVERYONE},
+            headers=headers["operator"],
+        )
+        assert answer.status_code == 201
+        body = answer.json()
+        assert (body["affected_customers"], body["planning"], body["notifications"]) == (
+            50,
+            "pending",
+            {},
+        )
+        runtime.planner.drain()
+        later = client.get(f"/api/v1/incidents/{body['id']}", headers=headers["agent"]).json()
+        assert later["planning"] == "done"
+        assert later["notifications"] == {"queued": 50, "delivered": 50}  # sms + in-app
+        with runtime.reading() as session:
+            actor = session.scalar(select(IncidentRevision.actor))
+        assert actor == "apikey:test-operator"
