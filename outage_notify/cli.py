@@ -71,9 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=cmd_serve)
 
-    worker = sub.add_parser("worker", help="the dispatcher alone: deliver from the outbox")
+    worker = sub.add_parser(
+        "worker", help="deliver from the outbox; runs the sweeps while it holds the clock's lease"
+    )
     worker.add_argument("--once", action="store_true", help="send what is due, then exit")
     worker.set_defaults(handler=cmd_worker)
+
+    job = sub.add_parser("run-job", help="run one scheduled job once, now; --list names them")
+    job.add_argument("name", nargs="?")
+    job.add_argument("--list", action="store_true", help="list the jobs, their periods and aims")
+    job.set_defaults(handler=cmd_run_job)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
     db.add_parser("upgrade", help="Alembic upgrade to head").set_defaults(handler=cmd_db_upgrade)
@@ -155,9 +162,46 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     runtime.dispatcher.start()
+    if settings.scheduler_enabled:
+        runtime.scheduler.start()
     log.info("worker %s running; Ctrl-C stops it", runtime.dispatcher.worker_id)
     stop.wait()
     runtime.close()
+    return 0
+
+
+def cmd_run_job(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the job whether or not another process holds the clock's lease: it is an
+    operator's action, and jobs are idempotent, so it may overlap the scheduler's run."""
+    from outage_notify.clock import SYSTEM_CLOCK
+    from outage_notify.scheduler.jobs import JOBS, JobContext, owner_id, run_job
+
+    if args.list:
+        for each in JOBS.values():
+            print(f"{each.name}\tevery {each.every}\t{each.doc}")
+        return 0
+    job = JOBS.get(args.name or "")
+    if job is None:
+        what = f"unknown job {args.name!r}" if args.name else "a job name is needed"
+        print(f"outage-notify: {what}; jobs: {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    with _database(settings) as database:
+        ctx = JobContext(database.sessions, settings, SYSTEM_CLOCK, owner_id("run-job"))
+        outcome = run_job(job, ctx)
+    print(
+        json.dumps(
+            {
+                "job": outcome.name,
+                "ok": outcome.ok,
+                "result": outcome.result,
+                "error": outcome.error,
+                "seconds": round(outcome.seconds, 3),
+            },
+            sort_keys=True,
+        )
+    )
+    if not outcome.ok:
+        raise CommandError(f"job {job.name} failed: {outcome.error}")
     return 0
 
 

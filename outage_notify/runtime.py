@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outage_notify import paths
 from outage_notify.auth.customer_links import PURPOSE as LINKS
 from outage_notify.auth.secret import SecretKey
+from outage_notify.clock import SYSTEM_CLOCK, Clock
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.database import Database
@@ -24,6 +25,7 @@ from outage_notify.incidents.service import IncidentService
 from outage_notify.matching.index_cache import CustomerIndexCache
 from outage_notify.planning.messages import MessageRenderer
 from outage_notify.planning.service import Planner
+from outage_notify.scheduler.background import Scheduler
 
 
 @dataclass
@@ -40,9 +42,22 @@ class Runtime:
     dispatcher: Dispatcher
     secret: SecretKey = field(repr=False)
     hasher: ContactHasher = field(repr=False)
+    # The clock: where "now" comes from, and the sweeps (started by serve and worker).
+    clock: Clock = SYSTEM_CLOCK
+    scheduler: Scheduler = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(
+            sessions=self.sessions,
+            read_sessions=self.read_sessions,
+            settings=self.settings,
+            clock=self.clock,
+        )
 
     @classmethod
-    def build(cls, settings: Settings, *, migrate: bool = False) -> Runtime:
+    def build(
+        cls, settings: Settings, *, migrate: bool = False, clock: Clock = SYSTEM_CLOCK
+    ) -> Runtime:
         """migrate=True brings the schema to head (serve, demo); otherwise a database not at
         head is refused (workers never migrate)."""
         database = Database.open(settings, migrate=migrate)
@@ -64,6 +79,7 @@ class Runtime:
             renderer=renderer,
             settings=settings,
             hasher=hasher,
+            clock=clock,
         )
         return cls(
             settings=settings,
@@ -78,6 +94,7 @@ class Runtime:
             dispatcher=dispatcher,
             secret=database.secret,
             hasher=hasher,
+            clock=clock,
         )
 
     @contextmanager
@@ -112,6 +129,7 @@ class Runtime:
         return len(self.dev_sink_channels) < len(self.channels)
 
     def close(self) -> None:
+        self.scheduler.stop()
         self.dispatcher.stop()
         self.engine.dispose()
         self.read_engine.dispose()

@@ -53,8 +53,8 @@ def test_a_holder_that_stops_renewing_is_replaced_once_expired_not_before(
     assert held_by(runtime, clock) == lease.Holder("b", clock.now(), clock.now() + TTL)
     # The old holder comes back: it is refused, and does not take the lease back.
     assert not take(runtime, "a", clock)
-    assert held_by(runtime, clock) is not None
-    assert held_by(runtime, clock).owner == "b"  # type: ignore[union-attr]
+    now_held = held_by(runtime, clock)
+    assert now_held is not None and now_held.owner == "b"
 
 
 def test_only_the_holder_releases_and_then_anyone_takes_it_at_once(runtime: Runtime) -> None:
