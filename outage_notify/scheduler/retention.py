@@ -47,7 +47,7 @@ class Purged:
     notifications: int = 0
     ties: int = 0
     timeline_events: int = 0
-    steps: int = 0
+    transactions: int = 0
 
     def add(self, other: Purged) -> None:
         for name, value in asdict(other).items():
@@ -69,7 +69,7 @@ def purge(
     while not stopping():
         with transaction() as session:
             gone = purge_inbound(session, before=now - INBOUND_KEPT, limit=rows_per_step)
-        total.add(Purged(inbound_messages=gone, steps=1))
+        total.add(Purged(inbound_messages=gone, transactions=1))
         if gone < rows_per_step:
             break
     cutoff = now - timedelta(days=retention_days)
@@ -77,6 +77,7 @@ def purge(
         with transaction() as session:
             ids = expired_incidents(session, closed_before=cutoff, limit=incidents_per_step)
             if not ids:
+                total.transactions += 1
                 break
             step = purge_step(session, incident_ids=ids, rows=rows_per_step)
         total.add(step)
@@ -130,7 +131,7 @@ def purge_step(session: Session, *, incident_ids: list[str], rows: int) -> Purge
         session, delete(TimelineEvent).where(TimelineEvent.incident_id.in_(incident_ids))
     )
     incidents = _deleted(session, delete(Incident).where(Incident.id.in_(incident_ids)))
-    return Purged(incidents=incidents, timeline_events=events, steps=1)
+    return Purged(incidents=incidents, timeline_events=events, transactions=1)
 
 
 def _purge_notifications(session: Session, rows: Sequence[tuple[int, int]]) -> Purged:
@@ -145,11 +146,11 @@ def _purge_notifications(session: Session, rows: Sequence[tuple[int, int]]) -> P
         ),
     )
     gone = _deleted(session, delete(Notification).where(Notification.id.in_(ids)))  # + outbox
-    return Purged(notifications=gone, timeline_events=events, steps=1)
+    return Purged(notifications=gone, timeline_events=events, transactions=1)
 
 
 def _purge_ties(session: Session, rows: Sequence[tuple[str, int]]) -> Purged:
-    result = Purged(steps=1)
+    result = Purged(transactions=1)
     for incident_id, customers in _by_incident(rows):
         result.timeline_events += _deleted(
             session,
