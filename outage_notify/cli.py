@@ -222,6 +222,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
     )
     from outage_notify.ingest.customers import FileFormatError
     from outage_notify.matching import index_cache
+    from outage_notify.timeutil import utcnow
 
     try:
         data = args.file.read_bytes()
@@ -233,7 +234,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"{args.file}: {exc}") from exc
     with _database(settings) as database, database.transaction() as session:
         derived_from = None if settings.territory else index_cache.CustomerIndexCache()
-        report = import_customers(session, parsed=parsed, territory_from=derived_from)
+        report = import_customers(session, parsed=parsed, territory_from=derived_from, now=utcnow())
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
         where = f"line {rejection.line}" if rejection.line else f"index {rejection.index}"
