@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import and_, case, delete, or_, select
 from sqlalchemy.orm import Session
 
 from outage_notify.db.engine import upsert_insert
@@ -38,10 +38,11 @@ def acquire(session: Session, *, name: str, owner: str, now: datetime, ttl: time
             index_elements=[LEASES.c.name],
             set_={
                 "owner": insert.excluded.owner,
-                # A renewal keeps the time the lease was first taken: how long one holder has
-                # run the clock is worth seeing.
+                # A renewal in time keeps the time the lease was taken: how long one holder
+                # has run the clock without a break is worth seeing.
                 "acquired_at": case(
-                    (ours, LEASES.c.acquired_at), else_=insert.excluded.acquired_at
+                    (and_(ours, LEASES.c.expires_at > now), LEASES.c.acquired_at),
+                    else_=insert.excluded.acquired_at,
                 ),
                 "expires_at": insert.excluded.expires_at,
             },
