@@ -91,8 +91,9 @@ JOBS: dict[str, Job] = {
 
 
 def owner_id(role: str) -> str:
-    """Names a process in leases and job_runs: which host, which pid, which start."""
-    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """Names a process in leases and job_runs: which host, which pid, which start. A host
+    name can be 64 characters long: cut so that the whole fits the owner columns (80)."""
+    return f"{role[:10]}:{socket.gethostname()[:48]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def run_job(job: Job, ctx: JobContext) -> Outcome:

@@ -19,7 +19,7 @@ from outage_notify.db.models import JobRun
 from outage_notify.runtime import Runtime
 from outage_notify.scheduler import lease, runs
 from outage_notify.scheduler.background import LEASE, Scheduler
-from outage_notify.scheduler.jobs import Job, JobContext
+from outage_notify.scheduler.jobs import Job, JobContext, owner_id
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FAST = {"clock_lease_seconds": 1.0, "clock_renew_seconds": 0.2}
@@ -216,3 +216,11 @@ def test_a_job_that_raises_is_recorded_and_the_scheduler_goes_on(
     with runtime.reading() as session:
         rows = session.scalars(select(JobRun).order_by(JobRun.name)).all()
     assert [row.name for row in rows] == ["boom", "fine"]
+
+
+def test_an_owner_id_fits_the_owner_columns_whatever_the_host_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("socket.gethostname", lambda: "h" * 64)
+    owner = owner_id("run-job")
+    assert owner.startswith("run-job:hhh") and len(owner) <= 80
