@@ -1,4 +1,5 @@
-"""create_app(): the API, the pages and, when enabled, the dispatcher in this process."""
+"""create_app(): the API, the pages and, when enabled, the dispatcher and the scheduler in
+this process."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if settings.dispatcher_enabled:
             runtime.start_workers()
             log.info("dispatcher %s started", runtime.dispatcher.worker_id)
+        if settings.scheduler_enabled:
+            runtime.scheduler.start()
         try:
             yield
         finally:

@@ -72,10 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     worker = sub.add_parser(
-        "worker", help="planning and delivery alone (no HTTP): plan incidents, deliver the outbox"
+        "worker",
+        help="plan and deliver (no HTTP); runs the sweeps while it holds the clock's lease",
     )
     worker.add_argument("--once", action="store_true", help="plan and send what is due, then exit")
     worker.set_defaults(handler=cmd_worker)
+
+    job = sub.add_parser("run-job", help="run one scheduled job once, now; --list names them")
+    job.add_argument("name", nargs="?")
+    job.add_argument("--list", action="store_true", help="list the jobs, their periods and aims")
+    job.set_defaults(handler=cmd_run_job)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
     db.add_parser("upgrade", help="Alembic upgrade to head").set_defaults(handler=cmd_db_upgrade)
@@ -157,9 +163,46 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     runtime.start_workers()
+    if settings.scheduler_enabled:
+        runtime.scheduler.start()
     log.info("worker %s running; Ctrl-C stops it", runtime.dispatcher.worker_id)
     stop.wait()
     runtime.close()
+    return 0
+
+
+def cmd_run_job(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the job whether or not another process holds the clock's lease: it is an
+    operator's action, and jobs are idempotent, so it may overlap the scheduler's run."""
+    from outage_notify.clock import SYSTEM_CLOCK
+    from outage_notify.scheduler.jobs import JOBS, JobContext, owner_id, run_job
+
+    if args.list:
+        for each in JOBS.values():
+            print(f"{each.name}\tevery {each.every}\t{each.doc}")
+        return 0
+    job = JOBS.get(args.name or "")
+    if job is None:
+        what = f"unknown job {args.name!r}" if args.name else "a job name is needed"
+        print(f"outage-notify: {what}; jobs: {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    with _database(settings) as database:
+        ctx = JobContext(database.sessions, settings, SYSTEM_CLOCK, owner_id("run-job"))
+        outcome = run_job(job, ctx)
+    print(
+        json.dumps(
+            {
+                "job": outcome.name,
+                "ok": outcome.ok,
+                "result": outcome.result,
+                "error": outcome.error,
+                "seconds": round(outcome.seconds, 3),
+            },
+            sort_keys=True,
+        )
+    )
+    if not outcome.ok:
+        raise CommandError(f"job {job.name} failed: {outcome.error}")
     return 0
 
 
@@ -180,6 +223,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
     )
     from outage_notify.ingest.customers import FileFormatError
     from outage_notify.matching import index_cache
+    from outage_notify.timeutil import utcnow
 
     try:
         data = args.file.read_bytes()
@@ -191,7 +235,7 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"{args.file}: {exc}") from exc
     with _database(settings) as database, database.transaction() as session:
         derived_from = None if settings.territory else index_cache.CustomerIndexCache()
-        report = import_customers(session, parsed=parsed, territory_from=derived_from)
+        report = import_customers(session, parsed=parsed, territory_from=derived_from, now=utcnow())
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejections)}")
     for rejection in report.rejections:
         where = f"line {rejection.line}" if rejection.line else f"index {rejection.index}"

@@ -1,32 +1,38 @@
-"""The time every time-driven step reads. Injected, so tests move time instead of sleeping."""
+"""Where "now" comes from. Code that decides by time asks a Clock, never the system directly,
+so that tests move time instead of sleeping (a confirmation delay, a lease running out)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from outage_notify.timeutil import utcnow
+from outage_notify.timeutil import as_utc
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
-        """The current moment, timezone-aware UTC."""
+        """The current time, aware UTC."""
         ...
 
 
 class SystemClock:
     def now(self) -> datetime:
-        return utcnow()
+        return datetime.now(UTC)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+SYSTEM_CLOCK = SystemClock()
 
 
 class ManualClock:
-    """A clock that moves only when told to (tests, replays)."""
+    """A clock that moves only when told: for tests. Safe to read from other threads (a
+    scheduler's) while the test moves it."""
 
     def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("a clock's time must be timezone-aware")
-        self._now = start
+        self._now = as_utc(start)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -34,12 +40,17 @@ class ManualClock:
             return self._now
 
     def set(self, moment: datetime) -> None:
-        if moment.tzinfo is None:
-            raise ValueError("a clock's time must be timezone-aware")
         with self._lock:
-            self._now = moment
+            self._now = as_utc(moment)
 
-    def advance(self, delta: timedelta) -> datetime:
+    def advance(self, by: timedelta | float) -> datetime:
+        """Moves forward by a timedelta or a number of seconds; returns the new now."""
+        step = by if isinstance(by, timedelta) else timedelta(seconds=by)
+        if step < timedelta(0):
+            raise ValueError("a clock does not go backwards; use set() for that")
         with self._lock:
-            self._now += delta
+            self._now += step
             return self._now
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self.now().isoformat()})"

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -91,6 +91,26 @@ class Settings(BaseSettings):
     # Customers planned per transaction: small enough that the first messages leave at once
     # and a crash redoes little, big enough that a 500,000-customer storm is a few hundred.
     planning_chunk: int = Field(2000, ge=1, le=50_000)
+
+    # The clock: periodic sweeps, run by the one process that holds the clock's lease. A
+    # holder renews every CLOCK_RENEW_SECONDS; a dead holder's lease runs out after
+    # CLOCK_LEASE_SECONDS and another process takes it at its next try, so the sweeps resume
+    # within lease + renew seconds (60 with the defaults).
+    scheduler_enabled: bool = True
+    clock_lease_seconds: float = Field(45, gt=0)
+    clock_renew_seconds: float = Field(15, gt=0)
+    # Incidents closed longer ago than this are deleted with their messages and timeline.
+    retention_days: int = Field(730, ge=1)
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> Settings:
+        # Two renewals fit in one lease: one failed renewal (a busy database) loses nothing.
+        if self.clock_renew_seconds * 2 > self.clock_lease_seconds:
+            raise ValueError(
+                "clock_renew_seconds must be at most half of clock_lease_seconds "
+                f"({self.clock_renew_seconds} > {self.clock_lease_seconds} / 2)"
+            )
+        return self
 
     @field_validator("cap_feeds", "outage_feeds", mode="before")
     @classmethod

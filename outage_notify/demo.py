@@ -76,7 +76,7 @@ def _load_town(runtime: Runtime) -> int:
     data = (TOWN / "customers.csv").read_bytes()
     parsed = parse_file(data, "customers.csv", CustomerRules(settings.default_language, "FI"))
     with runtime.transaction() as session:
-        import_customers(session, parsed=parsed)
+        import_customers(session, parsed=parsed, now=utcnow())
         add_town_subscriptions(session, now=utcnow())
     return len(parsed.records)
 

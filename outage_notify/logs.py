@@ -21,7 +21,12 @@ access = logging.getLogger("outage_notify.access")
 # Query parameters whose values are never personal; every other value is logged as "…".
 SAFE_QUERY = frozenset({"limit", "offset", "page", "status", "channel", "n", "incident_id"})
 HIDDEN = "…"
-QUIET = {"alembic": logging.WARNING, "twilio.http_client": logging.WARNING}
+# APScheduler logs every tick at INFO: the lease is kept every few seconds.
+QUIET = {
+    "alembic": logging.WARNING,
+    "twilio.http_client": logging.WARNING,
+    "apscheduler": logging.WARNING,
+}
 
 
 def configure(level: int = logging.INFO) -> None:

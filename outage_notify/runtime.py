@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outage_notify import paths
 from outage_notify.auth.customer_links import PURPOSE as LINKS
 from outage_notify.auth.secret import SecretKey
-from outage_notify.clock import Clock, SystemClock
+from outage_notify.clock import SYSTEM_CLOCK, Clock
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.database import Database
@@ -29,6 +29,7 @@ from outage_notify.planning.jobs import JobContext
 from outage_notify.planning.messages import MessageRenderer
 from outage_notify.planning.service import Planner
 from outage_notify.planning.worker import PlanningWorker
+from outage_notify.scheduler.background import Scheduler
 
 
 @dataclass
@@ -44,13 +45,23 @@ class Runtime:
     channels: dict[str, Channel]
     dispatcher: Dispatcher
     planner: PlanningWorker
-    clock: Clock
     secret: SecretKey = field(repr=False)
     hasher: ContactHasher = field(repr=False)
+    # The clock: where "now" comes from, and the sweeps (started by serve and worker).
+    clock: Clock = SYSTEM_CLOCK
+    scheduler: Scheduler = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(
+            sessions=self.sessions,
+            read_sessions=self.read_sessions,
+            settings=self.settings,
+            clock=self.clock,
+        )
 
     @classmethod
     def build(
-        cls, settings: Settings, *, migrate: bool = False, clock: Clock | None = None
+        cls, settings: Settings, *, migrate: bool = False, clock: Clock = SYSTEM_CLOCK
     ) -> Runtime:
         """migrate=True brings the schema to head (serve, demo); otherwise a database not at
         head is refused (workers never migrate)."""
@@ -64,7 +75,6 @@ class Runtime:
             else engine
         )
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
-        clock = clock or SystemClock()
         index = CustomerIndexCache()
         matcher = MemoryMatcher(index)
         planner = Planner(renderer=renderer, settings=settings, hasher=hasher)
@@ -75,6 +85,7 @@ class Runtime:
             renderer=renderer,
             settings=settings,
             hasher=hasher,
+            clock=clock,
         )
         planning = PlanningWorker(
             sessions=sessions,
@@ -100,9 +111,9 @@ class Runtime:
             channels=channels,
             dispatcher=dispatcher,
             planner=planning,
-            clock=clock,
             secret=database.secret,
             hasher=hasher,
+            clock=clock,
         )
 
     @contextmanager
@@ -149,6 +160,7 @@ class Runtime:
         return len(self.dev_sink_channels) < len(self.channels)
 
     def close(self) -> None:
+        self.scheduler.stop()
         self.planner.stop()
         self.dispatcher.stop()
         self.engine.dispose()

@@ -51,6 +51,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "database_url": database_url,
             "dispatcher_enabled": False,
+            "scheduler_enabled": False,  # tests that want the clock start it themselves
             "public_url": "http://testserver",
             "retry_base_seconds": 30,
             "secret_key": TEST_SECRET,

@@ -35,7 +35,7 @@ from outage_notify.ingest.customers import (
 from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
 from outage_notify.timeline.views import customer_timeline
-from outage_notify.timeutil import iso, utcnow
+from outage_notify.timeutil import iso
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], dependencies=[Depends(json_request)])
 
@@ -72,7 +72,9 @@ def upsert_customers(
     parsed = _parse(body, runtime)
     with runtime.transaction() as session:
         derived_from = None if runtime.settings.territory else runtime.customer_index
-        report = import_customers(session, parsed=parsed, territory_from=derived_from)
+        report = import_customers(
+            session, parsed=parsed, territory_from=derived_from, now=runtime.clock.now()
+        )
     return {
         "created": report.created,
         "updated": report.updated,
@@ -182,7 +184,7 @@ def get_link(
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    now = utcnow()
+    now = runtime.clock.now()
     lifetime = timedelta(days=runtime.settings.customer_link_days)
     expires_at: datetime | None = now + lifetime
     with runtime.reading() as session:
@@ -217,7 +219,7 @@ def revoke_links(
     _: Caller = Depends(as_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    now = utcnow()
+    now = runtime.clock.now()
     with runtime.transaction() as session:
         customer = _customer(session, customer_id)
         customer.links_revoked_at = now

@@ -16,7 +16,6 @@ from outage_notify.auth.apikeys import find_key
 from outage_notify.auth.customer_links import LinkClaims, read_token, still_valid
 from outage_notify.db.models import Customer, Incident
 from outage_notify.runtime import Runtime
-from outage_notify.timeutil import utcnow
 
 bearer = HTTPBearer(auto_error=False, description="An API key, or a customer link token")
 
@@ -119,7 +118,7 @@ def _link_problem(session: Session, claims: LinkClaims, runtime: Runtime) -> str
         customer_since=customer.created_at,
         incident_closed_at=closed_at,
         lifetime=timedelta(days=runtime.settings.customer_link_days),
-        now=utcnow(),
+        now=runtime.clock.now(),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -15,8 +16,11 @@ from outage_notify.api.schemas import HealthOut, ReadyOut
 from outage_notify.db.migrate import at_head
 from outage_notify.delivery.outbox import backlog
 from outage_notify.runtime import Runtime
-from outage_notify.timeutil import utcnow
+from outage_notify.scheduler import lease, runs
+from outage_notify.scheduler.background import LEASE
+from outage_notify.timeutil import iso
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 OUTBOX = Gauge("outage_notify_outbox", "Outbox rows by state", ["state"])
 
@@ -46,7 +50,13 @@ def readyz(runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["dispatcher"] = _dispatcher_state(runtime)
     ready = all(v in ("ok", "disabled") for v in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    if checks["database"] == "ok":
+        try:
+            body["clock"] = _clock_state(runtime)
+        except Exception:  # informational only: never what makes readiness fail
+            log.warning("reading the clock's state failed", exc_info=True)
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def _dispatcher_state(runtime: Runtime) -> str:
@@ -62,6 +72,32 @@ def _dispatcher_state(runtime: Runtime) -> str:
     return "ok"
 
 
+def _clock_state(runtime: Runtime) -> dict[str, Any]:
+    """Two small reads (the lease row, one row per job); nothing personal, no host names."""
+    with runtime.reading() as session:
+        holder = lease.holder(session, name=LEASE, now=runtime.clock.now())
+        last = runs.last_runs(session)
+    scheduler = runtime.scheduler
+    if not runtime.settings.scheduler_enabled:
+        state = "disabled"
+    else:
+        state = "running" if scheduler.running else "stopped"
+    if holder is None:
+        held = "nobody"
+    else:
+        held = "this process" if holder.owner == scheduler.owner else "another process"
+    jobs = {
+        name: {
+            "runs": run.runs,
+            "last_started_at": iso(run.started_at),
+            "last_finished_at": iso(run.finished_at),
+            "ok": None if run.running else run.error is None,
+        }
+        for name, run in last.items()
+    }
+    return {"scheduler": state, "lease": held, "jobs": jobs}
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
@@ -70,6 +106,6 @@ def _dispatcher_state(runtime: Runtime) -> str:
 )
 def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
     with runtime.reading() as session:
-        for state, count in backlog(session, now=utcnow()).items():
+        for state, count in backlog(session, now=runtime.clock.now()).items():
             OUTBOX.labels(state).set(count)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -23,7 +23,6 @@ from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.ingest.records import RecordError
 from outage_notify.planning.jobs import planning_state
 from outage_notify.runtime import Runtime
-from outage_notify.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(json_request)])
 SOURCE = "operator"
@@ -103,7 +102,7 @@ def post_incident(
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.upsert(
-                session, source=SOURCE, record=record, actor=caller.actor, now=utcnow()
+                session, source=SOURCE, record=record, actor=caller.actor, now=runtime.clock.now()
             )
         except IncidentClosed as exc:
             raise ApiError(409, str(exc)) from exc
@@ -135,7 +134,11 @@ def patch_incident(
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.patch(
-                session, incident_id=incident_id, patch=patch, actor=caller.actor, now=utcnow()
+                session,
+                incident_id=incident_id,
+                patch=patch,
+                actor=caller.actor,
+                now=runtime.clock.now(),
             )
         except IncidentNotFound as exc:
             raise ApiError(404, f"no incident {incident_id!r}") from exc

@@ -18,7 +18,6 @@ from outage_notify.api.schemas import FeedOut, PushSubscriptionOut
 from outage_notify.customers import service as customers
 from outage_notify.db.models import Notification
 from outage_notify.runtime import Runtime
-from outage_notify.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["customer app"], dependencies=[Depends(json_request)])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -69,7 +68,7 @@ def add_subscription(
             endpoint=body.endpoint,
             p256dh=body.keys.p256dh,
             auth=body.keys.auth,
-            now=utcnow(),
+            now=runtime.clock.now(),
         )
         return JSONResponse({"id": sub.id, "customer_id": customer_id}, status_code=201)
 

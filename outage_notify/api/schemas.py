@@ -211,6 +211,24 @@ class HealthOut(Out):
     status: Literal["ok"]
 
 
+class JobRunOut(Out):
+    runs: int
+    last_started_at: Timestamp | None
+    last_finished_at: Timestamp | None
+    ok: bool | None = Field(description="whether the last run ended well; null while it runs")
+
+
+class ClockOut(Out):
+    """Who runs the sweeps, and how they last went. Informational: readiness does not depend
+    on it (another process may well hold the lease)."""
+
+    scheduler: Literal["running", "stopped", "disabled"] = Field(
+        description="this process's scheduler"
+    )
+    lease: Literal["this process", "another process", "nobody"]
+    jobs: dict[str, JobRunOut]
+
+
 class ReadyOut(Out):
     """The same body with 200 (ready) and 503 (not ready)."""
 
@@ -218,6 +236,7 @@ class ReadyOut(Out):
     checks: dict[str, str] = Field(
         description="database, migrations, dispatcher: ok, disabled, or what is wrong"
     )
+    clock: ClockOut | None = Field(None, description="absent when the database is unreachable")
 
 
 # ---- Twilio webhooks: form-encoded in, TwiML or nothing out -------------------------------------

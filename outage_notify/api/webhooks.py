@@ -21,7 +21,6 @@ from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.ingest.customers import normalise_phone
 from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
-from outage_notify.timeutil import utcnow
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")  # fits a 64-bit integer
@@ -70,7 +69,7 @@ async def twilio_status(request: Request, runtime: Runtime = Depends(get_runtime
                 error_code=(params.get("ErrorCode") or "")[:16] or None,
                 renderer=runtime.renderer,
                 hasher=runtime.hasher,
-                now=utcnow(),
+                now=runtime.clock.now(),
             )
 
     found = await run_in_threadpool(apply)
@@ -102,7 +101,7 @@ async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtim
                 body=body,
                 message_sid=params.get("MessageSid", ""),
                 hasher=runtime.hasher,
-                now=utcnow(),
+                now=runtime.clock.now(),
             )
 
     outcome = await run_in_threadpool(handle)

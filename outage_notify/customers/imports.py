@@ -9,6 +9,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,6 @@ from outage_notify.ingest.customers import CustomerRules, ParsedCustomers, parse
 from outage_notify.ingest.records import CustomerRecord, Rejection
 from outage_notify.matching.index_cache import CustomerIndexCache
 from outage_notify.matching.territory import DerivedTerritory, derive_from_counts, shifted
-from outage_notify.timeutil import utcnow
 
 GDAL_SUFFIXES = (".gpkg", ".shp", ".fgb", ".zip", ".gml", ".kml")
 CHUNK = 500  # ids per IN (…) query
@@ -65,16 +65,17 @@ def import_customers(
     *,
     parsed: ParsedCustomers,
     territory_from: CustomerIndexCache | None = None,
+    now: datetime,
 ) -> ImportReport:
     """Upserts the parsed records. With `territory_from` (TERRITORY unset), also reports the
     records that the territory derived from all customers, these included, counts as strays."""
     records = [r for _, r in parsed.records]
     if territory_from is None or not records:
-        result = upsert_customers(session, records=records, now=utcnow())
+        result = upsert_customers(session, records=records, now=now)
         return ImportReport(result.created, result.updated, parsed.rejections)
     before = territory_from.cell_counts(session)
     moved_from = _stored_points(session, [r.customer_id for r in records])
-    result = upsert_customers(session, records=records, now=utcnow())
+    result = upsert_customers(session, records=records, now=now)
     lon = np.array([r.lon for r in records], dtype=np.float64)
     lat = np.array([r.lat for r in records], dtype=np.float64)
     after = shifted(before, removed=moved_from, added=(lon, lat))

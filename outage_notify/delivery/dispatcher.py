@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outage_notify.clock import SYSTEM_CLOCK, Clock
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.engine import transaction
@@ -32,7 +33,6 @@ from outage_notify.delivery.inflight import InFlightMarks
 from outage_notify.delivery.metrics import record_send
 from outage_notify.planning.fallback import plan_fallback
 from outage_notify.planning.messages import MessageRenderer
-from outage_notify.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 WRITE_EVERY_SECONDS = 0.2
@@ -50,8 +50,10 @@ class Dispatcher:
         renderer: MessageRenderer,
         settings: Settings,
         hasher: ContactHasher,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._marks = InFlightMarks(self._write_marks)
         self._claimed: dict[int, OutgoingMessage] = {}  # the batch being sent, by id
         self._hasher = hasher
@@ -120,12 +122,12 @@ class Dispatcher:
             messages = outbox.claim(
                 session,
                 worker=self.worker_id,
-                now=utcnow(),
+                now=self._clock.now(),
                 lease=self._lease,
                 limit=self._settings.dispatch_batch_size,
             )
             to_send = outbox.withhold_refused(
-                session, messages=messages, hasher=self._hasher, now=utcnow()
+                session, messages=messages, hasher=self._hasher, now=self._clock.now()
             )
         if not to_send:
             return len(messages)
@@ -169,7 +171,11 @@ class Dispatcher:
         messages = [self._claimed[i] for i in ids]
         with transaction(self._sessions) as session:
             return outbox.start_sending_many(
-                session, worker=self.worker_id, messages=messages, hasher=self._hasher, now=utcnow()
+                session,
+                worker=self.worker_id,
+                messages=messages,
+                hasher=self._hasher,
+                now=self._clock.now(),
             )
 
     def _collect(self, futures: dict[Future[SendResult | None], OutgoingMessage]) -> None:
@@ -194,7 +200,11 @@ class Dispatcher:
         try:
             with transaction(self._sessions) as session:
                 outbox.renew(
-                    session, worker=self.worker_id, ids=ids, now=utcnow(), lease=self._lease
+                    session,
+                    worker=self.worker_id,
+                    ids=ids,
+                    now=self._clock.now(),
+                    lease=self._lease,
                 )
         except OperationalError as exc:
             log.warning("lease renewal of %d messages failed: %s", len(ids), exc)
@@ -223,7 +233,7 @@ class Dispatcher:
                 delay = min(delay * 2, WRITE_RETRY_MAX_SECONDS)
 
     def _write_once(self, results: list[tuple[OutgoingMessage, SendResult]]) -> None:
-        now = utcnow()
+        now = self._clock.now()
         with transaction(self._sessions) as session:
             recorded = outbox.record_all(
                 session, worker=self.worker_id, answers=results, policy=self._policy, now=now

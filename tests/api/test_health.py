@@ -1,17 +1,24 @@
-"""/healthz on a live server: it answers while every worker thread is busy checking an area."""
+"""/healthz on a live server: it answers while every worker thread is busy checking an area;
+/readyz tells who runs the clock."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from outage_notify.matching.geometry import AreaError
 from outage_notify.runtime import Runtime
+from outage_notify.scheduler import lease
+from outage_notify.scheduler.background import LEASE
+from outage_notify.scheduler.jobs import JOBS, JobContext, run_job
+from outage_notify.timeutil import utcnow
 from tests.conftest import LiveServer
 from tests.town import cells
 
@@ -67,3 +74,24 @@ def test_healthz_answers_while_every_worker_thread_is_checking_an_area(
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
     assert unfinished == WORKER_THREADS  # it answered while every check was still running
     assert statuses == [422] * WORKER_THREADS
+
+
+def test_readyz_tells_who_holds_the_clock_and_how_the_jobs_last_went(
+    client: TestClient, runtime: Runtime
+) -> None:
+    first = client.get("/readyz").json()
+    assert first["clock"] == {"scheduler": "disabled", "lease": "nobody", "jobs": {}}
+    assert runtime.scheduler.keep_lease()
+    ctx = JobContext(runtime.sessions, runtime.settings, runtime.clock, "test")
+    assert run_job(JOBS["retention"], ctx).ok
+    answer = client.get("/readyz")
+    assert answer.status_code == 200
+    clock = answer.json()["clock"]
+    assert clock["lease"] == "this process"
+    assert clock["jobs"]["retention"]["runs"] == 1 and clock["jobs"]["retention"]["ok"] is True
+    runtime.scheduler.stop()  # gives the lease up
+    with runtime.transaction() as session:
+        lease.acquire(
+            session, name=LEASE, owner="elsewhere", now=utcnow(), ttl=timedelta(seconds=60)
+        )
+    assert client.get("/readyz").json()["clock"]["lease"] == "another process"

@@ -3,11 +3,16 @@ after their incident closes) or an agent revokes them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from outage_notify.app import create_app
+from outage_notify.auth.apikeys import create_key
+from outage_notify.clock import ManualClock
+from outage_notify.config import Settings
 from outage_notify.db.models import Incident
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -96,3 +101,27 @@ def test_a_link_made_before_an_erasure_does_not_open_a_re_imported_customer(
     assert answer.status_code == 401
     new = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()["token"]
     assert feed(client, new) == 200
+
+
+def test_a_link_expires_by_the_runtime_s_clock(make_settings: Callable[..., Settings]) -> None:
+    """The API reads "now" from the runtime's clock: a test moves it instead of the data."""
+    clock = ManualClock(utcnow())
+    runtime = Runtime.build(make_settings(), clock=clock)
+    keys = {}
+    with runtime.transaction() as session:
+        for role in ("admin", "agent"):
+            _, key = create_key(session, role=role, name=role, now=clock.now())
+            keys[role] = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(runtime=runtime)) as client:
+        assert (
+            client.post("/api/v1/customers", json=town(), headers=keys["admin"]).status_code == 200
+        )
+        link = client.get("/api/v1/customers/C-0-0/link", headers=keys["agent"]).json()
+        assert link["expires_at"] == (clock.now() + timedelta(days=30)).isoformat()
+        clock.advance(timedelta(days=30) - timedelta(minutes=1))
+        assert feed(client, link["token"]) == 200
+        clock.advance(timedelta(minutes=2))
+        answer = client.get("/api/v1/feed", headers={"Authorization": f"Bearer {link['token']}"})
+        assert (
+            answer.status_code == 401 and answer.json()["error"]["message"] == "this link expired"
+        )

@@ -1,0 +1,126 @@
+"""The periodic plan in one table: every named job (sweep), how often it runs, and the plain
+function that does it. The scheduler (background.py) and `outage-notify run-job` both run jobs
+through run_job, so a run by hand is recorded like any other.
+
+A job reads the time from ctx.clock, owns its transactions (ctx.transaction(), as many short
+ones as it needs) and returns a small JSON-able dict of what it did. It must be idempotent: a
+run by hand may overlap the scheduler's, and a lease taken over from a holder that was merely
+slow lets two runs overlap for a moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from outage_notify.clock import Clock
+from outage_notify.db.engine import transaction
+from outage_notify.scheduler import retention, runs
+
+if TYPE_CHECKING:
+    from outage_notify.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    sessions: sessionmaker[Session]
+    settings: Settings
+    clock: Clock
+    owner: str  # who runs it: the scheduler's owner id, or run-job's
+    # True once the process is shutting down: a long job stops between two steps (what is
+    # left is done by the next run) rather than holding up the shutdown.
+    stopping: Callable[[], bool] = lambda: False
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.sessions) as session:
+            yield session
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: timedelta
+    run: Callable[[JobContext], dict[str, Any]]
+    doc: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    ok: bool
+    result: dict[str, Any] | None
+    error: str | None
+    seconds: float
+
+
+def _retention(ctx: JobContext) -> dict[str, Any]:
+    purged = retention.purge(
+        ctx.transaction,
+        now=ctx.clock.now(),
+        retention_days=ctx.settings.retention_days,
+        stopping=ctx.stopping,
+    )
+    return asdict(purged)
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            "retention",
+            timedelta(hours=1),
+            _retention,
+            "purge inbound replies older than 30 days and incidents closed more than "
+            "RETENTION_DAYS ago, with their messages, ties, revisions and timeline events",
+        ),
+    )
+}
+
+
+def owner_id(role: str) -> str:
+    """Names a process in leases and job_runs: which host, which pid, which start. A host
+    name can be 64 characters long: cut so that the whole fits the owner columns (80)."""
+    return f"{role[:10]}:{socket.gethostname()[:48]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def run_job(job: Job, ctx: JobContext) -> Outcome:
+    """Runs the job once now and records the run. A job that raises is recorded and logged,
+    not raised: the scheduler's other jobs go on. (A database that cannot even record the
+    start raises: then nothing ran.)"""
+    began = time.monotonic()
+    with ctx.transaction() as session:
+        runs.record_start(session, name=job.name, owner=ctx.owner, now=ctx.clock.now())
+    try:
+        result = job.run(ctx)
+    except Exception as exc:
+        log.exception("job %s failed", job.name)
+        error = f"{type(exc).__name__}: {exc}"
+        _finish(job, ctx, error=error)
+        return Outcome(job.name, False, None, error, time.monotonic() - began)
+    _finish(job, ctx, result=result)
+    return Outcome(job.name, True, result, None, time.monotonic() - began)
+
+
+def _finish(
+    job: Job, ctx: JobContext, *, result: dict[str, Any] | None = None, error: str | None = None
+) -> None:
+    try:
+        with ctx.transaction() as session:
+            runs.record_finish(
+                session, name=job.name, now=ctx.clock.now(), result=result, error=error
+            )
+    except Exception:  # the job itself is done; only its record is lost
+        log.exception("recording the end of job %s failed", job.name)
