@@ -202,7 +202,7 @@ def test_demo_plays_the_storm_into_the_dev_inbox(database_url: str) -> None:
             .where(Notification.status == "queued", Notification.not_before.is_(None))
         )
     runtime.close()
-    assert set(kinds) >= {"outage", "etr_update", "restored", "planned"}
+    assert set(kinds) >= {"outage", "etr_update", "restored", "planned_notice"}
     assert unheld == 0
 
 

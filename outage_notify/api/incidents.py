@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime, json_request
 from outage_notify.api.errors import ApiError, error_responses
 from outage_notify.api.schemas import IncidentListOut, IncidentOut, IncidentOutcomeOut
+from outage_notify.incidents.model import IncidentKind, Status
 from outage_notify.incidents.service import (
     IncidentClosed,
     IncidentError,
@@ -39,10 +40,8 @@ class IncidentBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     external_id: str = Field(..., min_length=1, max_length=200, examples=["OMS-2026-000123"])
-    kind: Literal["unplanned", "planned"] = "unplanned"
-    status: Literal["detected", "crew_assigned", "in_progress", "restored", "cancelled"] = (
-        "detected"
-    )
+    kind: IncidentKind = IncidentKind.UNPLANNED
+    status: Status = Status.DETECTED
     cause: str | None = Field(None, examples=["storm damage"])
     message: str | dict[str, str] | None = Field(
         None, description="A note for customers: text, or {fi, sv, en} texts"
@@ -63,9 +62,7 @@ class IncidentPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["detected", "crew_assigned", "in_progress", "restored", "cancelled"] | None = (
-        None
-    )
+    status: Status | None = None
     etr: Time = Field(None, description=TIME_HELP)
     cause: str | None = None
     message: str | dict[str, str] | None = None
@@ -157,8 +154,7 @@ def patch_incident(
     responses=error_responses(401, 403, 422),
 )
 def get_incidents(
-    status: Literal["active", "detected", "crew_assigned", "in_progress", "restored", "cancelled"]
-    | None = Query(None, description="active, or one status"),
+    status: Literal["active"] | Status | None = Query(None, description="active, or one status"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _: Caller = Depends(as_reader),

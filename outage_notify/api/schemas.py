@@ -13,11 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
+from outage_notify.incidents.model import IncidentKind, Status
+
 # Times go out as the ISO 8601 strings the handlers make (offset included); declaring them as
 # strings with a format keeps them byte for byte instead of re-serialising a datetime.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 Counts = dict[str, int]
-Status = Literal["detected", "crew_assigned", "in_progress", "restored", "cancelled"]
 
 
 class Out(BaseModel):
@@ -95,7 +96,7 @@ class IncidentOut(Out):
     id: str
     source: str
     external_id: str
-    kind: Literal["unplanned", "planned"]
+    kind: IncidentKind
     status: Status
     cause: str | None
     message: str | dict[str, str] | None

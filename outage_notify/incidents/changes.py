@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-TERMINAL_STATUSES = frozenset({"restored", "cancelled"})
-STATUSES = ("detected", "crew_assigned", "in_progress", "restored", "cancelled")
-KINDS = ("unplanned", "planned")
+from outage_notify.incidents.model import IncidentValue
 
 
 class Change(StrEnum):
@@ -27,29 +23,9 @@ class Change(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-@dataclass(frozen=True)
-class IncidentState:
-    """What an incident says at one moment: the fields a change can be read from."""
-
-    kind: str
-    status: str
-    cause: str | None
-    message: str | None
-    etr: datetime | None
-    starts_at: datetime | None
-    ends_at: datetime | None
-    area: Any  # canonical GeoJSON (dict) or None
-    feeders: frozenset[str]
-    transformers: frozenset[str]
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
-
-
 def detect(
-    previous: IncidentState | None,
-    new: IncidentState,
+    previous: IncidentValue | None,
+    new: IncidentValue,
     *,
     gained: int = 0,
     lost: int = 0,
@@ -77,7 +53,7 @@ def detect(
     return changes
 
 
-def _terminal(state: IncidentState) -> list[Change]:
+def _terminal(state: IncidentValue) -> list[Change]:
     if state.status == "restored":
         return [Change.RESTORED]
     if state.status == "cancelled":
@@ -85,5 +61,5 @@ def _terminal(state: IncidentState) -> list[Change]:
     return []
 
 
-def _extent(state: IncidentState) -> tuple[Any, frozenset[str], frozenset[str]]:
+def _extent(state: IncidentValue) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
     return state.area, state.feeders, state.transformers

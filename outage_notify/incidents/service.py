@@ -19,15 +19,15 @@ from sqlalchemy.orm import Session
 from outage_notify.config import Settings
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Incident, IncidentRevision
-from outage_notify.incidents.changes import Change, IncidentState, detect
+from outage_notify.incidents.changes import Change, detect
+from outage_notify.incidents.model import IncidentValue, describe, value_of
 from outage_notify.ingest.operator_api import apply_patch
-from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.ingest.records import RecordError
 from outage_notify.ingest.text import has_control
 from outage_notify.matching.index_cache import CustomerIndexCache
 from outage_notify.matching.spatial import CustomerIndex
 from outage_notify.matching.territory import exchanged
 from outage_notify.planning.jobs import request_planning
-from outage_notify.timeutil import iso
 
 
 class IncidentError(ValueError):
@@ -60,7 +60,7 @@ class IncidentService:
         session: Session,
         *,
         source: str,
-        record: IncidentRecord,
+        record: IncidentValue,
         actor: str,
         now: datetime,
     ) -> IncidentOutcome:
@@ -75,8 +75,8 @@ class IncidentService:
             assert incident is not None  # a racing insert committed it; we now hold its lock
         if incident.kind != record.kind:
             raise IncidentError(f"kind cannot change (incident is {incident.kind})")
-        previous = None if created else state_of(incident)
-        new = _state_of_record(record)
+        previous = None if created else value_of(incident)
+        new = record
         if previous is not None:
             self._check_change(session, incident, previous, new, record, now)
         count = 0 if new.terminal else self._count(session, record)
@@ -88,11 +88,11 @@ class IncidentService:
         _apply(incident, record, now)
         incident.affected_count = count
         session.flush()
-        _add_revision(session, incident, changes, new, actor=actor, now=now)
+        _add_revision(session, incident, changes, actor=actor, now=now)
         request_planning(session, incident=incident, now=now)
         return IncidentOutcome(incident=incident, created=created, changes=changes)
 
-    def _check_new(self, session: Session, record: IncidentRecord, now: datetime) -> None:
+    def _check_new(self, session: Session, record: IncidentValue, now: datetime) -> None:
         _check_etr_ahead(record, None, now)
         if record.area:
             self._check_territory(shape(record.area), self.index.get(session))
@@ -101,15 +101,15 @@ class IncidentService:
         self,
         session: Session,
         incident: Incident,
-        previous: IncidentState,
-        new: IncidentState,
-        record: IncidentRecord,
+        previous: IncidentValue,
+        new: IncidentValue,
+        record: IncidentValue,
         now: datetime,
     ) -> None:
         if previous.terminal:
             # Closed is closed: the same state again is an idempotent no-op; anything else
             # (a new ETR, area, cause…) is refused rather than silently ignored.
-            if new == previous:
+            if not detect(previous, new):
                 return
             raise IncidentClosed(
                 f"incident is {previous.status} and can no longer change; "
@@ -121,7 +121,7 @@ class IncidentService:
         if record.area and previous.area != new.area:
             self._check_territory(shape(record.area), self.index.get(session))
 
-    def _count(self, session: Session, record: IncidentRecord) -> int:
+    def _count(self, session: Session, record: IncidentValue) -> int:
         return int(
             self.matcher.count(
                 session,
@@ -144,7 +144,7 @@ class IncidentService:
         incident = get_incident(session, incident_id=incident_id)
         try:
             record = apply_patch(
-                record_of(incident), patch, max_vertices=self.settings.max_area_vertices
+                value_of(incident), patch, max_vertices=self.settings.max_area_vertices
             )
         except RecordError as exc:
             raise IncidentError(str(exc)) from exc
@@ -179,7 +179,7 @@ class IncidentService:
 
 
 def _insert_new(
-    session: Session, *, source: str, record: IncidentRecord, now: datetime
+    session: Session, *, source: str, record: IncidentValue, now: datetime
 ) -> Incident | None:
     """Inserts the incident unless a concurrent request just did (one row per source and
     external id, whoever wins): None then, and the caller locks and updates that one."""
@@ -208,10 +208,10 @@ def _insert_new(
     return session.get(Incident, incident_id)
 
 
-def _apply(incident: Incident, record: IncidentRecord, now: datetime) -> None:
+def _apply(incident: Incident, record: IncidentValue, now: datetime) -> None:
     incident.status = record.status
     incident.cause = record.cause
-    incident.message = record.message
+    incident.message = record.message_json
     incident.area = record.area
     incident.feeders = list(record.feeders)
     incident.transformers = list(record.transformers)
@@ -225,7 +225,7 @@ def _apply(incident: Incident, record: IncidentRecord, now: datetime) -> None:
     incident.closed_at = now if record.status in ("restored", "cancelled") else None
 
 
-def _check_etr_ahead(record: IncidentRecord, incident: Incident | None, now: datetime) -> None:
+def _check_etr_ahead(record: IncidentValue, incident: Incident | None, now: datetime) -> None:
     """Customers are never told a time in the past: a new ETR must lie ahead. One the
     incident already holds may have passed since (a re-post of the same body is no change)."""
     if record.etr is None or record.etr > now:
@@ -253,69 +253,11 @@ def _find(session: Session, *, source: str, external_id: str) -> Incident | None
     )
 
 
-# ---- states ----------------------------------------------------------------------------------
-
-
-def state_of(incident: Incident) -> IncidentState:
-    return _state_of_record(record_of(incident))
-
-
-def _state_of_record(record: IncidentRecord) -> IncidentState:
-    return IncidentState(
-        kind=record.kind,
-        status=record.status,
-        cause=record.cause,
-        message=_frozen_message(record.message),
-        etr=record.etr,
-        starts_at=record.starts_at,
-        ends_at=record.ends_at,
-        area=record.area,
-        feeders=frozenset(record.feeders),
-        transformers=frozenset(record.transformers),
-    )
-
-
-def _frozen_message(message: str | dict[str, str] | None) -> Any:
-    return tuple(sorted(message.items())) if isinstance(message, dict) else message
-
-
-def record_of(incident: Incident) -> IncidentRecord:
-    return IncidentRecord(
-        external_id=incident.external_id,
-        kind=incident.kind,
-        status=incident.status,
-        cause=incident.cause,
-        message=incident.message,
-        area=incident.area,
-        feeders=tuple(incident.feeders or ()),
-        transformers=tuple(incident.transformers or ()),
-        etr=incident.etr,
-        starts_at=incident.starts_at,
-        ends_at=incident.ends_at,
-        started_at=incident.started_at,
-    )
-
-
 def _add_revision(
-    session: Session,
-    incident: Incident,
-    changes: list[Change],
-    state: IncidentState,
-    *,
-    actor: str,
-    now: datetime,
+    session: Session, incident: Incident, changes: list[Change], *, actor: str, now: datetime
 ) -> None:
     snapshot = {
-        "status": state.status,
-        "cause": state.cause,
-        "message": incident.message,
-        "etr": iso(state.etr),
-        "started_at": iso(incident.started_at),
-        "starts_at": iso(state.starts_at),
-        "ends_at": iso(state.ends_at),
-        "area": state.area,
-        "feeders": sorted(state.feeders),
-        "transformers": sorted(state.transformers),
+        **describe(value_of(incident), extent=True),
         "affected_customers": incident.affected_count,
     }
     session.add(

@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import Incident, Notification
+from outage_notify.incidents.model import ACTIVE_STATUSES, describe, value_of
 from outage_notify.timeutil import iso
-
-ACTIVE = ("detected", "crew_assigned", "in_progress")
 
 
 def notification_counts(session: Session, incident_ids: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -35,7 +34,7 @@ def list_incidents(
 ) -> list[Incident]:
     query = select(Incident).order_by(Incident.updated_at.desc(), Incident.id)
     if status == "active":
-        query = query.where(Incident.status.in_(ACTIVE))
+        query = query.where(Incident.status.in_(sorted(ACTIVE_STATUSES)))
     elif status:
         query = query.where(Incident.status == status)
     return list(session.scalars(query.limit(limit).offset(offset)))
@@ -47,18 +46,7 @@ def incident_dict(
     return {
         "id": incident.id,
         "source": incident.source,
-        "external_id": incident.external_id,
-        "kind": incident.kind,
-        "status": incident.status,
-        "cause": incident.cause,
-        "message": incident.message,
-        "area": incident.area,
-        "feeders": incident.feeders,
-        "transformers": incident.transformers,
-        "etr": iso(incident.etr),
-        "starts_at": iso(incident.starts_at),
-        "ends_at": iso(incident.ends_at),
-        "started_at": iso(incident.started_at),
+        **describe(value_of(incident), extent=True),
         "version": incident.version,
         "affected_customers": incident.affected_count,
         "planning": planning,

@@ -1,4 +1,4 @@
-"""The operator's incident body (POST/PATCH /incidents) → IncidentRecord. Pure."""
+"""The operator's incident body (POST/PATCH /incidents) → IncidentValue. Pure."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from outage_notify.config import LANGUAGES
-from outage_notify.incidents.changes import KINDS, STATUSES
-from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.incidents.model import (
+    IncidentKind,
+    IncidentValue,
+    Status,
+    frozen_message,
+    grid_ids,
+)
+from outage_notify.ingest.records import RecordError
 from outage_notify.ingest.text import check_text
 from outage_notify.matching.geometry import AreaError, area_to_geojson, parse_area
 from outage_notify.timeutil import TimeRangeError, parse_iso_aware
@@ -30,7 +36,7 @@ MAX_GRID_IDS = 10_000
 MAX_ID_LENGTH = 64  # as customers' feeder and transformer ids
 
 
-def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> IncidentRecord:
+def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> IncidentValue:
     """A full incident body: what is absent is absent (no ETR, no cause), not "unchanged"."""
     external_id = body.get("external_id")
     if not isinstance(external_id, str) or not external_id.strip():
@@ -38,15 +44,15 @@ def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> Inciden
     if len(external_id) > 200:
         raise RecordError("external_id is longer than 200 characters")
     check_text(external_id, "external_id")
-    record = IncidentRecord(
+    record = IncidentValue(
         external_id=external_id.strip(),
-        kind=_choice(body.get("kind", "unplanned"), "kind", KINDS),
-        status=_choice(body.get("status", "detected"), "status", STATUSES),
+        kind=_choice(body.get("kind", IncidentKind.UNPLANNED), "kind", tuple(IncidentKind)),
+        status=_choice(body.get("status", Status.DETECTED), "status", tuple(Status)),
         cause=_optional_text(body.get("cause"), "cause", 300),
-        message=_message(body.get("message")),
+        message=frozen_message(_message(body.get("message"))),
         area=_area(body.get("area"), max_vertices),
-        feeders=_ids(body.get("feeders"), "feeders"),
-        transformers=_ids(body.get("transformers"), "transformers"),
+        feeders=grid_ids(_ids(body.get("feeders"), "feeders")),
+        transformers=grid_ids(_ids(body.get("transformers"), "transformers")),
         etr=_time(body.get("etr"), "etr"),
         starts_at=_time(body.get("starts_at"), "starts_at"),
         ends_at=_time(body.get("ends_at"), "ends_at"),
@@ -56,8 +62,8 @@ def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> Inciden
 
 
 def apply_patch(
-    current: IncidentRecord, patch: Mapping[str, Any], *, max_vertices: int
-) -> IncidentRecord:
+    current: IncidentValue, patch: Mapping[str, Any], *, max_vertices: int
+) -> IncidentValue:
     """The fields given replace the current ones; a field given as null clears it."""
     fixed = {"external_id", "kind"} & set(patch)
     if fixed:
@@ -70,18 +76,18 @@ def apply_patch(
         "starts_at": lambda v: _time(v, "starts_at"),
         "ends_at": lambda v: _time(v, "ends_at"),
         "started_at": lambda v: _time(v, "started_at"),
-        "status": lambda v: _choice(v, "status", STATUSES),
+        "status": lambda v: _choice(v, "status", tuple(Status)),
         "cause": lambda v: _optional_text(v, "cause", 300),
-        "message": _message,
+        "message": lambda v: frozen_message(_message(v)),
         "area": lambda v: _area(v, max_vertices),
-        "feeders": lambda v: _ids(v, "feeders"),
-        "transformers": lambda v: _ids(v, "transformers"),
+        "feeders": lambda v: grid_ids(_ids(v, "feeders")),
+        "transformers": lambda v: grid_ids(_ids(v, "transformers")),
     }
     changes: dict[str, Any] = {name: parsers[name](value) for name, value in patch.items()}
     return check_consistent(replace(current, **changes))
 
 
-def check_consistent(record: IncidentRecord) -> IncidentRecord:
+def check_consistent(record: IncidentValue) -> IncidentValue:
     if record.area is None and not record.feeders and not record.transformers:
         raise RecordError("an incident needs an area, feeders or transformers")
     if record.kind == "planned":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 
 class RecordError(ValueError):
@@ -56,21 +55,3 @@ class CustomerRecord:
             "transformer": self.transformer,
             "quiet_hours": self.quiet_hours,
         }
-
-
-@dataclass(frozen=True)
-class IncidentRecord:
-    """One incident as a source states it, validated; the same shape from every source."""
-
-    external_id: str
-    kind: str  # unplanned | planned
-    status: str
-    cause: str | None
-    message: str | dict[str, str] | None  # plain, or per language {"fi": ..., "sv": ...}
-    area: dict[str, object] | None  # valid WGS 84 (Multi)Polygon as GeoJSON
-    feeders: tuple[str, ...]
-    transformers: tuple[str, ...]
-    etr: datetime | None
-    starts_at: datetime | None
-    ends_at: datetime | None
-    started_at: datetime | None

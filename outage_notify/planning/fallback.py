@@ -7,6 +7,7 @@ already gets email for this message is not sent it twice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,8 +16,9 @@ from sqlalchemy.orm import Session
 from outage_notify.customers.contacts import Contact, ContactHasher
 from outage_notify.customers.optouts import blocked
 from outage_notify.db.models import Customer, Incident, IncidentRevision, Notification
-from outage_notify.planning.messages import IncidentText, MessageRenderer
-from outage_notify.planning.rules import ChannelIntent, Kind
+from outage_notify.incidents.model import IncidentValue, MessageKind, frozen_message, value_of
+from outage_notify.planning.messages import MessageRenderer
+from outage_notify.planning.rules import ChannelIntent
 from outage_notify.planning.service import notification_row, write_notifications
 from outage_notify.timeutil import parse_iso_aware
 
@@ -47,7 +49,7 @@ def plan_fallback(
     if text is None:
         return False
     rendered = renderer.render(
-        kind=Kind(failed.kind),
+        kind=MessageKind(failed.kind),
         channel=channel,
         language=failed.language,
         incident=text,
@@ -58,7 +60,7 @@ def plan_fallback(
     row = notification_row(
         customer_pk=customer.id,
         incident_id=failed.incident_id,
-        kind=Kind(failed.kind),
+        kind=MessageKind(failed.kind),
         version=int(args.get("version") or 0),
         channel=channel,
         language=failed.language,
@@ -73,7 +75,9 @@ def plan_fallback(
     return bool(write_notifications(session, [row], now=now))
 
 
-def _text_at(session: Session, incident_id: str, version: object) -> IncidentText | None:
+def _text_at(session: Session, incident_id: str, version: object) -> IncidentValue | None:
+    """The incident as it stood when the failed message was written, so the fallback says the
+    same thing."""
     incident = session.get(Incident, incident_id)
     revision = session.scalar(
         select(IncidentRevision).where(
@@ -83,12 +87,11 @@ def _text_at(session: Session, incident_id: str, version: object) -> IncidentTex
     if incident is None or revision is None:
         return None
     snap = revision.snapshot
-    message = snap.get("message")
-    return IncidentText(
-        kind=incident.kind,
+    return replace(
+        value_of(incident),
         status=snap["status"],
         cause=snap.get("cause"),
-        message=tuple(sorted(message.items())) if isinstance(message, dict) else message,
+        message=frozen_message(snap.get("message")),
         started_at=_time(snap.get("started_at")) or incident.started_at,
         etr=_time(snap.get("etr")),
         starts_at=_time(snap.get("starts_at")),

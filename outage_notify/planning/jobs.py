@@ -29,11 +29,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision, PlanningJob
-from outage_notify.incidents.changes import TERMINAL_STATUSES, Change
+from outage_notify.incidents.changes import Change
+from outage_notify.incidents.model import TERMINAL_STATUSES, describe, value_of
 from outage_notify.planning.rules import CustomerState
-from outage_notify.planning.service import Audience, Planner, incident_facts
+from outage_notify.planning.service import Audience, Planner
 from outage_notify.timeline import service as timeline
-from outage_notify.timeutil import iso
 
 PENDING, DONE = "pending", "done"
 KNOWN_CHANGES = frozenset(c.value for c in Change)
@@ -240,9 +240,7 @@ def _plan_ties(
     now: datetime,
 ) -> int:
     audience = [Audience(customer_pk=t.customer_pk, state=_state_of(t)) for t in ties]
-    summary = context.planner.plan_incident(
-        session, incident=incident, facts=incident_facts(incident), audience=audience, now=now
-    )
+    summary = context.planner.plan_incident(session, incident=incident, audience=audience, now=now)
     _log_touches(session, incident, ties)
     for affected in (True, False):
         chosen = [t.customer_pk for t in ties if bool(t.affected) is affected]
@@ -276,7 +274,7 @@ def _state_of(tie: Any) -> CustomerState:
 def _log_touches(session: Session, incident: Incident, ties: list[Any]) -> None:
     revisions = _revisions_since(session, incident.id, min(_seen(t) for t in ties))
     latest_at = revisions[-1].at if revisions else incident.updated_at
-    summary = incident_summary(incident)
+    summary = {**describe(value_of(incident), extent=False), "version": incident.version}
     terminal = incident.status in TERMINAL_STATUSES
     events = []
     for tie in ties:
@@ -318,17 +316,3 @@ def _revisions_since(session: Session, incident_id: str, version: int) -> list[A
             .order_by(IncidentRevision.version)
         )
     )
-
-
-def incident_summary(incident: Incident) -> dict[str, Any]:
-    """What a timeline entry says of the incident as it stands."""
-    return {
-        "external_id": incident.external_id,
-        "kind": incident.kind,
-        "status": incident.status,
-        "cause": incident.cause,
-        "etr": iso(incident.etr),
-        "starts_at": iso(incident.starts_at),
-        "ends_at": iso(incident.ends_at),
-        "version": incident.version,
-    }

@@ -26,9 +26,9 @@ from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import escape
 
+from outage_notify.incidents.model import IncidentValue, MessageKind
 from outage_notify.ingest.text import one_line
 from outage_notify.planning import sms
-from outage_notify.planning.rules import Kind
 from outage_notify.planning.vocabulary import cause_text, status_text
 
 ADDRESS_MARK = "\x00ADDRESS\x00"
@@ -39,20 +39,6 @@ DATE_TIME_PATTERNS = {
     "sv": "EEE d.M. 'kl.' H.mm",
     "en": "EEE d MMM HH:mm",
 }
-
-
-@dataclass(frozen=True)
-class IncidentText:
-    """The incident as a message needs it; frozen so renders can be cached on it."""
-
-    kind: str
-    status: str
-    cause: str | None
-    message: str | tuple[tuple[str, str], ...] | None  # plain, or (language, text) pairs
-    started_at: datetime
-    etr: datetime | None
-    starts_at: datetime | None
-    ends_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -83,10 +69,10 @@ class MessageRenderer:
     def render(
         self,
         *,
-        kind: Kind,
+        kind: MessageKind,
         channel: str,
         language: str,
-        incident: IncidentText,
+        incident: IncidentValue,
         now: datetime,
         address: str | None,
         later: bool | None = None,
@@ -103,10 +89,10 @@ class MessageRenderer:
 
     def _render_group(
         self,
-        kind: Kind,
+        kind: MessageKind,
         channel: str,
         language: str,
-        incident: IncidentText,
+        incident: IncidentValue,
         now: datetime,
         has_address: bool,
         later: bool | None,
@@ -124,13 +110,13 @@ class MessageRenderer:
             return Rendered(subject=title, body=text)
         raise ValueError(f"unknown channel {channel!r}")
 
-    def _render_sms(self, kind: Kind, language: str, context: dict[str, Any]) -> Rendered:
+    def _render_sms(self, kind: MessageKind, language: str, context: dict[str, Any]) -> Rendered:
         template = self._template("sms", kind, language)
         full = _clean(template.render(context, compact=False))
         compact = _clean(template.render(context, compact=True))
         return Rendered(body=full, compact=compact)
 
-    def _render_email(self, kind: Kind, language: str, context: dict[str, Any]) -> Rendered:
+    def _render_email(self, kind: MessageKind, language: str, context: dict[str, Any]) -> Rendered:
         blocks = self._render_blocks("email", kind, language, context, "subject", "body")
         paragraphs = [p.strip() for p in blocks.body.split("\n\n") if p.strip()]
         layout = self._html_env.get_template("email/layout.html.j2")
@@ -140,7 +126,7 @@ class MessageRenderer:
     def _render_blocks(
         self,
         channel: str,
-        kind: Kind,
+        kind: MessageKind,
         language: str,
         context: dict[str, Any],
         first: str,
@@ -152,14 +138,14 @@ class MessageRenderer:
         text = "".join(template.blocks[second](template.new_context(context))).strip()
         return Rendered(subject=head, body=_tidy_paragraphs(text))
 
-    def _template(self, channel: str, kind: Kind, language: str) -> Template:
+    def _template(self, channel: str, kind: MessageKind, language: str) -> Template:
         return self._env.get_template(f"{channel}/{kind.value}.{language}.j2")
 
     def _context(
         self,
-        kind: Kind,
+        kind: MessageKind,
         language: str,
-        incident: IncidentText,
+        incident: IncidentValue,
         now: datetime,
         has_address: bool,
         later: bool | None,
@@ -170,7 +156,7 @@ class MessageRenderer:
             "cause": cause_text(incident.cause, language),
             "status_text": status_text(incident.status, language),
             "message": _message_in(incident.message, language),
-            "since": when.at(incident.started_at),
+            "since": when.at(incident.started_at or now),  # stored incidents always have it
             "etr": when.at(incident.etr) if incident.etr else None,
             "starts": when.at(incident.starts_at) if incident.starts_at else None,
             "ends": when.until(incident.ends_at, incident.starts_at) if incident.ends_at else None,

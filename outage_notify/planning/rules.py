@@ -10,48 +10,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from outage_notify.incidents.changes import TERMINAL_STATUSES
+from outage_notify.incidents.model import IncidentKind, IncidentValue, MessageKind, Status
 
 CHANNELS = ("sms", "email", "push")  # what a customer chooses; in_app is always written
 
 
-class Kind(StrEnum):
-    OUTAGE = "outage"
-    ETR_UPDATE = "etr_update"
-    RESTORED = "restored"
-    PLANNED = "planned"
-    PLANNED_UPDATE = "planned_update"
-    CANCELLED = "cancelled"
-
+M = MessageKind
 
 # Announcements that can wait until morning; news of a live outage cannot. A cancellation is
 # good news about something that has not happened: no reason to wake anyone for it.
-DEFERRABLE = frozenset({Kind.PLANNED, Kind.PLANNED_UPDATE, Kind.CANCELLED})
+DEFERRABLE = frozenset({M.PLANNED_NOTICE, M.PLANNED_CHANGED, M.PLANNED_CANCELLED, M.CANCELLED})
 
 # A new message makes older undelivered ones of these kinds wrong: a stale ETR must not reach
 # anyone after a newer one, or after the power is back.
-SUPERSEDES: dict[Kind, frozenset[Kind]] = {
-    Kind.ETR_UPDATE: frozenset({Kind.ETR_UPDATE}),
-    Kind.RESTORED: frozenset({Kind.ETR_UPDATE}),
-    Kind.PLANNED_UPDATE: frozenset({Kind.PLANNED_UPDATE}),
-    Kind.CANCELLED: frozenset({Kind.PLANNED, Kind.PLANNED_UPDATE, Kind.ETR_UPDATE}),
+SUPERSEDES: dict[MessageKind, frozenset[MessageKind]] = {
+    M.ETR_UPDATE: frozenset({M.ETR_UPDATE}),
+    M.RESTORED: frozenset({M.ETR_UPDATE}),
+    M.PLANNED_CHANGED: frozenset({M.PLANNED_CHANGED}),
+    M.PLANNED_DONE: frozenset({M.PLANNED_CHANGED}),
+    M.PLANNED_CANCELLED: frozenset({M.PLANNED_NOTICE, M.PLANNED_CHANGED}),
+    M.CANCELLED: frozenset({M.ETR_UPDATE}),
 }
 
-
-@dataclass(frozen=True)
-class IncidentFacts:
-    kind: str  # unplanned | planned
-    status: str
-    etr: datetime | None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+# Messages that open an episode (the customer is now "told"), and those that close one.
+OPENING = frozenset({M.OUTAGE, M.PLANNED_NOTICE})
+CLOSING = frozenset({M.RESTORED, M.CANCELLED, M.PLANNED_DONE, M.PLANNED_CANCELLED})
+# Withdrawals: sent only on channels where something about the incident went out.
+WITHDRAWALS = frozenset({M.CANCELLED, M.PLANNED_CANCELLED})
+# What the decision table can answer (the other kinds come from the clock's rules).
+DECIDED = OPENING | CLOSING | {M.ETR_UPDATE, M.PLANNED_CHANGED}
 
 
 @dataclass(frozen=True)
@@ -66,32 +55,35 @@ class CustomerState:
 
 
 def decide(
-    incident: IncidentFacts, customer: CustomerState, *, etr_threshold: timedelta, now: datetime
-) -> Kind | None:
+    incident: IncidentValue, customer: CustomerState, *, etr_threshold: timedelta, now: datetime
+) -> MessageKind | None:
     """The one message (if any) this customer should get now."""
     if incident.terminal:
         return _closing_kind(incident, customer, now)
     if not customer.affected_now:
         return _closing_kind(incident, customer, now) if customer.affected_before else None
+    planned = incident.kind == IncidentKind.PLANNED
     if not customer.told:
-        return Kind.PLANNED if incident.kind == "planned" else Kind.OUTAGE
-    if incident.kind == "planned":
-        return Kind.PLANNED_UPDATE if _schedule_moved(incident, customer, etr_threshold) else None
-    return Kind.ETR_UPDATE if _etr_moved(incident.etr, customer.told_etr, etr_threshold) else None
+        return M.PLANNED_NOTICE if planned else M.OUTAGE
+    if planned:
+        return M.PLANNED_CHANGED if _schedule_moved(incident, customer, etr_threshold) else None
+    return M.ETR_UPDATE if _etr_moved(incident.etr, customer.told_etr, etr_threshold) else None
 
 
-def _closing_kind(incident: IncidentFacts, customer: CustomerState, now: datetime) -> Kind | None:
+def _closing_kind(
+    incident: IncidentValue, customer: CustomerState, now: datetime
+) -> MessageKind | None:
     """Told of it and now out of it: power is back, or the work will not happen after all."""
     if not customer.told:
         return None
-    if incident.status == "cancelled":
-        return Kind.CANCELLED
-    planned_not_begun = incident.kind == "planned" and (
-        incident.starts_at is None or incident.starts_at > now
-    )
-    if planned_not_begun and incident.status != "restored":
-        return Kind.CANCELLED
-    return Kind.RESTORED
+    if incident.kind != IncidentKind.PLANNED:
+        return M.CANCELLED if incident.status == Status.CANCELLED else M.RESTORED
+    if incident.status == Status.CANCELLED:
+        return M.PLANNED_CANCELLED
+    not_begun = incident.starts_at is None or incident.starts_at > now
+    if not_begun and incident.status != Status.RESTORED:
+        return M.PLANNED_CANCELLED  # left out of the work before it began: it will not happen
+    return M.PLANNED_DONE
 
 
 def _etr_moved(etr: datetime | None, told: datetime | None, threshold: timedelta) -> bool:
@@ -103,7 +95,7 @@ def _etr_moved(etr: datetime | None, told: datetime | None, threshold: timedelta
     return moved > timedelta(0) and moved >= threshold
 
 
-def _schedule_moved(incident: IncidentFacts, customer: CustomerState, threshold: timedelta) -> bool:
+def _schedule_moved(incident: IncidentValue, customer: CustomerState, threshold: timedelta) -> bool:
     return _etr_moved(incident.starts_at, customer.told_starts_at, threshold) or _etr_moved(
         incident.ends_at, customer.told_etr, threshold
     )
@@ -175,7 +167,7 @@ MISSING_ADDRESS = {
 
 
 def channel_plan(
-    kind: Kind, prefs: Preferences, *, now: datetime, zone: ZoneInfo
+    kind: MessageKind, prefs: Preferences, *, now: datetime, zone: ZoneInfo
 ) -> list[ChannelIntent]:
     """Every channel this message goes to, or is recorded as not going to, and why."""
     not_before = None

@@ -29,13 +29,14 @@ from outage_notify.db.models import (
     PushSubscription,
 )
 from outage_notify.delivery.outbox import suppress
-from outage_notify.planning.messages import IncidentText, MessageRenderer, Rendered
+from outage_notify.incidents.model import IncidentValue, MessageKind, value_of
+from outage_notify.planning.messages import MessageRenderer, Rendered
 from outage_notify.planning.rules import (
+    OPENING,
     SUPERSEDES,
+    WITHDRAWALS,
     ChannelIntent,
     CustomerState,
-    IncidentFacts,
-    Kind,
     Preferences,
     QuietHours,
     channel_plan,
@@ -46,7 +47,10 @@ from outage_notify.timeline import service as timeline
 
 CHUNK = 1000
 OUTBOX = OutboxItem.metadata.tables[OutboxItem.__tablename__]
-URGENT = frozenset({Kind.OUTAGE, Kind.RESTORED, Kind.ETR_UPDATE, Kind.CANCELLED})
+# Claimed first: news of a live outage.
+URGENT = frozenset(
+    {MessageKind.OUTAGE, MessageKind.RESTORED, MessageKind.ETR_UPDATE, MessageKind.CANCELLED}
+)
 
 
 @dataclass(frozen=True)
@@ -80,31 +84,29 @@ class Planner:
         session: Session,
         *,
         incident: Incident,
-        facts: IncidentFacts,
         audience: Sequence[Audience],
         now: datetime,
     ) -> PlanSummary:
         """Decides and writes every message this incident change calls for."""
+        value = value_of(incident)
         threshold = timedelta(minutes=self.settings.etr_change_minutes)
         decisions = [
             (member, kind)
             for member in audience
-            if (kind := decide(facts, member.state, etr_threshold=threshold, now=now)) is not None
+            if (kind := decide(value, member.state, etr_threshold=threshold, now=now)) is not None
         ]
         summary = PlanSummary()
-        text = incident_text(incident)
         for start in range(0, len(decisions), CHUNK):
             chunk = decisions[start : start + CHUNK]
-            summary.add(self._plan_chunk(session, incident, facts, text, chunk, now))
+            summary.add(self._plan_chunk(session, incident, value, chunk, now))
         return summary
 
     def _plan_chunk(
         self,
         session: Session,
         incident: Incident,
-        facts: IncidentFacts,
-        text: IncidentText,
-        decisions: list[tuple[Audience, Kind]],
+        value: IncidentValue,
+        decisions: list[tuple[Audience, MessageKind]],
         now: datetime,
     ) -> PlanSummary:
         pks = [member.customer_pk for member, _ in decisions]
@@ -115,18 +117,18 @@ class Planner:
         rows: list[dict[str, Any]] = []
         for member, kind in decisions:
             customer = customers[member.customer_pk]
-            later = _later(facts, member.state) if kind is Kind.ETR_UPDATE else None
+            later = _later(value, member.state) if kind is MessageKind.ETR_UPDATE else None
             intents = channel_plan(kind, prefs[customer.id], now=now, zone=self.settings.zone)
-            if kind is Kind.CANCELLED:
+            if kind in WITHDRAWALS:
                 intents = [_only_if_reached(i, reached.get(customer.id, set())) for i in intents]
             rows.extend(
                 self._notification_row(
-                    incident, kind, customer, intent, text, now, later, prefs[customer.id]
+                    incident, kind, customer, intent, value, now, later, prefs[customer.id]
                 )
                 for intent in intents
             )
         written = write_notifications(session, rows, now=now)
-        _record_told(session, incident, facts, decisions)
+        _record_told(session, incident, value, decisions)
         summary = PlanSummary(customers=len(decisions))
         for row in written:
             summary.by_kind[row["kind"]] += 1
@@ -136,10 +138,10 @@ class Planner:
     def _notification_row(
         self,
         incident: Incident,
-        kind: Kind,
+        kind: MessageKind,
         customer: Row[Any],
         intent: ChannelIntent,
-        text: IncidentText,
+        text: IncidentValue,
         now: datetime,
         later: bool | None,
         prefs: Preferences,
@@ -174,7 +176,7 @@ def notification_row(
     *,
     customer_pk: int,
     incident_id: str,
-    kind: Kind,
+    kind: MessageKind,
     version: int,
     channel: str,
     language: str,
@@ -293,11 +295,11 @@ def _message_event(row: dict[str, Any]) -> timeline.Event:
 def _record_told(
     session: Session,
     incident: Incident,
-    facts: IncidentFacts,
-    decisions: Iterable[tuple[Audience, Kind]],
+    facts: IncidentValue,
+    decisions: Iterable[tuple[Audience, MessageKind]],
 ) -> None:
     # Everyone given the same kind of message is told the same thing: one UPDATE per kind.
-    by_kind: dict[Kind, list[int]] = {}
+    by_kind: dict[MessageKind, list[int]] = {}
     for member, kind in decisions:
         by_kind.setdefault(kind, []).append(member.customer_pk)
     for kind, pks in by_kind.items():
@@ -311,32 +313,32 @@ def _record_told(
         )
 
 
-def _told(kind: Kind, incident: Incident, facts: IncidentFacts) -> dict[str, Any]:
-    if kind in (Kind.OUTAGE, Kind.PLANNED):
+def _told(kind: MessageKind, incident: Incident, facts: IncidentValue) -> dict[str, Any]:
+    if kind in OPENING:
         return {
             "told_version": incident.version,
             "told_etr": facts.ends_at if facts.kind == "planned" else facts.etr,
             "told_starts_at": facts.starts_at,
         }
-    if kind is Kind.ETR_UPDATE:
+    if kind is MessageKind.ETR_UPDATE:
         return {"told_etr": facts.etr}
-    if kind is Kind.PLANNED_UPDATE:
+    if kind is MessageKind.PLANNED_CHANGED:
         return {"told_etr": facts.ends_at, "told_starts_at": facts.starts_at}
     # restored or cancelled: this episode is over; a later one starts untold
     return {"told_version": None, "told_etr": None, "told_starts_at": None}
 
 
-def _later(facts: IncidentFacts, state: CustomerState) -> bool | None:
+def _later(facts: IncidentValue, state: CustomerState) -> bool | None:
     if state.told_etr is None or facts.etr is None:
         return None
     return facts.etr > state.told_etr
 
 
 def _supersede(
-    session: Session, incident_id: str, decisions: list[tuple[Audience, Kind]], now: datetime
+    session: Session, incident_id: str, decisions: list[tuple[Audience, MessageKind]], now: datetime
 ) -> None:
     """Messages not yet handed to a provider that a newer one makes wrong are suppressed."""
-    by_kinds: dict[frozenset[Kind], list[int]] = {}
+    by_kinds: dict[frozenset[MessageKind], list[int]] = {}
     for member, kind in decisions:
         if kind in SUPERSEDES:
             by_kinds.setdefault(SUPERSEDES[kind], []).append(member.customer_pk)
@@ -358,11 +360,11 @@ def _supersede(
 
 
 def _channels_reached(
-    session: Session, incident_id: str, decisions: list[tuple[Audience, Kind]]
+    session: Session, incident_id: str, decisions: list[tuple[Audience, MessageKind]]
 ) -> dict[int, set[str]]:
     """Per customer being told of a cancellation, the channels on which something about the
     incident was (or is being) sent: only there is a withdrawal worth sending."""
-    pks = [member.customer_pk for member, kind in decisions if kind is Kind.CANCELLED]
+    pks = [member.customer_pk for member, kind in decisions if kind in WITHDRAWALS]
     if not pks:
         return {}
     rows = session.execute(
@@ -440,28 +442,3 @@ def _prefs_of(customer: Row[Any], push_count: int, refused: dict[str, str]) -> P
 
 def _address_for(channel: str, customer: Row[Any]) -> str | None:
     return {"sms": customer.phone, "email": customer.email}.get(channel)
-
-
-def incident_text(incident: Incident) -> IncidentText:
-    message = incident.message
-    return IncidentText(
-        kind=incident.kind,
-        status=incident.status,
-        cause=incident.cause,
-        message=tuple(sorted(message.items())) if isinstance(message, dict) else message,
-        started_at=incident.started_at,
-        etr=incident.etr,
-        starts_at=incident.starts_at,
-        ends_at=incident.ends_at,
-    )
-
-
-def incident_facts(incident: Incident) -> IncidentFacts:
-    """What the decision table reads of an incident."""
-    return IncidentFacts(
-        kind=incident.kind,
-        status=incident.status,
-        etr=incident.etr,
-        starts_at=incident.starts_at,
-        ends_at=incident.ends_at,
-    )

@@ -20,7 +20,7 @@ from outage_notify.auth.apikeys import find_key
 from outage_notify.customers import service as customers
 from outage_notify.db.models import ApiKey, Customer, Incident, Notification
 from outage_notify.delivery.channels.dev_sink import PROVIDER as DEV_SINK
-from outage_notify.incidents.views import ACTIVE
+from outage_notify.incidents.model import ACTIVE_STATUSES
 from outage_notify.ingest.customers import normalise_phone
 from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
@@ -65,7 +65,9 @@ def _counts(runtime: Runtime) -> dict[str, int]:
         return {
             "customers": session.scalar(select(func.count()).select_from(Customer)) or 0,
             "active_incidents": session.scalar(
-                select(func.count()).select_from(Incident).where(Incident.status.in_(ACTIVE))
+                select(func.count())
+                .select_from(Incident)
+                .where(Incident.status.in_(sorted(ACTIVE_STATUSES)))
             )
             or 0,
             "messages": session.scalar(select(func.count()).select_from(Notification)) or 0,

@@ -107,12 +107,12 @@ def test_cancelling_planned_work_withdraws_it_and_stops_what_is_still_queued(
         session.execute(delete(OutboxItem))
     patch(runtime, made.incident.id, starts_at="2026-11-28T11:00:00+02:00")
     patch(runtime, made.incident.id, status="cancelled")
-    assert sent(runtime, "sms")[(person["phone"], "cancelled")] == 1
-    assert sent(runtime, "in_app")[("", "cancelled")] == 1
+    assert sent(runtime, "sms")[(person["phone"], "planned_cancelled")] == 1
+    assert sent(runtime, "in_app")[("", "planned_cancelled")] == 1
     assert sms_statuses(runtime) == {
-        "planned": "sent",
-        "planned_update": "suppressed",
-        "cancelled": "queued",
+        "planned_notice": "sent",
+        "planned_changed": "suppressed",
+        "planned_cancelled": "queued",
     }
 
 
@@ -120,7 +120,10 @@ def test_a_cancellation_is_not_sent_where_nothing_was_ever_sent(runtime: Runtime
     load(runtime, [customer(0, 0, channels="sms", quiet_hours="22:00-07:00")])
     made = upsert(runtime, external_id="PW-3", **PLANNED)  # held for quiet hours
     patch(runtime, made.incident.id, status="cancelled")
-    assert sms_statuses(runtime) == {"planned": "suppressed", "cancelled": "suppressed"}
+    assert sms_statuses(runtime) == {
+        "planned_notice": "suppressed",
+        "planned_cancelled": "suppressed",
+    }
 
 
 def test_a_newer_etr_supersedes_one_still_queued(runtime: Runtime) -> None:

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from outage_notify.incidents.model import IncidentValue
 from outage_notify.ingest import operator_api
-from outage_notify.ingest.records import IncidentRecord, RecordError
+from outage_notify.ingest.records import RecordError
 from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 
 # The parsers as the service calls them, with the default MAX_AREA_VERTICES.
@@ -53,7 +54,7 @@ def refused(data: dict[str, Any]) -> str:
     return str(info.value)
 
 
-def refused_patch(current: IncidentRecord, patch: dict[str, Any]) -> str:
+def refused_patch(current: IncidentValue, patch: dict[str, Any]) -> str:
     with pytest.raises(RecordError) as info:
         apply_patch(current, patch)
     assert str(info.value)
@@ -78,7 +79,7 @@ def test_contract_example_body() -> None:
             "ends_at": None,
         }
     )
-    assert record == IncidentRecord(
+    assert record == IncidentValue(
         external_id="OMS-2026-000123",
         kind="unplanned",
         status="detected",
@@ -319,12 +320,12 @@ def test_plain_message() -> None:
 def test_message_per_language_is_accepted() -> None:
     message = {"fi": "Pysy kaukana.", "sv": " Håll avstånd. ", "en": "Keep away."}
     record = incident_from_body(body(message=message))
-    assert record.message == {"fi": "Pysy kaukana.", "sv": "Håll avstånd.", "en": "Keep away."}
+    assert record.message_json == {"fi": "Pysy kaukana.", "sv": "Håll avstånd.", "en": "Keep away."}
 
 
 def test_message_per_language_drops_blank_texts() -> None:
     record = incident_from_body(body(message={"fi": "Pysy kaukana.", "sv": " ", "en": None}))
-    assert record.message == {"fi": "Pysy kaukana."}
+    assert record.message_json == {"fi": "Pysy kaukana."}
     assert incident_from_body(body(message={"fi": ""})).message is None
     assert incident_from_body(body(message={})).message is None
 
@@ -349,7 +350,7 @@ def test_message_text_by_language_must_be_text() -> None:
 
 
 @pytest.fixture
-def current() -> IncidentRecord:
+def current() -> IncidentValue:
     return incident_from_body(
         body(
             feeders=["F-102"],
@@ -362,7 +363,7 @@ def current() -> IncidentRecord:
     )
 
 
-def test_patch_replaces_only_the_fields_given(current: IncidentRecord) -> None:
+def test_patch_replaces_only_the_fields_given(current: IncidentValue) -> None:
     patched = apply_patch(current, {"etr": "2026-11-26T00:30:00+02:00", "status": "in_progress"})
     assert patched.etr == datetime(2026, 11, 25, 22, 30, tzinfo=UTC)
     assert patched.status == "in_progress"
@@ -371,7 +372,7 @@ def test_patch_replaces_only_the_fields_given(current: IncidentRecord) -> None:
         assert getattr(patched, name) == getattr(current, name), name
 
 
-def test_empty_patch_changes_nothing(current: IncidentRecord) -> None:
+def test_empty_patch_changes_nothing(current: IncidentValue) -> None:
     assert apply_patch(current, {}) == current
 
 
@@ -380,50 +381,50 @@ def test_empty_patch_changes_nothing(current: IncidentRecord) -> None:
     [({"kind": "planned"}, "kind"), ({"external_id": "OMS-2"}, "external_id")],
 )
 def test_patch_cannot_change_kind_or_external_id(
-    current: IncidentRecord, patch: dict[str, Any], field: str
+    current: IncidentValue, patch: dict[str, Any], field: str
 ) -> None:
     assert f"{field} cannot be changed" in refused_patch(current, patch)
 
 
-def test_patch_naming_the_same_kind_is_still_refused(current: IncidentRecord) -> None:
+def test_patch_naming_the_same_kind_is_still_refused(current: IncidentValue) -> None:
     assert "cannot be changed" in refused_patch(current, {"kind": "unplanned", "etr": None})
 
 
-def test_patch_with_unknown_field_is_refused(current: IncidentRecord) -> None:
+def test_patch_with_unknown_field_is_refused(current: IncidentValue) -> None:
     assert "unknown fields: colour" in refused_patch(current, {"colour": "red"})
 
 
 @pytest.mark.parametrize("field", ["etr", "cause", "message", "started_at", "transformers"])
-def test_patch_with_null_clears_a_field(current: IncidentRecord, field: str) -> None:
+def test_patch_with_null_clears_a_field(current: IncidentValue, field: str) -> None:
     assert getattr(current, field) not in (None, ())
     patched = apply_patch(current, {field: None})
     assert getattr(patched, field) in (None, ())
 
 
-def test_patch_clearing_the_area_keeps_the_feeders(current: IncidentRecord) -> None:
+def test_patch_clearing_the_area_keeps_the_feeders(current: IncidentValue) -> None:
     patched = apply_patch(current, {"area": None})
     assert patched.area is None and patched.feeders == ("F-102",)
 
 
-def test_patch_cannot_leave_the_incident_nowhere(current: IncidentRecord) -> None:
+def test_patch_cannot_leave_the_incident_nowhere(current: IncidentValue) -> None:
     message = refused_patch(current, {"area": None, "feeders": None, "transformers": []})
     assert "area, feeders or transformers" in message
 
 
-def test_status_cannot_be_cleared(current: IncidentRecord) -> None:
+def test_status_cannot_be_cleared(current: IncidentValue) -> None:
     assert "status must be one of" in refused_patch(current, {"status": None})
 
 
-def test_patch_validates_what_it_sets(current: IncidentRecord) -> None:
+def test_patch_validates_what_it_sets(current: IncidentValue) -> None:
     assert "offset" in refused_patch(current, {"etr": "2026-11-26T00:30:00"})
     assert "status must be one of" in refused_patch(current, {"status": "done"})
     assert "fi, sv, en" in refused_patch(current, {"message": {"de": "x"}})
     assert "Polygon" in refused_patch(current, {"area": {"type": "Point", "coordinates": [0, 0]}})
 
 
-def test_patch_sets_a_message_per_language(current: IncidentRecord) -> None:
+def test_patch_sets_a_message_per_language(current: IncidentValue) -> None:
     patched = apply_patch(current, {"message": {"sv": "Håll avstånd."}})
-    assert patched.message == {"sv": "Håll avstånd."}
+    assert patched.message_json == {"sv": "Håll avstånd."}
 
 
 def test_patch_of_planned_work_keeps_the_window_consistent() -> None:
@@ -437,7 +438,7 @@ def test_patch_of_planned_work_keeps_the_window_consistent() -> None:
     assert moved.ends_at == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
-def test_patch_does_not_change_the_current_record(current: IncidentRecord) -> None:
+def test_patch_does_not_change_the_current_record(current: IncidentValue) -> None:
     before = current
     apply_patch(current, {"etr": None, "status": "restored"})
     assert current == before and current.etr is not None and current.status == "detected"

@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from outage_notify.incidents.model import IncidentValue, MessageKind
 from outage_notify.planning.rules import (
     ChannelIntent,
     CustomerState,
-    IncidentFacts,
-    Kind,
     Preferences,
     QuietHours,
     channel_plan,
@@ -27,10 +26,15 @@ THIRTY = timedelta(minutes=30)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
-def facts(**kw: object) -> IncidentFacts:
-    values: dict[str, object] = {"kind": "unplanned", "status": "detected", "etr": ETR}
+def facts(**kw: object) -> IncidentValue:
+    values: dict[str, object] = {
+        "external_id": "OMS-1",
+        "kind": "unplanned",
+        "status": "detected",
+        "etr": ETR,
+    }
     values.update(kw)
-    return IncidentFacts(**values)  # type: ignore[arg-type]
+    return IncidentValue(**values)  # type: ignore[arg-type]
 
 
 def told(**kw: object) -> CustomerState:
@@ -44,7 +48,7 @@ def told(**kw: object) -> CustomerState:
     return CustomerState(**values)  # type: ignore[arg-type]
 
 
-def run(incident: IncidentFacts, state: CustomerState) -> Kind | None:
+def run(incident: IncidentValue, state: CustomerState) -> MessageKind | None:
     return decide(incident, state, etr_threshold=THIRTY, now=NOW)
 
 
@@ -52,12 +56,12 @@ def run(incident: IncidentFacts, state: CustomerState) -> Kind | None:
 
 
 def test_a_newly_affected_customer_is_told_of_the_outage() -> None:
-    assert run(facts(), CustomerState(affected_now=True)) is Kind.OUTAGE
+    assert run(facts(), CustomerState(affected_now=True)) is MessageKind.OUTAGE
 
 
 def test_newly_affected_by_planned_work_gets_the_planned_notice() -> None:
     planned = facts(kind="planned", etr=None, starts_at=NOW + timedelta(days=2))
-    assert run(planned, CustomerState(affected_now=True)) is Kind.PLANNED
+    assert run(planned, CustomerState(affected_now=True)) is MessageKind.PLANNED_NOTICE
 
 
 # ---- rule 2: ETR moves -----------------------------------------------------------------------
@@ -69,13 +73,13 @@ def test_newly_affected_by_planned_work_gets_the_planned_notice() -> None:
         (timedelta(0), None),
         (timedelta(minutes=29), None),
         (timedelta(minutes=-29), None),
-        (timedelta(minutes=30), Kind.ETR_UPDATE),
-        (timedelta(minutes=-30), Kind.ETR_UPDATE),
-        (timedelta(hours=3), Kind.ETR_UPDATE),
+        (timedelta(minutes=30), MessageKind.ETR_UPDATE),
+        (timedelta(minutes=-30), MessageKind.ETR_UPDATE),
+        (timedelta(hours=3), MessageKind.ETR_UPDATE),
     ],
 )
 def test_the_etr_rule_compares_with_what_the_customer_was_told(
-    moved: timedelta, expected: Kind | None
+    moved: timedelta, expected: MessageKind | None
 ) -> None:
     assert run(facts(etr=ETR + moved), told()) is expected
 
@@ -83,11 +87,11 @@ def test_the_etr_rule_compares_with_what_the_customer_was_told(
 def test_small_moves_add_up_against_what_was_told() -> None:
     # Two 20-minute moves: the second is 40 minutes from what the customer heard.
     assert run(facts(etr=ETR + timedelta(minutes=20)), told()) is None
-    assert run(facts(etr=ETR + timedelta(minutes=40)), told()) is Kind.ETR_UPDATE
+    assert run(facts(etr=ETR + timedelta(minutes=40)), told()) is MessageKind.ETR_UPDATE
 
 
 def test_a_first_estimate_after_none_is_news() -> None:
-    assert run(facts(etr=ETR), told(told_etr=None)) is Kind.ETR_UPDATE
+    assert run(facts(etr=ETR), told(told_etr=None)) is MessageKind.ETR_UPDATE
 
 
 def test_an_estimate_withdrawn_is_not_news() -> None:
@@ -110,14 +114,14 @@ def test_etr_update_exactly_when_the_move_reaches_the_threshold(
         now=NOW,
     )
     expected = minutes != 0 and abs(minutes) >= threshold
-    assert (kind is Kind.ETR_UPDATE) == expected
+    assert (kind is MessageKind.ETR_UPDATE) == expected
 
 
 # ---- rules 3 and 4: restoration, growth, shrinkage -------------------------------------------
 
 
 def test_restored_tells_everyone_who_was_told() -> None:
-    assert run(facts(status="restored"), told(affected_now=False)) is Kind.RESTORED
+    assert run(facts(status="restored"), told(affected_now=False)) is MessageKind.RESTORED
 
 
 def test_restored_tells_nobody_who_was_never_told() -> None:
@@ -128,7 +132,7 @@ def test_restored_tells_nobody_who_was_never_told() -> None:
 
 
 def test_customers_left_out_when_the_area_shrinks_hear_their_power_is_back() -> None:
-    assert run(facts(), told(affected_now=False)) is Kind.RESTORED
+    assert run(facts(), told(affected_now=False)) is MessageKind.RESTORED
 
 
 def test_customers_outside_who_never_were_inside_hear_nothing() -> None:
@@ -136,14 +140,23 @@ def test_customers_outside_who_never_were_inside_hear_nothing() -> None:
 
 
 def test_cancelled_incident_withdraws_the_notice_for_those_told() -> None:
-    assert run(facts(status="cancelled"), told(affected_now=False)) is Kind.CANCELLED
+    assert run(facts(status="cancelled"), told(affected_now=False)) is MessageKind.CANCELLED
 
 
 def test_planned_work_not_yet_begun_that_drops_a_customer_is_cancelled_for_them() -> None:
     planned = facts(kind="planned", etr=None, starts_at=NOW + timedelta(days=1))
-    assert run(planned, told(affected_now=False)) is Kind.CANCELLED
+    assert run(planned, told(affected_now=False)) is MessageKind.PLANNED_CANCELLED
     started = facts(kind="planned", etr=None, starts_at=NOW - timedelta(hours=1))
-    assert run(started, told(affected_now=False)) is Kind.RESTORED
+    assert run(started, told(affected_now=False)) is MessageKind.PLANNED_DONE
+
+
+def test_planned_work_cancelled_or_done_has_its_own_kinds() -> None:
+    planned = {"kind": "planned", "etr": None, "starts_at": NOW - timedelta(hours=1)}
+    cancelled = facts(**planned, status="cancelled")
+    done = facts(**planned, status="restored")
+    assert run(cancelled, told(affected_now=False)) is MessageKind.PLANNED_CANCELLED
+    assert run(done, told(affected_now=False)) is MessageKind.PLANNED_DONE
+    assert run(facts(status="restored"), told(affected_now=False)) is MessageKind.RESTORED
 
 
 def test_planned_work_moved_in_time_is_announced_again() -> None:
@@ -151,7 +164,7 @@ def test_planned_work_moved_in_time_is_announced_again() -> None:
     state = told(told_etr=end, told_starts_at=start)
     moved = facts(kind="planned", etr=None, starts_at=start + timedelta(hours=2), ends_at=end)
     same = facts(kind="planned", etr=None, starts_at=start, ends_at=end)
-    assert run(moved, state) is Kind.PLANNED_UPDATE
+    assert run(moved, state) is MessageKind.PLANNED_CHANGED
     assert run(same, state) is None
 
 
@@ -194,17 +207,21 @@ def channels(intents: list[ChannelIntent]) -> dict[str, str | None]:
 
 
 def test_no_choice_means_every_channel_with_an_address_plus_the_in_app_feed() -> None:
-    plan = channel_plan(Kind.OUTAGE, prefs(), now=NOW, zone=HELSINKI)
+    plan = channel_plan(MessageKind.OUTAGE, prefs(), now=NOW, zone=HELSINKI)
     assert channels(plan) == {"sms": None, "email": None, "in_app": None}
 
 
 def test_a_chosen_channel_without_an_address_is_recorded_as_suppressed() -> None:
-    plan = channel_plan(Kind.OUTAGE, prefs(chosen=frozenset({"push"})), now=NOW, zone=HELSINKI)
+    plan = channel_plan(
+        MessageKind.OUTAGE, prefs(chosen=frozenset({"push"})), now=NOW, zone=HELSINKI
+    )
     assert channels(plan) == {"push": "no push subscription", "in_app": None}
 
 
 def test_an_opted_out_channel_is_suppressed_with_the_reason() -> None:
-    plan = channel_plan(Kind.OUTAGE, prefs(blocked={"sms": "opted_out"}), now=NOW, zone=HELSINKI)
+    plan = channel_plan(
+        MessageKind.OUTAGE, prefs(blocked={"sms": "opted_out"}), now=NOW, zone=HELSINKI
+    )
     assert channels(plan)["sms"] == "opted_out"
     assert channels(plan)["email"] is None
 
@@ -212,10 +229,10 @@ def test_an_opted_out_channel_is_suppressed_with_the_reason() -> None:
 def test_quiet_hours_hold_planned_notices_but_not_outage_news() -> None:
     night = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)  # 23:30 in Helsinki
     quiet = prefs(quiet_hours=QuietHours(time(22), time(7)))
-    planned = channel_plan(Kind.PLANNED, quiet, now=night, zone=HELSINKI)
+    planned = channel_plan(MessageKind.PLANNED_NOTICE, quiet, now=night, zone=HELSINKI)
     held = {i.channel: i.not_before for i in planned}
     assert held["sms"] == datetime(2026, 11, 26, 7, 0, tzinfo=HELSINKI)
-    outage = channel_plan(Kind.OUTAGE, quiet, now=night, zone=HELSINKI)
+    outage = channel_plan(MessageKind.OUTAGE, quiet, now=night, zone=HELSINKI)
     assert all(i.not_before is None for i in outage)
 
 
