@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     dispatcher_enabled: bool = True
     dispatch_batch_size: int = Field(200, ge=1)
     dispatch_threads: int = Field(8, ge=1)
+    # Sends in flight at once per channel and worker (the threads above are shared by all).
+    sms_concurrency: int = Field(8, ge=1, le=1000)
+    email_concurrency: int = Field(4, ge=1, le=1000)
+    push_concurrency: int = Field(8, ge=1, le=1000)
+    # Twilio messages per second from one sender (TWILIO_FROM), for the whole deployment; 0:
+    # as fast as the workers go (a Messaging Service or short code that queues for itself).
+    twilio_messages_per_second: float = Field(0, ge=0, le=10_000)
     lease_seconds: int = Field(45, ge=5)
     dispatch_idle_seconds: float = Field(1.0, gt=0)
     # Customers planned per transaction: small enough that the first messages leave at once

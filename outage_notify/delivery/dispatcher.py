@@ -30,6 +30,7 @@ from outage_notify.db.models import Notification
 from outage_notify.delivery import outbox
 from outage_notify.delivery.channels.base import Channel, Outcome, OutgoingMessage, SendResult
 from outage_notify.delivery.inflight import InFlightMarks
+from outage_notify.delivery.limits import ChannelLimits
 from outage_notify.delivery.metrics import record_send
 from outage_notify.planning.fallback import plan_fallback
 from outage_notify.planning.messages import MessageRenderer
@@ -63,6 +64,7 @@ class Dispatcher:
         self._policy = outbox.RetryPolicy(settings.retry_base_seconds, settings.max_attempts)
         self._lease = timedelta(seconds=settings.lease_seconds)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._limits = ChannelLimits.from_settings(settings, sessions)
         self._pool = ThreadPoolExecutor(settings.dispatch_threads, thread_name_prefix="send")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -142,16 +144,18 @@ class Dispatcher:
         channel = self._channels.get(message.channel)
         if channel is None:
             return SendResult(Outcome.FAILED, "none", error=f"no channel {message.channel!r}")
-        if channel.reaches_people:
-            started = self._start(message)
-            if started is None or isinstance(started, SendResult):
-                return started
-        began = time.monotonic()
-        try:
-            result = channel.send(message)
-        except Exception as exc:  # a channel bug is a retry, never a lost message
-            log.exception("channel %s raised", message.channel)
-            result = SendResult(Outcome.RETRY, channel.provider, error=f"internal error: {exc}")
+        with self._limits.slot(message.channel):
+            if channel.reaches_people:
+                self._limits.wait_turn(message.channel)  # before the mark: waiting sends nothing
+                started = self._start(message)
+                if started is None or isinstance(started, SendResult):
+                    return started
+            began = time.monotonic()
+            try:
+                result = channel.send(message)
+            except Exception as exc:  # a channel bug is a retry, never a lost message
+                log.exception("channel %s raised", message.channel)
+                result = SendResult(Outcome.RETRY, channel.provider, error=f"internal error: {exc}")
         record_send(
             message.channel, result.provider, result.outcome.value, time.monotonic() - began
         )

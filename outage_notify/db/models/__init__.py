@@ -6,7 +6,7 @@ from outage_notify.db.models.incident import Incident, IncidentCustomer, Inciden
 from outage_notify.db.models.meta import AppMeta
 from outage_notify.db.models.notification import Notification, OutboxItem
 from outage_notify.db.models.timeline import TimelineEvent
-from outage_notify.db.models.work import JobRun, Lease, PlanningJob
+from outage_notify.db.models.work import JobRun, Lease, PlanningJob, SendPace
 
 __all__ = [
     "ApiKey",
@@ -25,5 +25,6 @@ __all__ = [
     "OutboxItem",
     "PlanningJob",
     "PushSubscription",
+    "SendPace",
     "TimelineEvent",
 ]

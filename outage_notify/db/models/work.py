@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outage_notify.db.models.base import Base
@@ -68,3 +68,14 @@ class JobRun(Base):
     last_owner: Mapped[str | None] = mapped_column(String(80))
     last_result: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SendPace(Base):
+    """A sender's next free send slot (seconds since the epoch), shared by every worker so
+    that a provider's per-sender rate (Twilio: messages per second per number) holds for the
+    deployment, not per process."""
+
+    __tablename__ = "send_pace"
+
+    sender: Mapped[str] = mapped_column(String(100), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)
