@@ -87,6 +87,12 @@ class Runtime:
             hasher=hasher,
             clock=clock,
         )
+        read_sessions = make_session_factory(read_engine)
+
+        def warm_index() -> None:
+            with reading(read_sessions) as session:
+                matcher.warm(session)
+
         planning = PlanningWorker(
             sessions=sessions,
             context=JobContext(
@@ -98,13 +104,14 @@ class Runtime:
             now=clock.now,
             worker_id=dispatcher.worker_id,
             on_planned=dispatcher.wake,
+            before_step=warm_index,
         )
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             read_engine=read_engine,
-            read_sessions=make_session_factory(read_engine),
+            read_sessions=read_sessions,
             renderer=renderer,
             customer_index=index,
             incidents=IncidentService(matcher=matcher, index=index, settings=settings),
@@ -126,6 +133,11 @@ class Runtime:
         """For requests that only read: on SQLite they do not wait for the write lock."""
         with reading(self.read_sessions) as session:
             yield session
+
+    def warm_index(self) -> None:
+        """Brings this process's customer index up to date outside any write transaction."""
+        with self.reading() as session:
+            self.incidents.matcher.warm(session)
 
     def after_commit(self) -> None:
         """A planning job or new messages may be waiting: the workers should look now."""

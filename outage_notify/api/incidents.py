@@ -96,6 +96,7 @@ def post_incident(
         record = incident_from_body(fields, max_vertices=runtime.settings.max_area_vertices)
     except RecordError as exc:
         raise ApiError(422, str(exc)) from exc
+    runtime.warm_index()
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.upsert(
@@ -128,6 +129,7 @@ def patch_incident(
     patch = body.model_dump(exclude_unset=True)
     if not patch:
         raise ApiError(422, "nothing to change: give etr, status, area, cause or message")
+    runtime.warm_index()
     with runtime.transaction() as session:
         try:
             outcome = runtime.incidents.patch(

@@ -24,6 +24,12 @@ class MemoryMatcher:
     def __init__(self, cache: CustomerIndexCache) -> None:
         self.cache = cache
 
+    def warm(self, session: Session) -> None:
+        """Loads the index now, in a read-only session, if the customers changed: so the reload
+        (seconds for millions of customers) never happens inside a write transaction, where on
+        SQLite it would hold every other writer up."""
+        self.cache.get(session)
+
     def matched(
         self,
         session: Session,

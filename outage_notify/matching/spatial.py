@@ -1,11 +1,12 @@
 """Who is inside an area: an in-memory index of customer points. Pure: no database, no web.
 
-Points are kept as coordinate arrays plus one STRtree of shapely points, built once per
-customer revision. A match asks the tree for the candidates in the area's bounding box (fast,
-no geometry tests), then tests those candidates' coordinates against the prepared area in one
-vectorised call: testing point objects one by one in GEOS is several times slower. A point on
-the area's boundary counts as inside ("intersects", not "within"). Feeder and transformer ids
-match beside the geometry.
+Points are kept as three numpy arrays sorted by longitude, and nothing else: no Python object
+per customer (a million shapely points would cost 0.9 s to build and far more memory than the
+coordinates). A match takes the slice of points whose longitude lies in the area's bounding
+box (two binary searches), keeps those whose latitude does too, and tests their coordinates
+against the prepared area in one vectorised call. A point on the area's boundary counts as
+inside ("intersects", not "within"). Feeder and transformer ids are grouped once into arrays of
+customer keys; the strings themselves are not kept.
 
 Testing a point against a polygon costs a step for every edge a line through the point crosses:
 for a comb or a star of thousands of spikes, that is thousands of steps per point. So a big area
@@ -38,19 +39,22 @@ class CustomerIndex:
     pks: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
+    # Given to build the groups below, then dropped: a million strings weigh more than the
+    # coordinates.
     feeders: Sequence[str | None]
     transformers: Sequence[str | None]
-    _tree: shapely.STRtree = field(init=False, repr=False)
     _by_feeder: dict[str, np.ndarray] = field(init=False, repr=False)
     _by_transformer: dict[str, np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.pks = np.asarray(self.pks, dtype=np.int64)
-        self.lon = np.asarray(self.lon, dtype=np.float64)
-        self.lat = np.asarray(self.lat, dtype=np.float64)
-        self._tree = shapely.STRtree(shapely.points(self.lon, self.lat))
-        self._by_feeder = _group(self.pks, self.feeders)
-        self._by_transformer = _group(self.pks, self.transformers)
+        pks = np.asarray(self.pks, dtype=np.int64)
+        lon = np.asarray(self.lon, dtype=np.float64)
+        order = np.argsort(lon, kind="stable")
+        self.pks, self.lon = pks[order], lon[order]
+        self.lat = np.asarray(self.lat, dtype=np.float64)[order]
+        self._by_feeder = _group(pks, self.feeders)
+        self._by_transformer = _group(pks, self.transformers)
+        self.feeders, self.transformers = (), ()
 
     def __len__(self) -> int:
         return len(self.pks)
@@ -72,13 +76,20 @@ class CustomerIndex:
         return int(among.in_core(self.lon[positions], self.lat[positions]).sum())
 
     def _positions_within(self, area: BaseGeometry) -> np.ndarray:
-        if len(self.pks) == 0:
+        if len(self.pks) == 0 or area.is_empty:
             return np.empty(0, dtype=np.int64)
-        candidates = self._tree.query(area)  # envelopes only
+        candidates = self._in_box(*area.bounds)
         if len(candidates) == 0:
             return np.empty(0, dtype=np.int64)
         inside = _inside(area, self.lon[candidates], self.lat[candidates])
         return np.asarray(candidates[inside], dtype=np.int64)
+
+    def _in_box(self, minx: float, miny: float, maxx: float, maxy: float) -> np.ndarray:
+        """Positions of the points inside the box (edges included)."""
+        start = int(np.searchsorted(self.lon, minx, side="left"))
+        end = int(np.searchsorted(self.lon, maxx, side="right"))
+        lat = self.lat[start:end]
+        return np.flatnonzero((lat >= miny) & (lat <= maxy)) + start
 
     def on_grid(self, feeders: Iterable[str], transformers: Iterable[str]) -> np.ndarray:
         parts = [self._by_feeder.get(f) for f in feeders]

@@ -36,6 +36,7 @@ class PlanningWorker:
         now: Callable[[], datetime],
         worker_id: str,
         on_planned: Callable[[], None] = lambda: None,
+        before_step: Callable[[], None] = lambda: None,
         idle_seconds: float = 1.0,
     ) -> None:
         self._sessions = sessions
@@ -43,6 +44,7 @@ class PlanningWorker:
         self._now = now
         self.worker_id = worker_id
         self._on_planned = on_planned
+        self._before_step = before_step
         self._idle = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -99,6 +101,7 @@ class PlanningWorker:
         steps, ends = 0, time.monotonic() + turn_seconds
         try:
             while not self._stop.is_set():
+                self._before_step()
                 with transaction(self._sessions) as session:
                     progress = jobs.advance(
                         session,

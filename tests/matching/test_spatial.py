@@ -246,10 +246,11 @@ def test_match_is_exactly_area_or_grid(points: list[tuple[float, float]], data: 
     wanted_f = data.draw(st.lists(st.sampled_from(["A", "B", "X"]), max_size=3))
     wanted_t = data.draw(st.lists(st.sampled_from(["A", "C", "Y"]), max_size=3))
     result = index.match(area, wanted_f, wanted_t).tolist()
-    inside = shapely.intersects_xy(area, index.lon, index.lat)
+    lon, lat = zip(*points, strict=True)
+    inside = shapely.intersects_xy(area, np.asarray(lon), np.asarray(lat))
     expected = sorted(
-        pk
-        for i, pk in enumerate(index.pks.tolist())
+        i + 1  # the keys make_index gives, in the order the points were given
+        for i in range(n)
         if inside[i] or feeders[i] in wanted_f or transformers[i] in wanted_t
     )
     assert result == expected

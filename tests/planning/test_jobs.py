@@ -251,3 +251,35 @@ def test_the_api_answers_before_planning_and_says_when_it_is_done(
         with runtime.reading() as session:
             actor = session.scalar(select(IncidentRevision.actor))
         assert actor == "apikey:test-operator"
+
+
+def test_the_customer_index_is_reloaded_outside_write_transactions(
+    make_runtime: Callable[..., Runtime],
+    keys_for: Callable[[Runtime], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On SQLite a reload inside a write transaction would hold every writer up for seconds
+    with millions of customers: requests and planning steps load it in a read session first."""
+    from outage_notify.matching import index_cache
+
+    runtime = make_runtime()
+    headers = keys_for(runtime)
+    binds: list[object] = []
+    real = index_cache.load_index
+
+    def spy(session: Any) -> Any:
+        binds.append(session.get_bind())
+        return real(session)
+
+    monkeypatch.setattr(index_cache, "load_index", spy)
+    with TestClient(create_app(runtime=runtime)) as client:
+        _load(runtime)  # the customers' revision moves: the next match reloads
+        made = client.post(
+            "/api/v1/incidents",
+            json={"external_id": "J-10", "area": EVERYONE},
+            headers=headers["operator"],
+        )
+        assert made.status_code == 201
+        _load(runtime)
+        runtime.planner.drain()
+    assert binds and all(bind is runtime.read_engine for bind in binds)
