@@ -354,6 +354,10 @@ def _supersede(
                 Notification.kind.in_([k.value for k in kinds]),
                 OutboxItem.in_flight_since.is_(None),
             )
+            # A worker marking one of these in flight holds its outbox row: wait for it, and
+            # leave it out once marked (PostgreSQL checks the condition again after the wait),
+            # so a message is never both sent and suppressed.
+            .with_for_update(of=OutboxItem)
         ).all()
         if stale:
             suppress(session, stale, reason="superseded by a newer message", now=now)
