@@ -25,6 +25,7 @@ from typing import NamedTuple, cast
 import numpy as np
 import shapely
 import sqlalchemy as sa
+from geoalchemy2 import Geometry
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -91,14 +92,13 @@ def _inside(area: BaseGeometry, *also: ColumnElement[bool]) -> Select[tuple[int]
         condition = sa.func.ST_Intersects(geometry_literal(area), customers.c.geom)
         return sa.select(customers.c.id).where(condition, *also)
     # FROM unnest(pieces) JOIN customers: one GiST probe per piece, one short test per point.
-    wkbs = [shapely.to_wkb(piece) for piece in spatial.pieces(area)]
-    listed = (
-        sa.func.unnest(sa.literal(wkbs, ARRAY(sa.LargeBinary)))
-        .table_valued("wkb")
-        .render_derived("pieces")
-    )
-    piece = sa.func.ST_GeomFromWKB(listed.c.wkb, SRID)
-    joined = listed.join(customers, sa.func.ST_Intersects(piece, customers.c.geom))
+    # The pieces arrive as one geometry[] constant, parsed once: decoding WKB in the join
+    # condition instead would decode a piece again for every candidate point.
+    pieces = shapely.set_srid(np.asarray(spatial.pieces(area), dtype=object), SRID)
+    hexes = shapely.to_wkb(pieces, hex=True, include_srid=True).tolist()
+    as_geometries = sa.cast(sa.literal(hexes, ARRAY(sa.Text)), ARRAY(Geometry(srid=SRID)))
+    listed = sa.func.unnest(as_geometries).table_valued("geom").render_derived("pieces")
+    joined = listed.join(customers, sa.func.ST_Intersects(listed.c.geom, customers.c.geom))
     return sa.select(customers.c.id).select_from(joined).where(*also).distinct()
 
 

@@ -145,10 +145,11 @@ def _split(piece: BaseGeometry) -> tuple[bool, float, Box, Box]:
 
 
 def pieces(area: BaseGeometry) -> list[BaseGeometry]:
-    """The area cut as the index cuts it (halves until PIECE_VERTICES, at most MAX_CUTS deep),
-    for matching elsewhere (postgis.py). With no points to steer it, every half is kept."""
+    """The area in small pieces, for matching elsewhere (postgis.py): its parts (a storm's
+    polygons each get a box of their own, not one box over all of them), each cut as the index
+    cuts an area, in halves until PIECE_VERTICES (at most MAX_CUTS deep)."""
     found: list[BaseGeometry] = []
-    stack = [(area, 0)]
+    stack = [(part, 0) for part in shapely.get_parts(area).tolist()]
     while stack:
         piece, cuts = stack.pop()
         if piece.is_empty:
