@@ -26,6 +26,7 @@ from bench import town as towns
 from bench.common import peak_rss_mb, say
 from bench.report import Section, ms
 from outage_notify.db.migrate import upgrade
+from outage_notify.db.models import Incident
 from outage_notify.matching import postgis
 from outage_notify.matching.spatial import CustomerIndex
 
@@ -188,6 +189,7 @@ def _postgis(
                 figures[label] = _count(
                     section, case, engine, workers, label, polygons, union, repeats
                 )
+            figures["move_ties"] = _move_ties(section, case, engine, polygons, union)
             # Rows in the order of the GiST index: a match reads neighbouring heap pages.
             started = time.perf_counter()
             cluster.psql("bench", "CLUSTER customers USING ix_customers_geom; ANALYZE customers")
@@ -222,6 +224,52 @@ def _count(
     _row(section, case, f"(c) PostGIS count, the union, {label}", whole)
     _row(section, case, f"(c) PostGIS count, each polygon, {label}", each)
     return {"union_s": whole.figures(), "each_s": each.figures(), "union_count": whole.result}
+
+
+def _move_ties(
+    section: Section,
+    case: str,
+    engine: sa.Engine,
+    polygons: list[Polygon],
+    union: BaseGeometry,
+) -> dict[str, Any]:
+    """postgis.move_ties as planning would call it, each step its own committed transaction:
+    the storm's incident tied to everyone in it, shrunk to half its polygons, grown back,
+    then closed (area None: everyone released)."""
+    half = shapely.union_all(polygons[: len(polygons) // 2])
+    steps = (("tie the storm", union), ("shrink to half", half), ("grow back", union))
+    steps += (("release all", None),)
+    figures: dict[str, Any] = {}
+    with Session(engine) as session:
+        session.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
+        session.add(_incident("storm"))
+        session.commit()
+        for name, area in steps:
+            started = time.perf_counter()
+            moved = postgis.move_ties(session, incident_id="storm", area=area, now=data.NOW)
+            session.commit()
+            took = time.perf_counter() - started
+            note = f"gained {moved.gained:,}, lost {moved.lost:,}; serial, committed"
+            section.add(case, f"(c) PostGIS move_ties: {name}", ms(took), "ms", note)
+            figures[name] = {"s": took, "gained": moved.gained, "lost": moved.lost}
+    return figures
+
+
+def _incident(incident_id: str) -> Incident:
+    return Incident(
+        id=incident_id,
+        source="bench",
+        external_id=incident_id,
+        kind="outage",
+        status="active",
+        feeders=[],
+        transformers=[],
+        started_at=data.NOW,
+        version=1,
+        affected_count=0,
+        created_at=data.NOW,
+        updated_at=data.NOW,
+    )
 
 
 def _count_each(session: Session, polygons: list[Polygon]) -> int:
