@@ -7,13 +7,15 @@ feeder or transformer is listed. Points are `customers.geom`, a generated geomet
 column with a GiST index (migration 0004; not in the ORM model, as SQLite has no such column).
 
 Areas are shapely geometries (parse_area's output), sent as WKB so that every coordinate
-reaches the server bit for bit. An area of more than PIECE_VERTICES vertices is sent cut in
-pieces, as the in-memory index cuts it (spatial.pieces): a point then costs a test against one
-small piece rather than a walk across thousands of edges (PostGIS tests a point against a
-polygon by crossing counts too: 32 µs a point for a 1,000-vertex star). The pieces are cut here,
-not by ST_Subdivide, because they are then the index's own pieces and because ST_Subdivide took
-12.8 s on a 10,000-vertex star that shapely cuts in 0.8 s (PostGIS 3.3, GEOS 3.11). A point on
-a cut lies in two pieces, so a cut area's match is made DISTINCT.
+reaches the server bit for bit. An area of several parts or more than PIECE_VERTICES vertices
+is sent in pieces (spatial.pieces: each part, cut in halves as the in-memory index cuts an
+area), so that the GiST index is probed with each piece's own small box and a point is tested
+against one small piece rather than walked across thousands of edges (PostGIS tests a point
+against a polygon by crossings too: 32 µs a point for a 1,000-vertex star, 7.3 s for a storm of
+200 polygons over 1M customers sent whole). The pieces are cut here, not by ST_Subdivide, as
+ST_Subdivide took 12.8 s on a 10,000-vertex star that shapely cuts in 0.8 s (PostGIS 3.3,
+GEOS 3.11). A point on a cut, or where two parts touch, lies in two pieces, so a match in
+pieces is made DISTINCT.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def matching_customers(
 
 def _inside(area: BaseGeometry, *also: ColumnElement[bool]) -> Select[tuple[int]]:
     """Customers inside the area or on its boundary (and meeting `also`)."""
-    if int(shapely.get_num_coordinates(area)) <= PIECE_VERTICES:
+    if shapely.get_num_geometries(area) == 1 and _vertices(area) <= PIECE_VERTICES:
         condition = sa.func.ST_Intersects(geometry_literal(area), customers.c.geom)
         return sa.select(customers.c.id).where(condition, *also)
     # FROM unnest(pieces) JOIN customers: one GiST probe per piece, one short test per point.
@@ -100,6 +102,10 @@ def _inside(area: BaseGeometry, *also: ColumnElement[bool]) -> Select[tuple[int]
     listed = sa.func.unnest(as_geometries).table_valued("geom").render_derived("pieces")
     joined = listed.join(customers, sa.func.ST_Intersects(listed.c.geom, customers.c.geom))
     return sa.select(customers.c.id).select_from(joined).where(*also).distinct()
+
+
+def _vertices(area: BaseGeometry) -> int:
+    return int(shapely.get_num_coordinates(area))
 
 
 def _on_grid(feeders: list[str], transformers: list[str]) -> Select[tuple[int]]:
@@ -128,9 +134,9 @@ def count_matching(
 
 def count_within(session: Session, area: BaseGeometry, *, among: Territory | None = None) -> int:
     """How many customers are inside the area; with `among`, only those in the territory's
-    core (CustomerIndex.count_within). The core is a second predicate on the same rows, so
-    the GiST probe is the area's and the core is tested only on what the area matched: the
-    usual call (an area's lon/lat-exchanged image, far from everyone) costs one empty probe."""
+    core (CustomerIndex.count_within). The core is a second predicate on the rows the area's
+    GiST probe finds, so the usual call (an area's lon/lat-exchanged image, far from everyone)
+    costs one empty probe, and no customer's point leaves the database."""
     if area.is_empty:
         return 0
     also = []

@@ -172,3 +172,11 @@ def test_big_areas_match_exactly_as_in_memory(postgis_backend: Backend, name: st
     assert ids(postgis_backend, area) == expected
     with postgis_backend.session() as session:
         assert postgis.count_matching(session, area) == len(expected)
+
+
+def test_a_point_where_two_parts_touch_is_matched_once(postgis_backend: Backend) -> None:
+    area = MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(1, 1, 2, 2)])
+    pks = postgis_backend.add([(1, 1), (0.5, 0.5), (1.5, 1.5), (0.5, 1.5)])
+    assert ids(postgis_backend, area) == pks[:3]  # ids() also refuses a customer twice
+    with postgis_backend.session() as session:
+        assert postgis.count_matching(session, area) == 3
