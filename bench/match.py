@@ -237,8 +237,12 @@ def _move_ties(
     the storm's incident tied to everyone in it, shrunk to half its polygons, grown back,
     then closed (area None: everyone released)."""
     half = shapely.union_all(polygons[: len(polygons) // 2])
-    steps = (("tie the storm", union), ("shrink to half", half), ("grow back", union))
-    steps += (("release all", None),)
+    steps: list[tuple[str, BaseGeometry | None]] = [
+        ("tie the storm", union),
+        ("shrink to half", half),
+        ("grow back", union),
+        ("release all", None),
+    ]
     figures: dict[str, Any] = {}
     with Session(engine) as session:
         session.execute(sa.text("SET max_parallel_workers_per_gather = 0"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import shapely
@@ -70,10 +70,10 @@ def geometry_literal(geometry: BaseGeometry) -> ColumnElement[object]:
 
 def matching_customers(
     area: BaseGeometry | None, feeders: Iterable[str] = (), transformers: Iterable[str] = ()
-) -> Select[tuple[int]]:
+) -> Select[Any]:
     """A SELECT of the ids (customers.id, one row each) of everyone the incident touches, to
     count or to feed an INSERT … SELECT."""
-    parts: list[Select[tuple[int]]] = []
+    parts: list[Select[Any]] = []
     feeders, transformers = list(feeders), list(transformers)
     if area is not None and not area.is_empty:
         parts.append(_inside(area))
@@ -88,7 +88,7 @@ def matching_customers(
     return sa.select(union.c.id)
 
 
-def _inside(area: BaseGeometry, *also: ColumnElement[bool]) -> Select[tuple[int]]:
+def _inside(area: BaseGeometry, *also: ColumnElement[bool]) -> Select[Any]:
     """Customers inside the area or on its boundary (and meeting `also`)."""
     if shapely.get_num_geometries(area) == 1 and _vertices(area) <= PIECE_VERTICES:
         condition = sa.func.ST_Intersects(geometry_literal(area), customers.c.geom)
@@ -108,7 +108,7 @@ def _vertices(area: BaseGeometry) -> int:
     return int(shapely.get_num_coordinates(area))
 
 
-def _on_grid(feeders: list[str], transformers: list[str]) -> Select[tuple[int]]:
+def _on_grid(feeders: list[str], transformers: list[str]) -> Select[Any]:
     conditions = []
     if feeders:
         conditions.append(customers.c.feeder.in_(feeders))
@@ -117,7 +117,7 @@ def _on_grid(feeders: list[str], transformers: list[str]) -> Select[tuple[int]]:
     return sa.select(customers.c.id).where(sa.or_(*conditions))
 
 
-def _count(session: Session, query: Select[tuple[int]]) -> int:
+def _count(session: Session, query: Select[Any]) -> int:
     counted = sa.select(sa.func.count()).select_from(query.subquery("counted"))
     return int(session.scalar(counted) or 0)
 

@@ -97,7 +97,7 @@ class Backend:
                 session.execute(sa.insert(Customer), rows)
             meta.bump_customers_revision(session)
         self.added.extend(rows)
-        return [row["id"] for row in rows]
+        return list(range(start, start + len(rows)))
 
     def index(self) -> CustomerIndex:
         rows = self.added

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import numpy as np
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from outage_notify.db.models import IncidentCustomer
+from outage_notify.matching.postgis import TieMoves
 from outage_notify.matching.territory import Territory, cell_counts, derive
 from tests.matching.conftest import T0, Backend
 
@@ -37,7 +40,14 @@ def tie_rows(backend: Backend, incident_id: str) -> dict[int, IncidentCustomer]:
         return {tie.customer_pk: tie for tie in session.scalars(query)}
 
 
-def move(backend: Backend, incident_id: str, area, feeders=(), transformers=(), now=T0):  # type: ignore[no-untyped-def]
+def move(
+    backend: Backend,
+    incident_id: str,
+    area: BaseGeometry | None,
+    feeders: Sequence[str] = (),
+    transformers: Sequence[str] = (),
+    now: datetime = T0,
+) -> TieMoves:
     with backend.session() as session, session.begin():
         return backend.matcher.move_ties(
             session,
@@ -49,7 +59,12 @@ def move(backend: Backend, incident_id: str, area, feeders=(), transformers=(), 
         )
 
 
-def matched(backend: Backend, area, feeders=(), transformers=()) -> list[int]:  # type: ignore[no-untyped-def]
+def matched(
+    backend: Backend,
+    area: BaseGeometry | None,
+    feeders: Sequence[str] = (),
+    transformers: Sequence[str] = (),
+) -> list[int]:
     """The matcher's set, read back from the ties of a fresh incident, and its count agreeing."""
     incident_id = backend.add_incident(f"inc_{next(INCIDENT_NUMBERS)}")
     move(backend, incident_id, area, feeders, transformers)

@@ -3,6 +3,7 @@ checked against shapely in test_spatial.py), and runs as the database should run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,12 @@ AGREE = settings(
 )
 
 
-def ids(backend: Backend, area: BaseGeometry | None, feeders=(), transformers=()) -> list[int]:  # type: ignore[no-untyped-def]
+def ids(
+    backend: Backend,
+    area: BaseGeometry | None,
+    feeders: Sequence[str] = (),
+    transformers: Sequence[str] = (),
+) -> list[int]:
     with backend.session() as session:
         query = postgis.matching_customers(area, feeders, transformers)
         found = list(session.scalars(query))
