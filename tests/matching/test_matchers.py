@@ -16,6 +16,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from outage_notify.db.models import IncidentCustomer
+from outage_notify.matching.index_cache import CustomerIndexCache
+from outage_notify.matching.matcher import MemoryMatcher, PostgisMatcher, matcher_for
 from outage_notify.matching.postgis import TieMoves
 from outage_notify.matching.territory import Territory, cell_counts, derive
 from tests.matching.conftest import T0, Backend
@@ -240,3 +242,10 @@ def test_many_ties_move_in_chunks(backend: Backend) -> None:
     assert affected(backend, incident) == expected
     assert move(backend, incident, SQUARE) == (2500 - len(expected), 0)
     assert affected(backend, incident) == pks
+
+
+def test_each_database_gets_its_matcher() -> None:
+    assert isinstance(matcher_for("postgresql"), PostgisMatcher)
+    cache = CustomerIndexCache()
+    memory = matcher_for("sqlite", cache)
+    assert isinstance(memory, MemoryMatcher) and memory.cache is cache
