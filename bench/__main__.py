@@ -21,12 +21,15 @@ from typing import Any
 
 import shapely
 
-from bench import cli, delivery, geometry, matching, planning
+from bench import cli, delivery, geometry, match, matching, planning
 from bench.common import drop_outage_notify_env, run_isolated, say
-from bench.report import Section, render_table, write_json
+from bench.report import Section, merge_json, render_table, write_json
 
 RESULTS = Path(__file__).parent / "results"
-PARTS = ("matching", "planning", "delivery", "geometry", "cli")
+# Committed with the figures: each run replaces the parts it ran, keeps the others.
+COMMITTED = Path(__file__).parent / "results.json"
+PARTS = ("matching", "planning", "delivery", "geometry", "cli", "match")
+MATCH_SIZES = (100_000, 1_000_000, 5_000_000)
 PACKAGES = ("shapely", "numpy", "sqlalchemy", "fastapi", "twilio", "aiosmtpd", "pywebpush")
 
 
@@ -45,11 +48,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the planning upserts (slows them)"
     )
+    parser.add_argument(
+        "--match-sizes",
+        type=_sizes,
+        help="match: customer counts, comma-separated (default 100000,1000000,5000000)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     args.customers = args.customers or (100_000 if args.quick else 1_000_000)
     args.affected = args.affected or min(100_000, args.customers // 10)
+    args.match_sizes = args.match_sizes or ((100_000,) if args.quick else MATCH_SIZES)
     return args
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text}") from exc
+    if not sizes or min(sizes) < 1000:
+        raise argparse.ArgumentTypeError("each size must be at least 1000")
+    return sizes
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tuple[Any, ...]]]:
@@ -62,11 +81,12 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
         ("geometry", geometry.run, (args.customers, args.repeats)),
         ("cli", cli.run, (args.repeats,)),
     ]
+    steps += [("match", match.run, (size, min(args.repeats, 5))) for size in args.match_sizes]
     return [step for step in steps if not args.only or step[0] in args.only]
 
 
-def run_all(args: argparse.Namespace) -> tuple[list[Section], bool]:
-    sections: list[Section] = []
+def run_all(args: argparse.Namespace) -> tuple[dict[str, list[Section]], bool]:
+    sections: dict[str, list[Section]] = {}
     ok = True
     for part, fn, fn_args in plan(args):
         say(f"{part}: {fn.__name__} …")
@@ -77,7 +97,7 @@ def run_all(args: argparse.Namespace) -> tuple[list[Section], bool]:
             ok = False
             section = Section(f"{part}: {fn.__name__} FAILED", notes=[str(exc)])
         section.figures["wall_s"] = time.perf_counter() - started
-        sections.append(section)
+        sections.setdefault(part, []).append(section)
     return sections, ok
 
 
@@ -128,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     drop_outage_notify_env()
     load = {"before": _load_average()}
     started = time.perf_counter()
-    sections, ok = run_all(args)
+    by_part, ok = run_all(args)
+    sections = [section for part in by_part.values() for section in part]
     wall_s = time.perf_counter() - started
     load["after"] = _load_average()
     mode = "quick" if args.quick else "full"
@@ -139,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(render_table(sections))
     write_json(args.out, meta(args, wall_s, load), sections)
-    print(f"\nwritten to {args.out}")
+    merge_json(COMMITTED, meta(args, wall_s, load), by_part)
+    print(f"\nwritten to {args.out} and (these parts) {COMMITTED}")
     return 0 if ok else 1
 
 

@@ -92,3 +92,17 @@ def write_json(path: Path, meta: dict[str, Any], sections: list[Section]) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "sections": [asdict(s) for s in sections]}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def merge_json(path: Path, meta: dict[str, Any], by_part: dict[str, list[Section]]) -> None:
+    """Replaces the figures of the parts just run in `path`, keeping the other parts' figures
+    (each part with the meta of the run that measured it)."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        payload = {}
+    parts = payload.get("parts", {})
+    for part, sections in by_part.items():
+        parts[part] = {"meta": meta, "sections": [asdict(s) for s in sections]}
+    payload["parts"] = dict(sorted(parts.items()))
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

@@ -135,15 +135,42 @@ def _mark_inside(
         shapely.prepare(piece)  # caches the piece's index on the object; matches nothing else
         inside[which] |= shapely.intersects_xy(piece, lon[which], lat[which])
         return
-    minx, miny, maxx, maxy = piece.bounds
-    along_x = maxx - minx >= maxy - miny
+    along_x, middle, first, second = _split(piece)
     values = lon[which] if along_x else lat[which]
-    middle = (minx + maxx) / 2 if along_x else (miny + maxy) / 2
-    first = (minx, miny, middle, maxy) if along_x else (minx, miny, maxx, middle)
-    second = (middle, miny, maxx, maxy) if along_x else (minx, middle, maxx, maxy)
     for box, side in ((first, values <= middle), (second, values >= middle)):
         half = shapely.clip_by_rect(piece, *box)
         _mark_inside(half, which[side], lon, lat, inside, cuts + 1)
+
+
+Box = tuple[float, float, float, float]
+
+
+def _split(piece: BaseGeometry) -> tuple[bool, float, Box, Box]:
+    """Where a piece is cut: across its longer side, in the middle; the boxes of both halves."""
+    minx, miny, maxx, maxy = piece.bounds
+    along_x = maxx - minx >= maxy - miny
+    middle = (minx + maxx) / 2 if along_x else (miny + maxy) / 2
+    first = (minx, miny, middle, maxy) if along_x else (minx, miny, maxx, middle)
+    second = (middle, miny, maxx, maxy) if along_x else (minx, middle, maxx, maxy)
+    return along_x, middle, first, second
+
+
+def pieces(area: BaseGeometry) -> list[BaseGeometry]:
+    """The area in small pieces, for matching elsewhere (postgis.py): its parts (a storm's
+    polygons each get a box of their own, not one box over all of them), each cut as the index
+    cuts an area, in halves until PIECE_VERTICES (at most MAX_CUTS deep)."""
+    found: list[BaseGeometry] = []
+    stack = [(part, 0) for part in shapely.get_parts(area).tolist()]
+    while stack:
+        piece, cuts = stack.pop()
+        if piece.is_empty:
+            continue
+        if int(shapely.get_num_coordinates(piece)) <= PIECE_VERTICES or cuts >= MAX_CUTS:
+            found.append(piece)
+            continue
+        _, _, first, second = _split(piece)
+        stack += [(shapely.clip_by_rect(piece, *box), cuts + 1) for box in (first, second)]
+    return found
 
 
 def _group(pks: np.ndarray, keys: Sequence[str | None]) -> dict[str, np.ndarray]:

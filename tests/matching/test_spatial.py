@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
-from outage_notify.matching.spatial import PIECE_VERTICES, CustomerIndex
+from outage_notify.matching.spatial import PIECE_VERTICES, CustomerIndex, pieces
 from outage_notify.matching.territory import derive
 
 FAST = settings(max_examples=200, deadline=None, database=None)
@@ -363,3 +363,19 @@ def test_a_big_area_is_tested_piece_by_piece(name: str, monkeypatch: pytest.Monk
     area = BIG_AREAS[name]
     make_index(points_around(area, 20_000, seed=1)).within(area)
     assert sizes and max(sizes) <= PIECE_VERTICES
+
+
+@pytest.mark.parametrize("name", list(BIG_AREAS))
+def test_pieces_cut_a_big_area_into_small_ones_covering_it_once(name: str) -> None:
+    """The pieces PostGIS matching is given (spatial.pieces): the index's own cuts."""
+    area = BIG_AREAS[name]
+    found = pieces(area)
+    assert len(found) > 1
+    assert max(int(shapely.get_num_coordinates(p)) for p in found) <= PIECE_VERTICES
+    assert sum(p.area for p in found) == pytest.approx(area.area, rel=1e-9)
+    assert shapely.union_all(found).symmetric_difference(area).area < area.area * 1e-9
+
+
+def test_a_small_area_is_its_own_piece() -> None:
+    area = shapely.box(0, 0, 1, 1)
+    assert pieces(area) == [area]
