@@ -24,7 +24,7 @@ from outage_notify.delivery.channels.base import Channel
 from outage_notify.delivery.dispatcher import Dispatcher
 from outage_notify.incidents.service import IncidentService
 from outage_notify.matching.index_cache import CustomerIndexCache
-from outage_notify.matching.memory_matcher import MemoryMatcher
+from outage_notify.matching.matcher import matcher_for
 from outage_notify.planning.jobs import JobContext
 from outage_notify.planning.messages import MessageRenderer
 from outage_notify.planning.service import Planner
@@ -76,7 +76,7 @@ class Runtime:
         )
         renderer = MessageRenderer(paths.TEMPLATES, settings.zone)
         index = CustomerIndexCache()
-        matcher = MemoryMatcher(index)
+        matcher = matcher_for(engine.dialect.name, index)
         planner = Planner(renderer=renderer, settings=settings, hasher=hasher)
         channels = build_channels(settings)
         dispatcher = Dispatcher(
@@ -114,7 +114,7 @@ class Runtime:
             read_sessions=read_sessions,
             renderer=renderer,
             customer_index=index,
-            incidents=IncidentService(matcher=matcher, index=index, settings=settings),
+            incidents=IncidentService(matcher=matcher, settings=settings),
             channels=channels,
             dispatcher=dispatcher,
             planner=planning,

@@ -24,8 +24,7 @@ from outage_notify.incidents.model import IncidentValue, describe, value_of
 from outage_notify.ingest.operator_api import apply_patch
 from outage_notify.ingest.records import RecordError
 from outage_notify.ingest.text import has_control
-from outage_notify.matching.index_cache import CustomerIndexCache
-from outage_notify.matching.spatial import CustomerIndex
+from outage_notify.matching.matcher import Matcher
 from outage_notify.matching.territory import exchanged
 from outage_notify.planning.jobs import request_planning
 
@@ -51,8 +50,7 @@ class IncidentOutcome:
 
 @dataclass(frozen=True)
 class IncidentService:
-    matcher: Any  # matching.Matcher: counts the customers an extent affects
-    index: CustomerIndexCache
+    matcher: Matcher
     settings: Settings
 
     def upsert(
@@ -95,7 +93,7 @@ class IncidentService:
     def _check_new(self, session: Session, record: IncidentValue, now: datetime) -> None:
         _check_etr_ahead(record, None, now)
         if record.area:
-            self._check_territory(shape(record.area), self.index.get(session))
+            self._check_territory(session, shape(record.area))
 
     def _check_change(
         self,
@@ -119,17 +117,11 @@ class IncidentService:
         # An area accepted once stays accepted: closing an incident must never be refused
         # because the customer data (and so the territory) moved since.
         if record.area and previous.area != new.area:
-            self._check_territory(shape(record.area), self.index.get(session))
+            self._check_territory(session, shape(record.area))
 
     def _count(self, session: Session, record: IncidentValue) -> int:
-        return int(
-            self.matcher.count(
-                session,
-                area=record.area,
-                feeders=record.feeders,
-                transformers=record.transformers,
-            )
-        )
+        area = shape(record.area) if record.area else None
+        return self.matcher.count(session, area, record.feeders, record.transformers)
 
     def patch(
         self,
@@ -150,12 +142,14 @@ class IncidentService:
             raise IncidentError(str(exc)) from exc
         return self.upsert(session, source=incident.source, record=record, actor=actor, now=now)
 
-    def _check_territory(self, area: BaseGeometry, customers: CustomerIndex) -> None:
+    def _check_territory(self, session: Session, area: BaseGeometry) -> None:
         """Refuses an area sent as [lat, lon]: one wholly outside the service territory, or
         one whose lon/lat-exchanged image reaches more of the territory's core customers than
         the area itself reaches (which catches it even where swapped customer rows lie under
         it, or have stretched the territory over it)."""
-        territory = self.settings.territory_area or customers.derived_territory.territory
+        territory = (
+            self.settings.territory_area or self.matcher.derived_territory(session).territory
+        )
         if territory is None:
             return
         if not territory.reaches(area):
@@ -166,10 +160,10 @@ class IncidentService:
         mirrored = exchanged(area) if territory.swap_detectable else None
         if mirrored is None:
             return
-        as_exchanged = customers.count_within(mirrored, among=territory)
+        as_exchanged = self.matcher.count_within(session, mirrored, among=territory)
         if as_exchanged == 0:  # the usual answer, and then the area need not be counted
             return
-        as_given = customers.count_within(area)
+        as_given = self.matcher.count_within(session, area)
         if as_exchanged > as_given:
             raise IncidentError(
                 f"area looks like [lat, lon]: as given it reaches {as_given} customers, "

@@ -25,6 +25,11 @@ from outage_notify.matching.ties import move_ties_in_memory
 
 
 class Matcher(Protocol):
+    def warm(self, session: Session) -> None:
+        """Loads what matching keeps in memory, in a read-only session, so that a reload never
+        happens inside a write transaction (on SQLite it would hold every other writer up)."""
+        ...
+
     def count(
         self,
         session: Session,
@@ -70,6 +75,9 @@ class MemoryMatcher:
     def __init__(self, cache: CustomerIndexCache | None = None) -> None:
         self.cache = cache if cache is not None else CustomerIndexCache()
 
+    def warm(self, session: Session) -> None:
+        self.cache.get(session)
+
     def count(
         self,
         session: Session,
@@ -111,6 +119,9 @@ class PostgisMatcher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._territory: tuple[str, DerivedTerritory] | None = None
+
+    def warm(self, session: Session) -> None:
+        self.derived_territory(session)
 
     def count(
         self,

@@ -25,12 +25,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from shapely.geometry import shape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision, PlanningJob
 from outage_notify.incidents.changes import Change
 from outage_notify.incidents.model import TERMINAL_STATUSES, describe, value_of
+from outage_notify.matching.matcher import Matcher
 from outage_notify.planning.rules import CustomerState
 from outage_notify.planning.service import Audience, Planner
 from outage_notify.timeline import service as timeline
@@ -145,7 +147,7 @@ def release(session: Session, *, incident_id: str, worker: str) -> None:
 @dataclass(frozen=True)
 class JobContext:
     planner: Planner
-    matcher: Any  # matching.Matcher: moves an incident's ties to its current extent
+    matcher: Matcher  # moves an incident's ties to its current extent
     chunk_size: int
     lease: timedelta
 
@@ -186,7 +188,7 @@ def _match(
     context.matcher.move_ties(
         session,
         incident_id=incident.id,
-        area=None if terminal else incident.area,
+        area=None if terminal or not incident.area else shape(incident.area),
         feeders=() if terminal else tuple(incident.feeders or ()),
         transformers=() if terminal else tuple(incident.transformers or ()),
         now=now,
