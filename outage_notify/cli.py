@@ -66,9 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outage-notify", description=__doc__)
     sub = parser.add_subparsers(title="commands")
 
-    serve = sub.add_parser("serve", help="migrate, then serve API + pages + dispatcher")
+    serve = sub.add_parser("serve", help="migrate, then serve API + pages + workers + clock")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve only: planning and delivery are left to `outage-notify worker` processes",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = sub.add_parser(
@@ -133,6 +138,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from outage_notify.app import create_app
     from outage_notify.runtime import Runtime
 
+    if args.no_worker:
+        settings = settings.model_copy(update={"dispatcher_enabled": False})
     app = create_app(runtime=Runtime.build(settings, migrate=True))
     # Our own access log (outage_notify.logs) replaces uvicorn's, which prints query strings;
     # log_config=None keeps uvicorn's lines in the format configured above.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -376,3 +377,33 @@ def test_a_worker_never_migrates_it_refuses_a_database_behind(tmp_path: Path) ->
     assert refused.stderr.strip().count("\n") == 0
     assert run(url, "db", "upgrade").returncode == 0
     assert run(url, "worker", "--once").returncode == 0
+
+
+@pytest.mark.parametrize(("flags", "workers"), [([], "ok"), (["--no-worker"], "disabled")])
+def test_serve_runs_the_workers_unless_told_not_to(
+    database_url: str, flags: list[str], workers: str
+) -> None:
+    import httpx
+
+    from tests.conftest import TEST_SECRET
+    from tests.standins.net import free_port, wait_http
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "outage_notify", "serve", "--port", str(port), *flags],
+        env={
+            **os.environ,
+            "OUTAGE_NOTIFY_DATABASE_URL": database_url,
+            "OUTAGE_NOTIFY_SECRET_KEY": TEST_SECRET,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/healthz", timeout=60)
+        ready = httpx.get(base + "/readyz", timeout=10).json()
+        assert ready["checks"]["dispatcher"] == workers
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
