@@ -23,6 +23,11 @@ def make_engine(
     long a SQLite writer waits for the lock before "database is locked"."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, writer=writer, busy_seconds=busy_seconds, **kwargs)
+    # insertmanyvalues turns a batch into one INSERT … VALUES with thousands of placeholders,
+    # which psycopg parses afresh each time (too long for its statement cache): for a chunk of
+    # planning that parsing cost more than the database's work. psycopg's own executemany
+    # sends one short prepared statement per row, pipelined.
+    kwargs.setdefault("use_insertmanyvalues", False)
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from outage_notify.config import Settings
@@ -236,8 +236,20 @@ def write_notifications(
     timeline. Returns the rows that were written (a known dedup key writes nothing)."""
     if not rows:
         return []
-    table = Notification.__table__
     values = [{k: v for k, v in row.items() if k in NOTIFICATION_COLUMNS} for row in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        ids = _insert_numbered(session, values)
+    else:
+        ids = _insert_returning(session, values)
+    written = [{**row, "id": ids[row["dedup_key"]]} for row in rows if row["dedup_key"] in ids]
+    _queue(session, written, now)
+    timeline.log_events(session, (_message_event(row) for row in written))
+    return written
+
+
+def _insert_returning(session: Session, values: list[dict[str, Any]]) -> dict[str, int]:
+    """Dedup key → id of the rows inserted (SQLite: RETURNING per batch)."""
+    table = Notification.__table__
     statement = (
         upsert_insert(session)(table)
         .on_conflict_do_nothing(index_elements=["dedup_key"])
@@ -247,10 +259,39 @@ def write_notifications(
     for start in range(0, len(values), CHUNK):
         for nid, key in session.execute(statement, values[start : start + CHUNK]):
             ids[key] = nid
-    written = [{**row, "id": ids[row["dedup_key"]]} for row in rows if row["dedup_key"] in ids]
-    _queue(session, written, now)
-    timeline.log_events(session, (_message_event(row) for row in written))
-    return written
+    return ids
+
+
+NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, :n)"
+)
+
+
+NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, :n)"
+)
+
+
+def _insert_numbered(session: Session, values: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL: ids are drawn from the sequence first, rows go in by the driver's
+    pipelined executemany (one short prepared statement), and the ids found afterwards are the
+    rows that went in: a known dedup key kept its own row and id. (INSERT … RETURNING over a
+    batch would need one statement with thousands of placeholders, which the driver parses
+    afresh every time: slower than the database's own work.)"""
+    table = Notification.__table__
+    drawn = session.scalars(NEXT_IDS, {"n": len(values)}).all()
+    numbered = [{**value, "id": nid} for value, nid in zip(values, drawn, strict=True)]
+    session.execute(
+        upsert_insert(session)(table).on_conflict_do_nothing(index_elements=["dedup_key"]),
+        numbered,
+    )
+    kept = set(
+        session.scalars(
+            select(table.c.id).where(table.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))),
+            {"ids": list(drawn)},
+        )
+    )
+    return {value["dedup_key"]: value["id"] for value in numbered if value["id"] in kept}
 
 
 def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
