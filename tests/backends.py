@@ -1,0 +1,135 @@
+"""The databases the tests run on: SQLite files or PostgreSQL databases in a throwaway cluster.
+
+Either way the schema is built once per session by running the Alembic migrations into a
+template, and each test gets a fresh copy of it (a file copy; CREATE DATABASE … TEMPLATE).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from outage_notify.db.migrate import upgrade
+from tests.postgres import TemporaryCluster
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+class Backend(Protocol):
+    name: str
+
+    def schema_url(self) -> str:
+        """The template at head, built on first use; tests copy it and never change it."""
+        ...
+
+    def create(self, *, like: str | None, folder: Path | None = None) -> str:
+        """A new database: a copy of the one at `like` (its users must have closed their
+        connections), or empty when `like` is None. Returns its URL. A SQLite file goes in
+        `folder` when given."""
+        ...
+
+    def drop(self, url: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteBackend:
+    name = "sqlite"
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="outage-notify-sqlite-"))
+        self.counter = itertools.count(1)
+        self._schema: str | None = None
+
+    def schema_url(self) -> str:
+        if self._schema is None:
+            self._schema = self.create(like=None)
+            upgrade(self._schema)
+        return self._schema
+
+    def create(self, *, like: str | None, folder: Path | None = None) -> str:
+        # Each database in a folder of its own: a generated secret key file is made beside it.
+        if folder is None:
+            folder = self.folder / f"t_{next(self.counter)}"
+            folder.mkdir()
+        path = folder / "outage_notify.db"
+        if like is not None:
+            shutil.copy(_sqlite_path(like), path)
+        return f"sqlite:///{path}"
+
+    def drop(self, url: str) -> None:
+        path = _sqlite_path(url)
+        for leftover in (path, *path.parent.glob(path.name + "-*")):  # -wal, -shm
+            leftover.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PostgresBackend:
+    """One cluster per session. Copies use STRATEGY FILE_COPY: measured here (fsync off) a copy
+    of the schema takes about 45 ms and its drop 8 ms, against 100 ms and 50 ms with the default
+    WAL_LOG, and TRUNCATE of every table about 40 ms without the isolation of a new database."""
+
+    name = "postgresql"
+
+    def __init__(self) -> None:
+        self.cluster = TemporaryCluster().start()
+        self.admin: Engine = create_engine(
+            self.cluster.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        self.counter = itertools.count(1)
+        self._schema: str | None = None
+
+    def schema_url(self) -> str:
+        if self._schema is None:
+            self._schema = self.create(like=None)
+            upgrade(self._schema)
+        return self._schema
+
+    def create(self, *, like: str | None, folder: Path | None = None) -> str:
+        name = f"t_{next(self.counter)}"
+        if like is None:
+            statement = f"CREATE DATABASE {name}"
+        else:
+            statement = f"CREATE DATABASE {name} TEMPLATE {_pg_name(like)} STRATEGY FILE_COPY"
+        with self.admin.connect() as conn:
+            conn.execute(text(statement))
+        return self.cluster.url(name)
+
+    def drop(self, url: str) -> None:
+        # FORCE ends connections a test left open, so one leak cannot block the drop.
+        with self.admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {_pg_name(url)} WITH (FORCE)"))
+
+    def close(self) -> None:
+        self.admin.dispose()
+        self.cluster.stop()
+
+
+def open_backend(name: str) -> Backend:
+    if name == "postgresql":
+        return PostgresBackend()
+    if name == "sqlite":
+        return SqliteBackend()
+    raise ValueError(f"unknown backend {name!r}: one of {', '.join(BACKENDS)}")
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database:
+        raise ValueError(f"not a SQLite file: {url}")
+    return Path(database)
+
+
+def _pg_name(url: str) -> str:
+    database = make_url(url).database
+    if not database or not database.startswith("t_") or not database[2:].isdigit():
+        raise ValueError(f"not a test database: {url}")  # names are spliced into DDL
+    return database
