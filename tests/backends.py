@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, MetaData, create_engine, make_url, select, text
 from sqlalchemy.pool import NullPool
 
-from outage_notify.db.migrate import upgrade
+from outage_notify.db.migrate import POSTGIS_TABLES, upgrade
 from tests.postgres import TemporaryCluster
 
 BACKENDS = ("sqlite", "postgresql")
@@ -119,6 +119,27 @@ def open_backend(name: str) -> Backend:
     if name == "sqlite":
         return SqliteBackend()
     raise ValueError(f"unknown backend {name!r}: one of {', '.join(BACKENDS)}")
+
+
+def dump(engine: Engine) -> str:
+    """Everything the database holds as text, for tests that look for what it must not keep:
+    SQLite's own dump; elsewhere every row of every table (PostGIS's reference data aside)."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            return "\n".join(raw.driver_connection.iterdump())  # type: ignore[union-attr]
+        finally:
+            raw.close()
+    import geoalchemy2  # noqa: F401  (teaches reflection PostGIS's geometry type)
+
+    metadata = MetaData()
+    metadata.reflect(engine, only=lambda name, _: name not in POSTGIS_TABLES)
+    with engine.connect() as conn:
+        return "\n".join(
+            "\t".join(map(str, row))
+            for table in metadata.sorted_tables
+            for row in conn.execute(select(table))
+        )
 
 
 def _sqlite_path(url: str) -> Path:
