@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Engine, MetaData, create_engine, make_url, select, text
-from sqlalchemy.pool import NullPool
 
 from outage_notify.db.migrate import POSTGIS_TABLES, upgrade
 from tests.postgres import TemporaryCluster
@@ -81,8 +80,9 @@ class PostgresBackend:
 
     def __init__(self) -> None:
         self.cluster = TemporaryCluster().start()
+        # One connection kept for the session's CREATE and DROP DATABASE statements.
         self.admin: Engine = create_engine(
-            self.cluster.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool
+            self.cluster.url(), isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0
         )
         self.counter = itertools.count(1)
         self._schema: str | None = None
@@ -111,6 +111,50 @@ class PostgresBackend:
     def close(self) -> None:
         self.admin.dispose()
         self.cluster.stop()
+
+
+class Databases:
+    """The databases one test makes, each dropped when the test ends. On SQLite each is a file
+    in the test's tmp_path (the first one at tmp_path/outage_notify.db, as a deployment's)."""
+
+    def __init__(self, backend: Backend, folder: Path) -> None:
+        self.backend = backend
+        self.folder = folder
+        self.made: list[str] = []
+        self.count = 0
+
+    def new(self) -> str:
+        """A fresh database at head."""
+        return self.copy(self.backend.schema_url())
+
+    def empty(self) -> str:
+        """A database with nothing in it, not even Alembic's version table."""
+        return self._made(self.backend.create(like=None, folder=self._next_folder()))
+
+    def copy(self, url: str) -> str:
+        """A copy of the database at `url`; whoever used it must have closed its connections."""
+        return self._made(self.backend.create(like=url, folder=self._next_folder()))
+
+    def drop(self, url: str) -> None:
+        self.backend.drop(url)
+        if url in self.made:
+            self.made.remove(url)
+
+    def drop_all(self) -> None:
+        while self.made:
+            self.drop(self.made[-1])
+
+    def _made(self, url: str) -> str:
+        self.made.append(url)
+        return url
+
+    def _next_folder(self) -> Path:
+        self.count += 1
+        if self.count == 1:
+            return self.folder
+        folder = self.folder / f"db{self.count}"
+        folder.mkdir()
+        return folder
 
 
 def open_backend(name: str) -> Backend:

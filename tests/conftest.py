@@ -21,7 +21,7 @@ from outage_notify.config import Settings
 from outage_notify.delivery.channels.webpush import generate_vapid_keys
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
-from tests.backends import BACKENDS, Backend, open_backend
+from tests.backends import BACKENDS, Backend, Databases, open_backend
 from tests.standins.net import free_port, wait_http
 from tests.standins.push import PushService
 from tests.standins.smtp import SmtpSink
@@ -68,50 +68,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield chosen
     finally:
         chosen.close()
-
-
-class Databases:
-    """The databases one test makes, each dropped when the test ends. On SQLite each is a file
-    in the test's tmp_path (the first one at tmp_path/outage_notify.db, as a deployment's)."""
-
-    def __init__(self, backend: Backend, folder: Path) -> None:
-        self.backend = backend
-        self.folder = folder
-        self.made: list[str] = []
-        self.count = 0
-
-    def new(self) -> str:
-        """A fresh database at head."""
-        return self.copy(self.backend.schema_url())
-
-    def empty(self) -> str:
-        """A database with nothing in it, not even Alembic's version table."""
-        return self._made(self.backend.create(like=None, folder=self._next_folder()))
-
-    def copy(self, url: str) -> str:
-        """A copy of the database at `url`; whoever used it must have closed its connections."""
-        return self._made(self.backend.create(like=url, folder=self._next_folder()))
-
-    def drop(self, url: str) -> None:
-        self.backend.drop(url)
-        if url in self.made:
-            self.made.remove(url)
-
-    def drop_all(self) -> None:
-        while self.made:
-            self.drop(self.made[-1])
-
-    def _made(self, url: str) -> str:
-        self.made.append(url)
-        return url
-
-    def _next_folder(self) -> Path:
-        self.count += 1
-        if self.count == 1:
-            return self.folder
-        folder = self.folder / f"db{self.count}"
-        folder.mkdir()
-        return folder
 
 
 @pytest.fixture

@@ -21,8 +21,7 @@ from outage_notify.db.engine import make_engine
 from outage_notify.db.migrate import alembic_config, at_head, upgrade
 from outage_notify.db.models import ApiKey, Customer, Erasure, Notification
 from outage_notify.runtime import Runtime
-from tests.backends import dump
-from tests.conftest import Databases
+from tests.backends import Databases, dump
 
 CSV = """customer_id,name,address,phone,email,language,lat,lon,channels,feeder,transformer,quiet_hours
 K-1,Maija Virtanen,Kuusitie 1,040 123 4567,maija@example.com,fi,60.17,24.94,sms;email,F-1,T-1,22:00-07:00

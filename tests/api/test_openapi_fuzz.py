@@ -40,8 +40,8 @@ from outage_notify.db.migrate import upgrade
 from outage_notify.db.models import Customer, Notification
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
-from tests.backends import Backend
-from tests.conftest import TWILIO_TOKEN, Databases
+from tests.backends import Backend, Databases
+from tests.conftest import TWILIO_TOKEN
 from tests.standins.push import b64u
 from tests.town import COLS, ROWS, cells, customer, town
 

@@ -21,7 +21,8 @@ from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 from outage_notify.runtime import Runtime
-from tests.conftest import TEST_SECRET, Databases
+from tests.backends import Databases
+from tests.conftest import TEST_SECRET
 from tests.town import COLS, ROWS, cells, town
 
 START = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
