@@ -11,6 +11,7 @@ from alembic import context
 
 from outage_notify.config import get_settings
 from outage_notify.db.engine import make_engine
+from outage_notify.db.migrate import include_object
 from outage_notify.db.models import Base
 
 config = context.config
@@ -25,7 +26,12 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -42,10 +48,14 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        import geoalchemy2  # noqa: F401  (autogenerate then reflects PostGIS's geometry type)
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
+        include_object=include_object,
         # SQLite's DDL is transactional too: one run of migrations commits whole or not at
         # all, so a downgrade refused half-way leaves the schema where it was.
         transactional_ddl=True,

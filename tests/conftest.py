@@ -1,9 +1,11 @@
 """Shared fixtures. The schema is built by running the Alembic migrations, once per session
-into a template file that every test copies: each test gets its own fresh database."""
+into a template that every test copies: each test gets its own fresh database, on the back end
+chosen with --backend (or OUTAGE_NOTIFY_TEST_BACKEND): sqlite (default) or postgresql, a
+throwaway PostgreSQL 15 + PostGIS cluster started by the session."""
 
 from __future__ import annotations
 
-import shutil
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,10 +18,10 @@ from fastapi.testclient import TestClient
 from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
 from outage_notify.config import Settings
-from outage_notify.db.migrate import upgrade
 from outage_notify.delivery.channels.webpush import generate_vapid_keys
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
+from tests.backends import BACKENDS, Backend, Databases, open_backend
 from tests.standins.net import free_port, wait_http
 from tests.standins.push import PushService
 from tests.standins.smtp import SmtpSink
@@ -31,18 +33,66 @@ TWILIO_FROM = "+358401234567"
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
+BACKEND_VARIABLE = "OUTAGE_NOTIFY_TEST_BACKEND"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get(BACKEND_VARIABLE) or "sqlite",
+        help=f"database the suite runs on (default sqlite, or ${BACKEND_VARIABLE})",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database back end: {config.getoption('backend')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """sqlite_only / postgresql_only(reason=...): skipped on the other back end."""
+    backend = config.getoption("backend")
+    for item in items:
+        for name in BACKENDS:
+            marker = item.get_closest_marker(f"{name}_only")
+            if marker is not None and name != backend:
+                reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+                item.add_marker(pytest.mark.skip(reason=f"{name} only: {reason}".rstrip(": ")))
+
+
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("schema") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Started on first use: a session of tests that need no database starts no cluster."""
+    chosen = open_backend(str(request.config.getoption("backend")))
+    try:
+        yield chosen
+    finally:
+        chosen.close()
 
 
 @pytest.fixture
-def database_url(template_db: Path, tmp_path: Path) -> str:
-    path = tmp_path / "outage_notify.db"
-    shutil.copy(template_db, path)
-    return f"sqlite:///{path}"
+def databases(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Databases]:
+    if backend.name != "sqlite":
+        # SQLite keeps a generated secret key beside its database file; elsewhere it would go to
+        # the working directory: keep it in the test's folder, where SQLite's would be.
+        monkeypatch.setenv("OUTAGE_NOTIFY_SECRET_KEY_FILE", str(tmp_path / "outage_notify.key"))
+    made = Databases(backend, tmp_path)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture
+def database_url(databases: Databases) -> str:
+    """A fresh database at head, this test's own."""
+    return databases.new()
+
+
+@pytest.fixture
+def empty_database_url(databases: Databases) -> str:
+    """A fresh database with nothing in it, for tests of migrating."""
+    return databases.empty()
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DataError, IntegrityError
 
 from outage_notify.db.models import Customer
 from outage_notify.runtime import Runtime
@@ -112,6 +112,15 @@ def test_a_database_error_names_its_statement_never_its_values(runtime: Runtime)
     assert "INSERT INTO customers" in str(raised.value)
     for secret in (PHONE_E164, EMAIL, "DUP-1"):
         assert secret not in str(raised.value)
+
+
+@pytest.mark.postgresql_only(reason="PostgreSQL quotes a value it cannot convert in its message")
+def test_a_value_quoted_in_a_database_error_is_cut_out(runtime: Runtime) -> None:
+    with pytest.raises(DataError) as raised, runtime.engine.connect() as conn:
+        conn.execute(text("SELECT CAST(:v AS integer)"), {"v": PHONE_NATIONAL})
+    assert 'invalid input syntax for type integer: "…"' in str(raised.value)
+    assert PHONE_NATIONAL not in str(raised.value)
+    assert PHONE_NATIONAL not in str(raised.value.orig)
 
 
 @pytest.mark.parametrize(

@@ -50,12 +50,15 @@ def test_the_walkthrough_has_blocks_with_shown_output() -> None:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[dict[str, str]]:
+def service(empty_database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """As `make run`: migrate, load the demo, serve (here on a free port, its own database)."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OUTAGE_NOTIFY_")},
-        "OUTAGE_NOTIFY_DATABASE_URL": f"sqlite:///{tmp_path / 'outage_notify.db'}",
+        "OUTAGE_NOTIFY_DATABASE_URL": empty_database_url,
+        # Where SQLite keeps it anyway (beside tmp_path/outage_notify.db); on PostgreSQL it
+        # would otherwise go to the working directory, the checkout.
+        "OUTAGE_NOTIFY_SECRET_KEY_FILE": str(tmp_path / "outage_notify.key"),
         "OUTAGE_NOTIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     cli = [sys.executable, "-m", "outage_notify"]

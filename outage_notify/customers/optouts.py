@@ -24,7 +24,8 @@ def opt_out(
     session: Session, *, hasher: ContactHasher, channel: str, address: str, now: datetime
 ) -> bool:
     """True if the contact was not opted out before."""
-    result = session.execute(
+    # RETURNING, not rowcount: PostgreSQL's driver reports -1 for this ORM-enabled INSERT.
+    inserted = session.execute(
         upsert_insert(session)(OptOut)
         .values(
             channel=channel,
@@ -33,8 +34,9 @@ def opt_out(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["channel", "address_hash"])
-    )
-    return bool(getattr(result, "rowcount", 0))
+        .returning(OptOut.channel)
+    ).first()
+    return inserted is not None
 
 
 def opt_in(session: Session, *, hasher: ContactHasher, channel: str, address: str) -> bool:

@@ -77,12 +77,14 @@ def _first_time(session: Session, message_sid: str, now: datetime) -> bool:
     """Records the message id; False if it was recorded before (a retried webhook)."""
     if not message_sid:
         return True  # nothing to recognise a retry by
-    result = session.execute(
+    # RETURNING, not rowcount: PostgreSQL's driver reports -1 for this ORM-enabled INSERT.
+    inserted = session.execute(
         upsert_insert(session)(InboundMessage)
         .values(message_sid=message_sid, received_at=now)
         .on_conflict_do_nothing(index_elements=["message_sid"])
-    )
-    return bool(getattr(result, "rowcount", 0))
+        .returning(InboundMessage.message_sid)
+    ).first()
+    return inserted is not None
 
 
 def _events(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -28,9 +29,32 @@ def make_engine(
     # planning that parsing cost more than the database's work. psycopg's own executemany
     # sends one short prepared statement per row, pipelined.
     kwargs.setdefault("use_insertmanyvalues", False)
-    return create_engine(
+    engine = create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs
     )
+    event.listen(engine, "handle_error", _without_values)
+    return engine
+
+
+# A value PostgreSQL quotes at the end of its primary message: `invalid input syntax for type
+# integer: "…"`. Identifiers it quotes elsewhere (constraint names) are kept.
+_QUOTED_VALUE = re.compile(r': ".*"$', re.S)
+
+
+def _without_values(context: Any) -> None:
+    """hide_parameters keeps bound values out of an error, but PostgreSQL puts them back in
+    its own message (DETAIL: Key (customer_id)=(K-1) already exists), which then reaches logs
+    and tracebacks. Keep only the primary message, with any quoted value cut out; the full
+    diagnostics stay on the driver's exception (`diag`) for code that asks."""
+    error, wrapped = context.original_exception, context.sqlalchemy_exception
+    full = str(error)
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) or full.split("\n", 1)[0]
+    redacted = _QUOTED_VALUE.sub(': "…"', primary)
+    error.args = (redacted,)
+    # SQLAlchemy's wrapper has already copied the driver's message into its own.
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        wrapped.args = (wrapped.args[0].replace(full, redacted), *wrapped.args[1:])
 
 
 def _sqlite_engine(url: str, *, writer: bool, busy_seconds: float, **kwargs: Any) -> Engine:

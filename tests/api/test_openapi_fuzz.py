@@ -15,11 +15,9 @@ with keys of the right size, Twilio callbacks about messages that were sent.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -42,6 +40,7 @@ from outage_notify.db.migrate import upgrade
 from outage_notify.db.models import Customer, Notification
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
+from tests.backends import Backend, Databases
 from tests.conftest import TWILIO_TOKEN
 from tests.standins.push import b64u
 from tests.town import COLS, ROWS, cells, customer, town
@@ -369,23 +368,22 @@ def _ok(answer: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def seeded_town(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def seeded_town(backend: Backend) -> Iterator[dict[str, Any]]:
     """Seeded once; each operation's test starts from a copy of it."""
-    path = tmp_path_factory.mktemp("fuzz") / "town.db"
-    shutil.copy(template_db, path)
-    runtime = Runtime.build(Settings(database_url=f"sqlite:///{path}", **SETTINGS))
+    url = backend.create(like=backend.schema_url())
+    runtime = Runtime.build(Settings(database_url=url, **SETTINGS))
     with TestClient(TwilioSigner(create_app(runtime=runtime))) as client:
         seeded = _seed_town(client, runtime)
     runtime.close()
     KNOWN.update(seeded["known"])
-    return {**seeded, "path": path}
+    yield {**seeded, "url": url}
+    backend.drop(url)
 
 
 @pytest.fixture
-def town_app(seeded_town: dict[str, Any], tmp_path: Path) -> Iterator[TwilioSigner]:
-    path = tmp_path / "town.db"
-    shutil.copy(seeded_town["path"], path)
-    runtime = Runtime.build(Settings(database_url=f"sqlite:///{path}", **SETTINGS))
+def town_app(seeded_town: dict[str, Any], databases: Databases) -> Iterator[TwilioSigner]:
+    url = databases.copy(seeded_town["url"])
+    runtime = Runtime.build(Settings(database_url=url, **SETTINGS))
     yield TwilioSigner(create_app(runtime=runtime))
     runtime.close()
 

@@ -359,6 +359,7 @@ def test_stop_by_sms_opts_the_number_out_at_once(
     assert types[:2] == ["reply", "preference_changed"]
 
 
+@pytest.mark.sqlite_only(reason="SQLite's one write lock and its busy timeout")
 def test_a_write_back_that_waits_out_a_long_lock_is_retried_not_dropped(
     make_settings: Any, provider_settings: dict[str, Any], twilio: TwilioStandIn
 ) -> None:

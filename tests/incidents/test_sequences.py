@@ -6,11 +6,8 @@ incident leaves nobody who was told without the restoration."""
 from __future__ import annotations
 
 import re
-import shutil
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +20,7 @@ from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import IncidentCustomer, Notification
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
+from tests.backends import Databases
 from tests.conftest import TEST_SECRET
 from tests.engine import upsert_incident
 from tests.town import COLS, ROWS, cells, town
@@ -51,13 +49,9 @@ operations = st.lists(
 )
 
 
-def fresh_runtime(template: Path, tmp: Path) -> Runtime:
-    path = tmp / f"{uuid.uuid4().hex}.db"
-    shutil.copy(template, path)
+def fresh_runtime(url: str) -> Runtime:
     return Runtime.build(
-        Settings(
-            database_url=f"sqlite:///{path}", dispatcher_enabled=False, secret_key=TEST_SECRET
-        ),
+        Settings(database_url=url, dispatcher_enabled=False, secret_key=TEST_SECRET),
         clock=ManualClock(START),
     )
 
@@ -69,9 +63,10 @@ def fresh_runtime(template: Path, tmp: Path) -> Runtime:
 )
 @given(first=rectangles, steps=operations, restore=st.booleans())
 def test_any_sequence_of_changes_gives_each_customer_a_sensible_story(
-    template_db: Path, tmp_path: Path, first: tuple, steps: list, restore: bool
+    databases: Databases, first: tuple, steps: list, restore: bool
 ) -> None:
-    runtime = fresh_runtime(template_db, tmp_path)
+    url = databases.new()  # one per example
+    runtime = fresh_runtime(url)
     try:
         _load(runtime)
         body: dict[str, Any] = {"external_id": "SEQ-1", "area": cells(*first), "feeders": []}
@@ -86,6 +81,7 @@ def test_any_sequence_of_changes_gives_each_customer_a_sensible_story(
         _check(runtime, restored=restore)
     finally:
         runtime.close()
+        databases.drop(url)
 
 
 def _load(runtime: Runtime) -> None:
