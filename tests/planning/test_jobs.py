@@ -253,6 +253,7 @@ def test_the_api_answers_before_planning_and_says_when_it_is_done(
         assert actor == "apikey:test-operator"
 
 
+@pytest.mark.sqlite_only(reason="the in-memory index is SQLite's; PostGIS keeps none")
 def test_the_customer_index_is_reloaded_outside_write_transactions(
     make_runtime: Callable[..., Runtime],
     keys_for: Callable[[Runtime], dict[str, Any]],
