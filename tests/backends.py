@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -76,18 +77,23 @@ class PostgresBackend:
     a database copied from the migrated template: measured here (fsync off) on /dev/shm a copy
     takes 15-30 ms and its drop 7 ms (STRATEGY FILE_COPY; WAL_LOG is no faster at this size),
     on an ext4 /tmp 45 ms when the disk is idle and up to 400 ms when it is busy; TRUNCATE of
-    every table took 40 ms and would not reset what a test changed in the schema or sequences."""
+    every table took 40 ms and would not reset what a test changed in the schema or sequences.
+    The next copy is made ahead while a test runs: with a 50 ms test, a test then waited 3-13 ms
+    for its database instead of 28-44 ms (measured on this busy machine)."""
 
     name = "postgresql"
 
     def __init__(self) -> None:
         self.cluster = TemporaryCluster(parent=in_memory_parent()).start()
-        # One connection kept for the session's CREATE and DROP DATABASE statements.
+        # Connections kept for the session's CREATE and DROP DATABASE statements: one for the
+        # tests' thread, one for the thread that makes the next copy ahead.
         self.admin: Engine = create_engine(
-            self.cluster.url(), isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0
+            self.cluster.url(), isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=0
         )
         self.counter = itertools.count(1)
         self._schema: str | None = None
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-database")
+        self._spare: Future[str] | None = None
 
     def schema_url(self) -> str:
         if self._schema is None:
@@ -96,6 +102,15 @@ class PostgresBackend:
         return self._schema
 
     def create(self, *, like: str | None, folder: Path | None = None) -> str:
+        if like is None or like != self._schema:
+            return self._create(like)
+        # Nearly every test asks for a copy of the schema: the next one is made while this
+        # test runs, so a test waits for its database only when the previous was very short.
+        spare = self._spare or self._ahead.submit(self._create, like)
+        self._spare = self._ahead.submit(self._create, like)
+        return spare.result()
+
+    def _create(self, like: str | None) -> str:
         name = f"t_{next(self.counter)}"
         if like is None:
             statement = f"CREATE DATABASE {name}"
@@ -111,6 +126,7 @@ class PostgresBackend:
             conn.execute(text(f"DROP DATABASE IF EXISTS {_pg_name(url)} WITH (FORCE)"))
 
     def close(self) -> None:
+        self._ahead.shutdown(wait=True, cancel_futures=True)
         self.admin.dispose()
         self.cluster.stop()
 
