@@ -9,6 +9,7 @@ CHUNK ids per statement, under SQLite's limit on bound variables.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -66,7 +67,7 @@ def _gain(session: Session, incident_id: str, pks: list[int], now: datetime) -> 
         set_={"affected": True, "since": now, "released_at": None, "planned_version": None},
         where=~ties.c.affected,
     )
-    return _rowcount(session.execute(statement))
+    return _counted(session.execute(statement.returning(ties.c.customer_pk)))
 
 
 def _release(session: Session, incident_id: str, pks: list[int], now: datetime) -> int:
@@ -74,9 +75,12 @@ def _release(session: Session, incident_id: str, pks: list[int], now: datetime) 
         sa.update(ties)
         .where(ties.c.incident_id == incident_id, ties.c.affected, ties.c.customer_pk.in_(pks))
         .values(affected=False, released_at=now, planned_version=None)
+        .returning(ties.c.customer_pk)
     )
-    return _rowcount(session.execute(statement))
+    return _counted(session.execute(statement))
 
 
-def _rowcount(result: sa.Result[object]) -> int:
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def _counted(result: sa.Result[Any]) -> int:
+    """Rows the statement touched, from RETURNING: psycopg reports -1 as the row count of an
+    INSERT … SELECT … ON CONFLICT."""
+    return len(result.all())

@@ -131,7 +131,7 @@ class Backend:
 
 
 @pytest.fixture(params=["memory", "postgis"])
-def backend(request: pytest.FixtureRequest, database_url: str) -> Iterator[Backend]:
+def side(request: pytest.FixtureRequest, database_url: str) -> Iterator[Backend]:
     """Each matcher on its own back end: in memory on SQLite, PostGIS on PostgreSQL."""
     if request.param == "memory":
         engine = make_engine(database_url)

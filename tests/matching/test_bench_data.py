@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ def test_the_same_count_and_seed_give_the_same_customers() -> None:
     assert one.lat.min() > 60.0 and one.lat.max() < 60.5
 
 
+@pytest.mark.sqlite_only(reason="writes the SQLite database file; PostgreSQL has its own test")
 def test_written_into_sqlite_as_the_service_reads_customers(database_url: str) -> None:
     town = data.build(3000)
     data.write_sqlite(database_url, town)

@@ -30,12 +30,12 @@ AGREE = settings(
 
 
 def ids(
-    backend: Backend,
+    side: Backend,
     area: BaseGeometry | None,
     feeders: Sequence[str] = (),
     transformers: Sequence[str] = (),
 ) -> list[int]:
-    with backend.session() as session:
+    with side.session() as session:
         query = postgis.matching_customers(area, feeders, transformers)
         found = list(session.scalars(query))
     assert len(found) == len(set(found)), "a customer matched twice"
