@@ -88,8 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rss-worker-cases",
         type=_pairs,
-        help="rss: worker customers:affected pairs (default 100000:10000,1000000:10000,"
-        "1000000:100000)",
+        help="rss: worker customers:affected pairs (default 100000:4000,1000000:4000,"
+        "1000000:40000)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -113,7 +113,7 @@ def _service_defaults(args: argparse.Namespace) -> None:
     args.rss_worker_cases = args.rss_worker_cases or (
         ((20_000, 1_000), (20_000, 4_000))
         if quick
-        else ((100_000, 10_000), (1_000_000, 10_000), (1_000_000, 100_000))
+        else ((100_000, 4_000), (1_000_000, 4_000), (1_000_000, 40_000))
     )
 
 

@@ -183,13 +183,13 @@ def _watch_worker(url: str, worker: services.Service, incident_id: str) -> dict[
             time.sleep(0.2)
         else:
             raise TimeoutError(f"worker not done after {TIMEOUT_S:.0f} s")
-        messages = int(
-            engine.connect()
-            .execute(
-                sa.text(f"SELECT count(*) FROM notifications WHERE incident_id = '{incident_id}'")
+        with engine.connect() as connection:
+            messages = int(
+                connection.execute(
+                    sa.text("SELECT count(*) FROM notifications WHERE incident_id = :id"),
+                    {"id": incident_id},
+                ).scalar_one()
             )
-            .scalar_one()
-        )
     finally:
         engine.dispose()
     return {
