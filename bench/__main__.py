@@ -21,14 +21,16 @@ from typing import Any
 
 import shapely
 
-from bench import cli, delivery, geometry, match, matching, planning
+from bench import cli, delivery, engine, geometry, match, matching, planning, rss, throughput
 from bench.common import drop_outage_notify_env, run_isolated, say
 from bench.report import Section, merge_json, render_table, write_json
 
 RESULTS = Path(__file__).parent / "results"
 # Committed with the figures: each run replaces the parts it ran, keeps the others.
 COMMITTED = Path(__file__).parent / "results.json"
-PARTS = ("matching", "planning", "delivery", "geometry", "cli", "match")
+# "latency": the in-process POST → provider run (bench/delivery.py); "delivery": worker
+# throughput (bench/throughput.py); "engine", "rss": the service's own processes.
+PARTS = ("matching", "planning", "latency", "geometry", "cli", "match", "engine", "delivery", "rss")
 MATCH_SIZES = (100_000, 1_000_000, 5_000_000)
 PACKAGES = ("shapely", "numpy", "sqlalchemy", "fastapi", "twilio", "aiosmtpd", "pywebpush")
 
@@ -53,12 +55,85 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_sizes,
         help="match: customer counts, comma-separated (default 100000,1000000,5000000)",
     )
+    parser.add_argument(
+        "--engine-customers", type=_size, help="engine: customers (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--engine-affected",
+        type=_sizes,
+        help="engine: affected counts on PostgreSQL (default 100000,500000)",
+    )
+    parser.add_argument(
+        "--engine-sqlite-affected",
+        type=_counts,
+        help="engine: affected counts on SQLite, '' for none (default 100000)",
+    )
+    parser.add_argument(
+        "--delivery-messages", type=_size, help="delivery: planned SMS (default 20,000)"
+    )
+    parser.add_argument(
+        "--delivery-workers", type=_counts, help="delivery: worker counts (default 1,4,8)"
+    )
+    parser.add_argument(
+        "--delivery-settings",
+        type=throughput.parse_settings,
+        default={},
+        help="delivery: worker settings, e.g. DISPATCH_THREADS=32,SMS_CONCURRENCY=32",
+    )
+    parser.add_argument(
+        "--rss-serve-sizes",
+        type=_sizes,
+        help="rss: customer counts for serve (default 100000,1000000)",
+    )
+    parser.add_argument(
+        "--rss-worker-cases",
+        type=_pairs,
+        help="rss: worker customers:affected pairs (default 100000:4000,1000000:4000,"
+        "1000000:40000)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     args.customers = args.customers or (100_000 if args.quick else 1_000_000)
     args.affected = args.affected or min(100_000, args.customers // 10)
     args.match_sizes = args.match_sizes or ((100_000,) if args.quick else MATCH_SIZES)
+    _service_defaults(args)
     return args
+
+
+def _service_defaults(args: argparse.Namespace) -> None:
+    """Sizes of the engine, delivery and rss parts: --quick runs each in under a minute."""
+    quick = args.quick
+    args.engine_customers = args.engine_customers or (20_000 if quick else 1_000_000)
+    args.engine_affected = args.engine_affected or ((2_000,) if quick else (100_000, 500_000))
+    if args.engine_sqlite_affected is None:
+        args.engine_sqlite_affected = (2_000,) if quick else (100_000,)
+    args.delivery_messages = args.delivery_messages or (2_000 if quick else 20_000)
+    args.delivery_workers = args.delivery_workers or ((1, 4) if quick else (1, 4, 8))
+    args.rss_serve_sizes = args.rss_serve_sizes or ((20_000,) if quick else (100_000, 1_000_000))
+    args.rss_worker_cases = args.rss_worker_cases or (
+        ((20_000, 1_000), (20_000, 4_000))
+        if quick
+        else ((100_000, 4_000), (1_000_000, 4_000), (1_000_000, 40_000))
+    )
+
+
+def _size(text: str) -> int:
+    return _sizes(text)[0]
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text}") from exc
+
+
+def _pairs(text: str) -> tuple[tuple[int, int], ...]:
+    try:
+        pairs = [part.split(":") for part in text.split(",") if part.strip()]
+        return tuple((int(a.replace("_", "")), int(b.replace("_", ""))) for a, b in pairs)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not customers:affected pairs: {text}") from exc
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -77,11 +152,24 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
         ("matching", matching.run, (args.customers, args.repeats)),
         ("planning", planning.run_demo, (args.profile,)),
         ("planning", planning.run_big, (args.customers, args.affected, args.limit, args.profile)),
-        ("delivery", delivery.run, ()),
+        ("latency", delivery.run, ()),
         ("geometry", geometry.run, (args.customers, args.repeats)),
         ("cli", cli.run, (args.repeats,)),
     ]
     steps += [("match", match.run, (size, min(args.repeats, 5))) for size in args.match_sizes]
+    steps += [
+        (
+            "engine",
+            engine.run,
+            (args.engine_customers, args.engine_affected, args.engine_sqlite_affected),
+        ),
+        (
+            "delivery",
+            throughput.run,
+            (args.delivery_messages, args.delivery_workers, args.delivery_settings),
+        ),
+        ("rss", rss.run, (args.rss_serve_sizes, args.rss_worker_cases)),
+    ]
     return [step for step in steps if not args.only or step[0] in args.only]
 
 
