@@ -12,6 +12,7 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import Contact, ContactHasher
+from outage_notify.db.among import among
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Customer, Erasure, OptOut
 
@@ -66,14 +67,14 @@ def _blocked_chunk(
     opted = {
         tuple(row)
         for row in session.execute(
-            select(OptOut.channel, OptOut.address_hash).where(OptOut.address_hash.in_(wanted))
+            select(OptOut.channel, OptOut.address_hash).where(among(OptOut.address_hash, wanted))
         )
     }
     tombstones = {
         tuple(row)
         for row in session.execute(
             select(Erasure.customer_hash, Erasure.channel, Erasure.address_hash).where(
-                Erasure.address_hash.in_(wanted)
+                among(Erasure.address_hash, wanted)
             )
         )
     }

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from outage_notify.customers.contacts import Contact, ContactHasher
 from outage_notify.customers.optouts import blocked
+from outage_notify.db.among import among
 from outage_notify.db.models import Customer, Notification, OutboxItem, PushSubscription
 from outage_notify.db.types import UTCDateTime
 from outage_notify.delivery.channels.base import Outcome, OutgoingMessage, PushTarget, SendResult
@@ -69,7 +70,7 @@ def claim(
     ids = [row.notification_id for row in due]
     session.execute(
         update(OutboxItem)
-        .where(OutboxItem.notification_id.in_(ids))
+        .where(among(OutboxItem.notification_id, ids))
         .values(lease_owner=worker, lease_expires_at=now + lease, in_flight_since=None)
     )
     _mark_possible_duplicates(session, [r.notification_id for r in due if r.in_flight_since], now)
@@ -125,7 +126,7 @@ def start_sending_many(
     marked = session.execute(
         update(OutboxItem)
         .where(
-            OutboxItem.notification_id.in_([m.notification_id for m in free]),
+            among(OutboxItem.notification_id, [m.notification_id for m in free]),
             OutboxItem.lease_owner == worker,
             OutboxItem.lease_expires_at > now,
         )
@@ -142,7 +143,7 @@ def renew(
     if ids:
         session.execute(
             update(OutboxItem)
-            .where(OutboxItem.notification_id.in_(list(ids)), OutboxItem.lease_owner == worker)
+            .where(among(OutboxItem.notification_id, list(ids)), OutboxItem.lease_owner == worker)
             .values(lease_expires_at=now + lease)
         )
 
@@ -152,10 +153,10 @@ def suppress(session: Session, rows: Sequence[Any], *, reason: str, now: datetim
     ids = [row.id for row in rows]
     if not ids:
         return
-    session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
+    session.execute(delete(OutboxItem).where(among(OutboxItem.notification_id, ids)))
     session.execute(
         update(Notification)
-        .where(Notification.id.in_(ids))
+        .where(among(Notification.id, ids))
         .values(status="suppressed", reason=reason, updated_at=now)
     )
     timeline.log_events(
@@ -192,12 +193,12 @@ def _mark_possible_duplicates(session: Session, ids: list[int], now: datetime) -
     if not ids:
         return
     session.execute(
-        update(Notification).where(Notification.id.in_(ids)).values(possible_duplicate=True)
+        update(Notification).where(among(Notification.id, ids)).values(possible_duplicate=True)
     )
     rows = session.execute(
         select(
             Notification.id, Notification.customer_pk, Notification.channel, Notification.kind
-        ).where(Notification.id.in_(ids))
+        ).where(among(Notification.id, ids))
     ).all()
     timeline.log_events(
         session,
@@ -227,7 +228,7 @@ def _messages(session: Session, ids: list[int], attempts: dict[int, int]) -> lis
             Customer.name,
         )
         .join(Customer, Customer.id == Notification.customer_pk)
-        .where(Notification.id.in_(ids))
+        .where(among(Notification.id, ids))
     ).all()
     push_pks = [r.customer_pk for r in rows if r.channel == "push"]
     targets = _push_targets(session, push_pks) if push_pks else {}
@@ -255,7 +256,7 @@ def _push_targets(session: Session, pks: list[int]) -> dict[int, tuple[PushTarge
     found: dict[int, list[PushTarget]] = {}
     rows = session.execute(
         select(PushSubscription)
-        .where(PushSubscription.customer_pk.in_(pks))
+        .where(among(PushSubscription.customer_pk, pks))
         .order_by(PushSubscription.id)
     ).scalars()
     for sub in rows:
@@ -309,7 +310,7 @@ def record_all(
     give up, is then the new owner's call."""
     gone = [sid for _, result in answers for sid in result.gone_subscriptions]
     if gone:
-        session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+        session.execute(delete(PushSubscription).where(among(PushSubscription.id, gone)))
     owned = _owned(session, worker, [m.notification_id for m, _ in answers])
     answers = [(m, r) for m, r in answers if m.notification_id in owned or _got_through(r)]
     retry = [(m, r) for m, r in answers if _retries(m, r, policy)]
@@ -317,7 +318,7 @@ def record_all(
     recorded = [_schedule_retry(session, m, r, policy, now) for m, r in retry]
     if final:
         ids = [m.notification_id for m, _ in final if m.notification_id in owned]
-        session.execute(delete(OutboxItem).where(OutboxItem.notification_id.in_(ids)))
+        session.execute(delete(OutboxItem).where(among(OutboxItem.notification_id, ids)))
         recorded += _finish(session, final, now)
     return recorded
 
@@ -326,7 +327,7 @@ def _owned(session: Session, worker: str, ids: list[int]) -> set[int]:
     return set(
         session.scalars(
             select(OutboxItem.notification_id).where(
-                OutboxItem.notification_id.in_(ids), OutboxItem.lease_owner == worker
+                among(OutboxItem.notification_id, ids), OutboxItem.lease_owner == worker
             )
         )
     )
@@ -373,7 +374,7 @@ _FINISH = (
 def _finish(session: Session, final: list[Answer], now: datetime) -> list[Recorded]:
     ids = [m.notification_id for m, _ in final]
     found = session.execute(
-        select(Notification.id, Notification.status).where(Notification.id.in_(ids))
+        select(Notification.id, Notification.status).where(among(Notification.id, ids))
     )
     current: dict[int, str] = {nid: status for nid, status in found}  # noqa: C416
     rows, events, recorded = [], [], []

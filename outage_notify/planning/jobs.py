@@ -29,6 +29,7 @@ from shapely.geometry import shape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from outage_notify.db.among import among
 from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision, PlanningJob
 from outage_notify.incidents.changes import Change
 from outage_notify.incidents.model import TERMINAL_STATUSES, describe, value_of
@@ -251,7 +252,7 @@ def _plan_ties(
                 update(IncidentCustomer)
                 .where(
                     IncidentCustomer.incident_id == incident.id,
-                    IncidentCustomer.customer_pk.in_(chosen),
+                    among(IncidentCustomer.customer_pk, chosen),
                 )
                 .values(planned_version=job.version, planned_affected=affected)
                 .execution_options(synchronize_session=False)

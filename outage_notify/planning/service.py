@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.optouts import blocked, contacts_of
+from outage_notify.db.among import among
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import (
     Customer,
@@ -347,7 +348,8 @@ def _record_told(
         session.execute(
             update(IncidentCustomer)
             .where(
-                IncidentCustomer.incident_id == incident.id, IncidentCustomer.customer_pk.in_(pks)
+                IncidentCustomer.incident_id == incident.id,
+                among(IncidentCustomer.customer_pk, pks),
             )
             .values(**_told(kind, incident, facts))
             .execution_options(synchronize_session=False)
@@ -391,7 +393,7 @@ def _supersede(
             .join(OutboxItem, OutboxItem.notification_id == Notification.id)
             .where(
                 Notification.incident_id == incident_id,
-                Notification.customer_pk.in_(pks),
+                among(Notification.customer_pk, pks),
                 Notification.kind.in_([k.value for k in kinds]),
                 OutboxItem.in_flight_since.is_(None),
             )
@@ -416,7 +418,7 @@ def _channels_reached(
         select(Notification.customer_pk, Notification.channel)
         .where(
             Notification.incident_id == incident_id,
-            Notification.customer_pk.in_(pks),
+            among(Notification.customer_pk, pks),
             Notification.status.in_(("queued", "sent", "delivered")),
         )
         .distinct()
@@ -449,7 +451,7 @@ def _load_customers(session: Session, pks: list[int]) -> dict[int, Any]:
             Customer.email,
             Customer.channels,
             Customer.quiet_hours,
-        ).where(Customer.id.in_(pks))
+        ).where(among(Customer.id, pks))
     )
     return {row.id: row for row in rows}
 
@@ -460,7 +462,7 @@ def _preferences(
     push_counts = dict(
         session.execute(
             select(PushSubscription.customer_pk, func.count())
-            .where(PushSubscription.customer_pk.in_(list(customers)))
+            .where(among(PushSubscription.customer_pk, list(customers)))
             .group_by(PushSubscription.customer_pk)
         ).all()
     )
