@@ -7,7 +7,7 @@ notices an import made by another process (the CLI, another API worker) on its n
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,8 @@ from outage_notify.db import meta
 from outage_notify.db.models import Customer
 from outage_notify.matching.spatial import CustomerIndex
 from outage_notify.matching.territory import cell_counts
+
+FETCH_BATCH = 50_000
 
 
 class CustomerIndexCache:
@@ -73,21 +75,45 @@ def load_points(session: Session) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_index(session: Session) -> CustomerIndex:
-    """Reads every customer's point straight off the driver's cursor: building a Row object
-    for each of millions of customers would cost more than the index itself."""
+    """Reads every customer's point straight off the driver's cursor, a batch at a time into
+    arrays: building a Row object for each of millions of customers, or holding them all at
+    once, would cost more than the index itself."""
     query = select(Customer.id, Customer.lon, Customer.lat, Customer.feeder, Customer.transformer)
-    rows = _fetch_all(session, query)
-    if not rows:
-        empty = np.empty(0)
-        return CustomerIndex(pks=empty, lon=empty, lat=empty, feeders=[], transformers=[])
-    pks, lon, lat, feeders, transformers = zip(*rows, strict=True)
+    pks: list[np.ndarray] = []
+    lon: list[np.ndarray] = []
+    lat: list[np.ndarray] = []
+    feeders: list[str | None] = []
+    transformers: list[str | None] = []
+    for rows in _fetch_batches(session, query):
+        ids, xs, ys, fs, ts = zip(*rows, strict=True)
+        pks.append(np.fromiter(ids, dtype=np.int64, count=len(rows)))
+        lon.append(np.fromiter(xs, dtype=np.float64, count=len(rows)))
+        lat.append(np.fromiter(ys, dtype=np.float64, count=len(rows)))
+        feeders.extend(fs)
+        transformers.extend(ts)
     return CustomerIndex(
-        pks=np.fromiter(pks, dtype=np.int64, count=len(rows)),
-        lon=np.fromiter(lon, dtype=np.float64, count=len(rows)),
-        lat=np.fromiter(lat, dtype=np.float64, count=len(rows)),
-        feeders=list(feeders),
-        transformers=list(transformers),
+        pks=_joined(pks, np.int64),
+        lon=_joined(lon, np.float64),
+        lat=_joined(lat, np.float64),
+        feeders=feeders,
+        transformers=transformers,
     )
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def _fetch_batches(session: Session, query: CompilerElement) -> Iterator[Sequence[Any]]:
+    size = FETCH_BATCH
+    compiled = query.compile(session.get_bind())
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        while rows := cursor.fetchmany(size):
+            yield rows
+    finally:
+        cursor.close()
 
 
 def _fetch_all(session: Session, query: CompilerElement) -> Sequence[Any]:

@@ -379,3 +379,29 @@ def test_pieces_cut_a_big_area_into_small_ones_covering_it_once(name: str) -> No
 def test_a_small_area_is_its_own_piece() -> None:
     area = shapely.box(0, 0, 1, 1)
     assert pieces(area) == [area]
+
+
+def test_the_index_read_in_batches_is_the_index_read_at_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from bench import data
+    from outage_notify.db.engine import make_engine
+    from outage_notify.matching import index_cache
+
+    town = data.build(500)
+    if database_url.startswith("sqlite"):
+        data.write_sqlite(database_url, town)
+    else:
+        data.write_postgres(database_url, town)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        whole = index_cache.load_index(session)
+        monkeypatch.setattr(index_cache, "FETCH_BATCH", 7)
+        batched = index_cache.load_index(session)
+    engine.dispose()
+    assert np.array_equal(whole.pks, batched.pks) and len(whole) == 500
+    assert np.array_equal(whole.lon, batched.lon) and np.array_equal(whole.lat, batched.lat)
+    feeder = town.feeders[3]
+    assert whole.on_grid([feeder], []).tolist() == batched.on_grid([feeder], []).tolist()
