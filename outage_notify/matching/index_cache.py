@@ -41,15 +41,21 @@ class CustomerIndexCache:
     def cell_counts(self, session: Session) -> np.ndarray:
         """Customers per territory cell (matching/territory.py) at the database's revision:
         kept from this process's own last change, or counted from its index when that is
-        current, or from the points alone read from the database (a reload of the index
-        would cost seconds for millions of customers)."""
+        current, or from the points alone (a reload of the index would cost seconds for
+        millions of customers); on PostgreSQL, counted by the database."""
         revision = meta.customers_revision(session)
         with self._lock:
             if self._cells is not None and self._cells[0] == revision:
                 return self._cells[1]
             index = self._index if self._revision == revision else None
-        points = (index.lon, index.lat) if index is not None else load_points(session)
-        counts = cell_counts(*points)
+        if index is not None:
+            counts = cell_counts(index.lon, index.lat)
+        elif session.get_bind().dialect.name == "postgresql":
+            from outage_notify.matching import postgis  # GeoAlchemy2 only where it is used
+
+            counts = postgis.cell_counts(session)  # counted by the database, not read out
+        else:
+            counts = cell_counts(*load_points(session))
         self.remember_cells(session, counts)
         return counts
 

@@ -241,3 +241,19 @@ def test_a_batch_of_swapped_rows_too_big_to_be_stray_is_still_reported(
     warned = {w["customer_id"] for w in answer["warnings"]}
     assert warned == {f"S-{i}" for i in range(30)}
     assert all("are lat and lon swapped?" in w["warning"] for w in answer["warnings"])
+
+
+@pytest.mark.postgresql_only(reason="PostgreSQL counts the territory's cells itself")
+def test_on_postgresql_an_import_counts_cells_in_the_database_not_from_every_point(
+    client: TestClient, keys: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outage_notify.matching import index_cache
+
+    def refuse(_: object) -> None:
+        raise AssertionError("every customer's point was read into the process")
+
+    monkeypatch.setattr(index_cache, "load_points", refuse)
+    post_customers(client, keys, big_town())
+    lone = {**customer(0, 0), "customer_id": "WALK-9", "lat": 24.95, "lon": 60.17}
+    answer = post_customers(client, keys, [lone])
+    assert [w["customer_id"] for w in answer["warnings"]] == ["WALK-9"]
