@@ -145,6 +145,16 @@ def release(session: Session, *, incident_id: str, worker: str) -> None:
     )
 
 
+def defer(session: Session, *, incident_id: str, worker: str, error: str, until: datetime) -> None:
+    """A step failed: keep why, and let nobody take the job again before `until` (it goes to
+    the back of the queue), if this worker still holds it."""
+    session.execute(
+        update(PlanningJob)
+        .where(PlanningJob.incident_id == incident_id, PlanningJob.lease_owner == worker)
+        .values(lease_owner=None, lease_expires_at=until, updated_at=until, last_error=error[:2000])
+    )
+
+
 @dataclass(frozen=True)
 class JobContext:
     planner: Planner
@@ -171,7 +181,7 @@ def advance(
         return Progress(Step.MATCHED)
     ties = _next_ties(session, job, context.chunk_size)
     if not ties:
-        job.state, job.done_at = DONE, now
+        job.state, job.done_at, job.last_error = DONE, now, None
         job.lease_owner, job.lease_expires_at = None, None
         return Progress(Step.DONE)
     written = _plan_ties(session, job, incident, ties, context, now)

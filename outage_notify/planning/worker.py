@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # A job is given back after this long so that one storm-sized incident does not keep every
 # other incident waiting: the next claim takes the oldest pending job.
 TURN_SECONDS = 2.0
+# A job whose step failed is left alone this long (its error kept on the job), so one bad
+# incident never holds the others up.
+RETRY_AFTER = timedelta(seconds=30)
 
 
 class PlanningWorker:
@@ -100,22 +103,37 @@ class PlanningWorker:
             return 0
         steps, ends = 0, time.monotonic() + turn_seconds
         try:
-            while not self._stop.is_set():
-                self._before_step()
-                with transaction(self._sessions) as session:
-                    progress = jobs.advance(
-                        session,
-                        incident_id=incident_id,
-                        worker=self.worker_id,
-                        context=self._context,
-                        now=self._now(),
-                    )
-                steps += 1
-                if progress.messages:
-                    self._on_planned()
-                if progress.step in (Step.DONE, Step.LOST) or time.monotonic() > ends:
-                    break
-        finally:
+            steps = self._advance(incident_id, ends)
+        except Exception as exc:  # a job that fails waits, and every other incident goes on
+            log.exception("planning incident %s failed; it waits and is tried again", incident_id)
             with transaction(self._sessions) as session:
-                jobs.release(session, incident_id=incident_id, worker=self.worker_id)
+                jobs.defer(
+                    session,
+                    incident_id=incident_id,
+                    worker=self.worker_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                    until=self._now() + RETRY_AFTER,
+                )
+            return 1
+        with transaction(self._sessions) as session:
+            jobs.release(session, incident_id=incident_id, worker=self.worker_id)
+        return steps
+
+    def _advance(self, incident_id: str, ends: float) -> int:
+        steps = 0
+        while not self._stop.is_set():
+            self._before_step()
+            with transaction(self._sessions) as session:
+                progress = jobs.advance(
+                    session,
+                    incident_id=incident_id,
+                    worker=self.worker_id,
+                    context=self._context,
+                    now=self._now(),
+                )
+            steps += 1
+            if progress.messages:
+                self._on_planned()
+            if progress.step in (Step.DONE, Step.LOST) or time.monotonic() > ends:
+                break
         return steps

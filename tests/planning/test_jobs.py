@@ -284,3 +284,34 @@ def test_the_customer_index_is_reloaded_outside_write_transactions(
         _load(runtime)
         runtime.planner.drain()
     assert binds and all(bind is runtime.read_engine for bind in binds)
+
+
+def test_an_incident_whose_planning_fails_waits_and_holds_no_other_up(
+    make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = make_runtime()
+    broken = upsert_incident(
+        runtime, {"external_id": "J-11", "area": cells(0, 0, 1, 1)}, now=NOW, plan=False
+    ).incident
+    fine = upsert_incident(
+        runtime, {"external_id": "J-12", "area": cells(5, 0, 6, 1)}, now=NOW, plan=False
+    ).incident
+    matcher = runtime.planner._context.matcher
+    real = matcher.move_ties
+
+    def fail_for_one(session: Any, **kw: Any) -> Any:
+        if kw["incident_id"] == broken.id:
+            raise RuntimeError("the area cannot be read")
+        return real(session, **kw)
+
+    monkeypatch.setattr(matcher, "move_ties", fail_for_one)
+    runtime.planner.drain()
+    assert _job(runtime, fine.id).state == "done"
+    stuck = _job(runtime, broken.id)
+    assert stuck.state == "pending" and "the area cannot be read" in (stuck.last_error or "")
+    assert runtime.planner.drain() == 0  # left alone for a while, not retried in a loop
+    monkeypatch.setattr(matcher, "move_ties", real)
+    runtime.clock.advance(timedelta(seconds=31))  # type: ignore[attr-defined]
+    runtime.planner.drain()
+    done = _job(runtime, broken.id)
+    assert done.state == "done" and done.last_error is None
