@@ -105,6 +105,11 @@ class Runtime:
             worker_id=dispatcher.worker_id,
             on_planned=dispatcher.wake,
             before_step=warm_index,
+            # SQLite has one write lock, and a thread that releases a lock usually takes it
+            # again before a waiting one wakes: a breath between chunks lets the dispatcher
+            # send the first messages while a storm is still being planned (the engine
+            # bench saw 223 of 100,000 customers' SMS sent during 35 s of planning without).
+            pause_between_steps=0.005 if settings.is_sqlite else 0.0,
         )
         return cls(
             settings=settings,

@@ -41,6 +41,7 @@ class PlanningWorker:
         on_planned: Callable[[], None] = lambda: None,
         before_step: Callable[[], None] = lambda: None,
         idle_seconds: float = 1.0,
+        pause_between_steps: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._context = context
@@ -48,6 +49,7 @@ class PlanningWorker:
         self.worker_id = worker_id
         self._on_planned = on_planned
         self._before_step = before_step
+        self._pause = pause_between_steps
         self._idle = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -136,4 +138,6 @@ class PlanningWorker:
                 self._on_planned()
             if progress.step in (Step.DONE, Step.LOST) or time.monotonic() > ends:
                 break
+            if self._pause:
+                self._stop.wait(self._pause)
         return steps

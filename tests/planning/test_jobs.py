@@ -3,6 +3,7 @@ idempotently, and revisions that land while one is planning coalesce."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ from outage_notify.db.models import (
     PlanningJob,
 )
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.matching.geometry import DEFAULT_MAX_VERTICES
 from outage_notify.planning import jobs
 from outage_notify.runtime import Runtime
 from tests.engine import patch_incident, upsert_incident
@@ -315,3 +318,37 @@ def test_an_incident_whose_planning_fails_waits_and_holds_no_other_up(
     runtime.planner.drain()
     done = _job(runtime, broken.id)
     assert done.state == "done" and done.last_error is None
+
+
+def test_the_first_messages_leave_while_later_chunks_are_still_being_planned(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """With the planner and the dispatcher running as threads, as in `serve`: some messages
+    are sent before the last chunk is planned."""
+    runtime = Runtime.build(make_settings(planning_chunk=5, dispatcher_enabled=True))
+    try:
+        parsed = parse_json_list(town(channels="sms"), CustomerRules())
+        with runtime.transaction() as session:
+            upsert_customers(session, records=[r for _, r in parsed.records], now=NOW)
+        runtime.start_workers()
+        record = incident_from_body(
+            {"external_id": "J-13", "area": EVERYONE}, max_vertices=DEFAULT_MAX_VERTICES
+        )
+        with runtime.transaction() as session:  # as the API does, at the real time
+            incident = runtime.incidents.upsert(
+                session, source="operator", record=record, actor="test", now=runtime.clock.now()
+            ).incident
+        runtime.after_commit()
+        deadline = time.monotonic() + 60
+        while _job(runtime, incident.id).state != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job = _job(runtime, incident.id)
+        with runtime.reading() as session:
+            first_sent = session.scalar(
+                select(func.min(Notification.sent_at)).where(Notification.channel == "sms")
+            )
+        assert job.state == "done" and job.chunks == 10
+        assert first_sent is not None and job.done_at is not None
+        assert first_sent < job.done_at
+    finally:
+        runtime.close()
