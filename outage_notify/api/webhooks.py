@@ -23,7 +23,9 @@ from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
-NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")  # fits a 64-bit integer
+NOTIFICATION_ID = re.compile(r"[0-9]{1,10}")
+# Notification ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger value.
+MAX_NOTIFICATION_ID = 2**31 - 1
 
 
 async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
@@ -116,6 +118,6 @@ def _notification_id(ref: str | None) -> int | None:
     """Our StatusCallback's ?n=: absent on callbacks of messages sent before it existed."""
     if ref is None:
         return None
-    if not NOTIFICATION_ID.fullmatch(ref):
+    if not NOTIFICATION_ID.fullmatch(ref) or int(ref) > MAX_NOTIFICATION_ID:
         raise ApiError(422, "n must be a notification id (digits)")
     return int(ref)

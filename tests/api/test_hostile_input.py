@@ -262,7 +262,7 @@ def test_an_unknown_status_filter_is_422(town_client: TestClient, keys: dict) ->
     )
 
 
-@pytest.mark.parametrize("ref", [HUGE, "1e5", "²", "-1", "", "12a"])
+@pytest.mark.parametrize("ref", [HUGE, str(2**31), str(2**63 - 1), "1e5", "²", "-1", "", "12a"])
 def test_a_status_callback_naming_no_possible_notification_is_422(
     make_settings: Any, ref: str
 ) -> None:
