@@ -3,7 +3,7 @@ the customer index, the services, the channels and (when enabled) the dispatcher
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,6 +45,7 @@ class Runtime:
     channels: dict[str, Channel]
     dispatcher: Dispatcher
     planner: PlanningWorker
+    warm_index: Callable[[], None]  # the matcher brought up to date in a read transaction
     secret: SecretKey = field(repr=False)
     hasher: ContactHasher = field(repr=False)
     # The clock: where "now" comes from, and the sweeps (started by serve and worker).
@@ -90,6 +91,8 @@ class Runtime:
         read_sessions = make_session_factory(read_engine)
 
         def warm_index() -> None:
+            """Brings the matcher up to date outside any write transaction (requests and
+            planning steps call it first)."""
             with reading(read_sessions) as session:
                 matcher.warm(session)
 
@@ -123,6 +126,7 @@ class Runtime:
             channels=channels,
             dispatcher=dispatcher,
             planner=planning,
+            warm_index=warm_index,
             secret=database.secret,
             hasher=hasher,
             clock=clock,
@@ -138,11 +142,6 @@ class Runtime:
         """For requests that only read: on SQLite they do not wait for the write lock."""
         with reading(self.read_sessions) as session:
             yield session
-
-    def warm_index(self) -> None:
-        """Brings this process's customer index up to date outside any write transaction."""
-        with self.reading() as session:
-            self.incidents.matcher.warm(session)
 
     def after_commit(self) -> None:
         """A planning job or new messages may be waiting: the workers should look now."""

@@ -64,9 +64,10 @@ class IncidentService:
     ) -> IncidentOutcome:
         """Create the incident, or record what changed since its last state (idempotent)."""
         created = False
+        area = shape(record.area) if record.area else None
         incident = _find(session, source=source, external_id=record.external_id)
         if incident is None:
-            self._check_new(session, record, now)
+            self._check_new(session, record, area, now)
             incident = _insert_new(session, source=source, record=record, now=now)
             created = incident is not None
             incident = incident or _find(session, source=source, external_id=record.external_id)
@@ -74,11 +75,10 @@ class IncidentService:
         if incident.kind != record.kind:
             raise IncidentError(f"kind cannot change (incident is {incident.kind})")
         previous = None if created else value_of(incident)
-        new = record
         if previous is not None:
-            self._check_change(session, incident, previous, new, record, now)
-        count = 0 if new.terminal else self._count(session, record)
-        changes = detect(previous, new)
+            self._check_change(session, incident, previous, record, area, now)
+        count = 0 if record.terminal else self._count(session, record, area)
+        changes = detect(previous, record)
         if not changes and count != incident.affected_count:
             changes = [Change.CUSTOMERS_CHANGED]  # same extent, customer data moved under it
         if not changes:
@@ -90,24 +90,26 @@ class IncidentService:
         request_planning(session, incident=incident, now=now)
         return IncidentOutcome(incident=incident, created=created, changes=changes)
 
-    def _check_new(self, session: Session, record: IncidentValue, now: datetime) -> None:
+    def _check_new(
+        self, session: Session, record: IncidentValue, area: BaseGeometry | None, now: datetime
+    ) -> None:
         _check_etr_ahead(record, None, now)
-        if record.area:
-            self._check_territory(session, shape(record.area))
+        if area is not None:
+            self._check_territory(session, area)
 
     def _check_change(
         self,
         session: Session,
         incident: Incident,
         previous: IncidentValue,
-        new: IncidentValue,
         record: IncidentValue,
+        area: BaseGeometry | None,
         now: datetime,
     ) -> None:
         if previous.terminal:
             # Closed is closed: the same state again is an idempotent no-op; anything else
             # (a new ETR, area, cause…) is refused rather than silently ignored.
-            if not detect(previous, new):
+            if not detect(previous, record):
                 return
             raise IncidentClosed(
                 f"incident is {previous.status} and can no longer change; "
@@ -116,11 +118,10 @@ class IncidentService:
         _check_etr_ahead(record, incident, now)
         # An area accepted once stays accepted: closing an incident must never be refused
         # because the customer data (and so the territory) moved since.
-        if record.area and previous.area != new.area:
-            self._check_territory(session, shape(record.area))
+        if area is not None and previous.area != record.area:
+            self._check_territory(session, area)
 
-    def _count(self, session: Session, record: IncidentValue) -> int:
-        area = shape(record.area) if record.area else None
+    def _count(self, session: Session, record: IncidentValue, area: BaseGeometry | None) -> int:
         return self.matcher.count(session, area, record.feeders, record.transformers)
 
     def patch(

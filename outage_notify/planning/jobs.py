@@ -71,7 +71,6 @@ class Step(StrEnum):
 @dataclass(frozen=True)
 class Progress:
     step: Step
-    customers: int = 0
     messages: int = 0
 
 
@@ -187,7 +186,7 @@ def advance(
     written = _plan_ties(session, job, incident, ties, context, now)
     job.cursor = ties[-1].customer_pk
     job.chunks += 1
-    return Progress(Step.PLANNED, customers=len(ties), messages=written)
+    return Progress(Step.PLANNED, messages=written)
 
 
 def _match(
@@ -253,7 +252,7 @@ def _plan_ties(
     now: datetime,
 ) -> int:
     audience = [Audience(customer_pk=t.customer_pk, state=_state_of(t)) for t in ties]
-    summary = context.planner.plan_incident(session, incident=incident, audience=audience, now=now)
+    written = context.planner.plan_incident(session, incident=incident, audience=audience, now=now)
     _log_touches(session, incident, ties)
     for affected in (True, False):
         chosen = [t.customer_pk for t in ties if bool(t.affected) is affected]
@@ -267,7 +266,7 @@ def _plan_ties(
                 .values(planned_version=job.version, planned_affected=affected)
                 .execution_options(synchronize_session=False)
             )
-    return sum(summary.by_status.values())
+    return written
 
 
 def _state_of(tie: Any) -> CustomerState:

@@ -7,9 +7,8 @@ a message that was already planned is never planned twice, whoever retries what.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,18 +61,6 @@ class Audience:
     state: CustomerState
 
 
-@dataclass
-class PlanSummary:
-    by_kind: Counter[str] = field(default_factory=Counter)
-    by_status: Counter[str] = field(default_factory=Counter)
-    customers: int = 0
-
-    def add(self, other: PlanSummary) -> None:
-        self.by_kind.update(other.by_kind)
-        self.by_status.update(other.by_status)
-        self.customers += other.customers
-
-
 @dataclass(frozen=True)
 class Planner:
     renderer: MessageRenderer
@@ -87,8 +74,9 @@ class Planner:
         incident: Incident,
         audience: Sequence[Audience],
         now: datetime,
-    ) -> PlanSummary:
-        """Decides and writes every message this incident change calls for."""
+    ) -> int:
+        """Decides and writes every message this incident change calls for; returns how many
+        messages were written."""
         value = value_of(incident)
         threshold = timedelta(minutes=self.settings.etr_change_minutes)
         decisions = [
@@ -96,11 +84,10 @@ class Planner:
             for member in audience
             if (kind := decide(value, member.state, etr_threshold=threshold, now=now)) is not None
         ]
-        summary = PlanSummary()
-        for start in range(0, len(decisions), CHUNK):
-            chunk = decisions[start : start + CHUNK]
-            summary.add(self._plan_chunk(session, incident, value, chunk, now))
-        return summary
+        return sum(
+            self._plan_chunk(session, incident, value, decisions[start : start + CHUNK], now)
+            for start in range(0, len(decisions), CHUNK)
+        )
 
     def _plan_chunk(
         self,
@@ -109,7 +96,7 @@ class Planner:
         value: IncidentValue,
         decisions: list[tuple[Audience, MessageKind]],
         now: datetime,
-    ) -> PlanSummary:
+    ) -> int:
         pks = [member.customer_pk for member, _ in decisions]
         customers = _load_customers(session, pks)
         prefs = _preferences(session, self.hasher, customers)
@@ -130,11 +117,7 @@ class Planner:
             )
         written = write_notifications(session, rows, now=now)
         _record_told(session, incident, value, decisions)
-        summary = PlanSummary(customers=len(decisions))
-        for row in written:
-            summary.by_kind[row["kind"]] += 1
-            summary.by_status[row["status"]] += 1
-        return summary
+        return len(written)
 
     def _notification_row(
         self,

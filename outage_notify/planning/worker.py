@@ -103,9 +103,8 @@ class PlanningWorker:
             )
         if incident_id is None:
             return 0
-        steps, ends = 0, time.monotonic() + turn_seconds
         try:
-            steps = self._advance(incident_id, ends)
+            steps = self._advance(incident_id, time.monotonic() + turn_seconds)
         except Exception as exc:  # a job that fails waits, and every other incident goes on
             log.exception("planning incident %s failed; it waits and is tried again", incident_id)
             with transaction(self._sessions) as session:
