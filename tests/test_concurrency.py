@@ -10,12 +10,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
-from outage_notify.db.models import Incident, Notification, OutboxItem, TimelineEvent
+from outage_notify.db.models import (
+    Customer,
+    Incident,
+    IncidentCustomer,
+    Notification,
+    OutboxItem,
+    PlanningJob,
+    TimelineEvent,
+)
 from outage_notify.incidents import service as incidents
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
@@ -153,3 +161,40 @@ def test_a_message_superseded_while_being_marked_in_flight_is_sent_or_suppressed
         assert "suppressed" not in statuses
     finally:
         runtime.close()
+
+
+def test_an_operator_change_never_deadlocks_with_the_planner_tying_customers(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The change locks the incident and then its planning job; the planner holds the job and
+    ties customers to the incident, whose foreign key check takes a key-share lock on it. A
+    lock on the incident that conflicts with key-share made the two wait on each other
+    (PostgreSQL: deadlock detected, the operator saw a 500)."""
+    runtime = Runtime.build(make_settings(), clock=ManualClock(NOW))
+    try:
+        _load(runtime, [customer(0, 0), customer(5, 5)])
+        made = upsert_incident(runtime, {"external_id": "D-1", "area": cells(0, 0, 1, 1)}, now=NOW)
+        operator = runtime.sessions()
+        operator.begin()
+        found = incidents._find(operator, source=made.incident.source, external_id="D-1")
+        assert found is not None
+        planner = runtime.sessions()
+        planner.begin()
+        planner.execute(text("SET LOCAL lock_timeout = '3s'"))
+        planner.get(PlanningJob, found.id, with_for_update=True)
+        planner.add(
+            IncidentCustomer(
+                incident_id=found.id, customer_pk=_pk_of(planner, "C-5-5"), affected=True, since=NOW
+            )
+        )
+        planner.flush()  # must not wait for the operator's lock on the incident
+        planner.rollback()
+        operator.rollback()
+        planner.close()
+        operator.close()
+    finally:
+        runtime.close()
+
+
+def _pk_of(session: Any, customer_id: str) -> int:
+    return int(session.scalar(select(Customer.id).where(Customer.customer_id == customer_id)))

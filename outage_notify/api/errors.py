@@ -12,10 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outage_notify.db.transient import is_transient
 from outage_notify.logs import redacted_target
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # writer never does): the loser is told to try again, which then finds the record.
         log.warning("conflicting concurrent write on %s", redacted_target(request.scope))
         return error_response(409, "a concurrent request changed the same record; retry")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, IntegrityError):
+            return await _conflict(request, exc)
+        if is_transient(exc):
+            # Nothing was written (the transaction rolled back): the caller may simply retry.
+            log.warning("transient database conflict on %s", redacted_target(request.scope))
+            busy = error_response(503, "the database was busy with a conflicting change; retry")
+            busy.headers["Retry-After"] = "1"
+            return busy
+        return await _defect(request, exc)
 
     @app.exception_handler(Exception)
     async def _defect(request: Request, exc: Exception) -> JSONResponse:

@@ -241,10 +241,13 @@ def get_incident(session: Session, *, incident_id: str) -> Incident:
 
 
 def _find(session: Session, *, source: str, external_id: str) -> Incident | None:
+    # FOR NO KEY UPDATE, not FOR UPDATE: the planner ties customers and writes messages under
+    # the incident's foreign key (a key-share lock on it) while holding the planning job this
+    # change wants next; a full row lock would make the two wait on each other.
     return session.scalar(
         select(Incident)
         .where(Incident.source == source, Incident.external_id == external_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify.db.engine import transaction
+from outage_notify.db.transient import is_transient
 from outage_notify.planning import jobs
 from outage_notify.planning.jobs import JobContext, Step
 
@@ -28,6 +29,9 @@ TURN_SECONDS = 2.0
 # A job whose step failed is left alone this long (its error kept on the job), so one bad
 # incident never holds the others up.
 RETRY_AFTER = timedelta(seconds=30)
+# A step that lost a race with another transaction (deadlock, lock timeout) is tried again
+# almost at once: nothing is wrong with the incident.
+RETRY_AFTER_RACE = timedelta(seconds=1)
 
 
 class PlanningWorker:
@@ -106,19 +110,27 @@ class PlanningWorker:
         try:
             steps = self._advance(incident_id, time.monotonic() + turn_seconds)
         except Exception as exc:  # a job that fails waits, and every other incident goes on
-            log.exception("planning incident %s failed; it waits and is tried again", incident_id)
-            with transaction(self._sessions) as session:
-                jobs.defer(
-                    session,
-                    incident_id=incident_id,
-                    worker=self.worker_id,
-                    error=f"{type(exc).__name__}: {exc}",
-                    until=self._now() + RETRY_AFTER,
-                )
+            self._defer(incident_id, exc)
             return 1
         with transaction(self._sessions) as session:
             jobs.release(session, incident_id=incident_id, worker=self.worker_id)
         return steps
+
+    def _defer(self, incident_id: str, exc: Exception) -> None:
+        if is_transient(exc):
+            log.warning("planning incident %s lost a race; trying again: %s", incident_id, exc)
+            wait = RETRY_AFTER_RACE
+        else:
+            log.exception("planning incident %s failed; it waits and is tried again", incident_id)
+            wait = RETRY_AFTER
+        with transaction(self._sessions) as session:
+            jobs.defer(
+                session,
+                incident_id=incident_id,
+                worker=self.worker_id,
+                error=f"{type(exc).__name__}: {exc}",
+                until=self._now() + wait,
+            )
 
     def _advance(self, incident_id: str, ends: float) -> int:
         steps = 0

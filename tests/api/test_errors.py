@@ -350,3 +350,25 @@ def test_a_closed_incident_refuses_any_change_rather_than_ignoring_it(
     )
     assert same.status_code == 200 and same.json()["changes"] == []
     assert counts(runtime) == before
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_lost_race_with_another_transaction_is_503_retry_not_500(
+    town_client: TestClient, runtime: Runtime, keys: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def deadlocked(*_: Any, **__: Any) -> Any:
+        raise OperationalError("SELECT … FOR UPDATE", {}, _Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(type(runtime.incidents), "upsert", deadlocked)
+    answer = town_client.post(
+        "/api/v1/incidents",
+        json={"external_id": "R-1", "area": cells(0, 0, 1, 1)},
+        headers=keys["operator"],
+    )
+    assert_error(answer, 503, "retry")
+    assert answer.headers["Retry-After"] == "1"

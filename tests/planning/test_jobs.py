@@ -320,6 +320,38 @@ def test_an_incident_whose_planning_fails_waits_and_holds_no_other_up(
     assert done.state == "done" and done.last_error is None
 
 
+def test_a_step_that_lost_a_race_is_tried_again_within_seconds(
+    make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock or a lock timeout says nothing about the incident: it is tried again after
+    a second, not left for the half minute a real failure waits."""
+    from sqlalchemy.exc import OperationalError
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    runtime = make_runtime()
+    made = upsert_incident(
+        runtime, {"external_id": "J-14", "area": cells(0, 0, 1, 1)}, now=NOW, plan=False
+    ).incident
+    matcher = runtime.planner._context.matcher
+    real = matcher.move_ties
+    raised: list[int] = []
+
+    def deadlock_once(session: Any, **kw: Any) -> Any:
+        if not raised:
+            raised.append(1)
+            raise OperationalError("UPDATE …", {}, Deadlock("deadlock detected"))
+        return real(session, **kw)
+
+    monkeypatch.setattr(matcher, "move_ties", deadlock_once)
+    runtime.planner.drain()
+    assert _job(runtime, made.id).state == "pending"
+    runtime.clock.advance(timedelta(seconds=2))  # type: ignore[attr-defined]
+    runtime.planner.drain()
+    assert _job(runtime, made.id).state == "done"
+
+
 def test_the_first_messages_leave_while_later_chunks_are_still_being_planned(
     make_settings: Callable[..., Settings],
 ) -> None:
