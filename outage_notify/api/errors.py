@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outage_notify.db.bulk import BulkWriteError
 from outage_notify.db.transient import is_transient
 from outage_notify.logs import redacted_target
 
@@ -155,12 +156,16 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("conflicting concurrent write on %s", redacted_target(request.scope))
         return error_response(409, "a concurrent request changed the same record; retry")
 
+    # Handlers of these classes run inside the app (a handler of Exception runs in the outermost
+    # middleware, which re-raises after answering).
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    @app.exception_handler(BulkWriteError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, IntegrityError):
             return await _conflict(request, exc)
         if is_transient(exc):
-            # Nothing was written (the transaction rolled back): the caller may simply retry.
+            # Lost a race with another transaction (which rolled this one back, so nothing
+            # was written): not a defect, and the caller may simply retry.
             log.warning("transient database conflict on %s", redacted_target(request.scope))
             busy = error_response(503, "the database was busy with a conflicting change; retry")
             busy.headers["Retry-After"] = "1"

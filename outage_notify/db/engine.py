@@ -48,13 +48,18 @@ def _without_values(context: Any) -> None:
     diagnostics stay on the driver's exception (`diag`) for code that asks."""
     error, wrapped = context.original_exception, context.sqlalchemy_exception
     full = str(error)
-    diag = getattr(error, "diag", None)
-    primary = getattr(diag, "message_primary", None) or full.split("\n", 1)[0]
-    redacted = _QUOTED_VALUE.sub(': "…"', primary)
+    redacted = redacted_message(error)
     error.args = (redacted,)
     # SQLAlchemy's wrapper has already copied the driver's message into its own.
     if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
         wrapped.args = (wrapped.args[0].replace(full, redacted), *wrapped.args[1:])
+
+
+def redacted_message(error: BaseException) -> str:
+    """The driver's primary message with any value it quotes cut out."""
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(error).split("\n", 1)[0]
+    return _QUOTED_VALUE.sub(': "…"', primary)
 
 
 def _sqlite_engine(url: str, *, writer: bool, busy_seconds: float, **kwargs: Any) -> Engine:

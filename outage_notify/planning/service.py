@@ -19,6 +19,7 @@ from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.optouts import blocked, contacts_of
 from outage_notify.db.among import among
+from outage_notify.db.bulk import insert_rows
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import (
     Customer,
@@ -47,6 +48,7 @@ from outage_notify.timeline import service as timeline
 
 CHUNK = 1000
 OUTBOX = OutboxItem.metadata.tables[OutboxItem.__tablename__]
+NOTIFICATIONS = Notification.metadata.tables[Notification.__tablename__]
 # Claimed first: news of a live outage.
 URGENT = frozenset(
     {MessageKind.OUTAGE, MessageKind.RESTORED, MessageKind.ETR_UPDATE, MessageKind.CANCELLED}
@@ -115,7 +117,8 @@ class Planner:
                 )
                 for intent in intents
             )
-        written = write_notifications(session, rows, now=now)
+        # A planning step holds its job's row lock: nobody else writes this incident's keys.
+        written = write_notifications(session, rows, now=now, sole_writer=True)
         _record_told(session, incident, value, decisions)
         return len(written)
 
@@ -214,17 +217,23 @@ NOTIFICATION_COLUMNS = frozenset(c.name for c in Notification.__table__.columns)
 
 
 def write_notifications(
-    session: Session, rows: list[dict[str, Any]], *, now: datetime
+    session: Session, rows: list[dict[str, Any]], *, now: datetime, sole_writer: bool = False
 ) -> list[dict[str, Any]]:
     """Inserts notifications whose dedup key is new; queues them and logs them on the
-    timeline. Returns the rows that were written (a known dedup key writes nothing)."""
+    timeline. Returns the rows that were written (a known dedup key writes nothing).
+
+    sole_writer: no other transaction can be writing these dedup keys now (a planning step,
+    which holds its job's row lock), so on PostgreSQL the keys already present are looked up
+    and the rest streamed in by COPY, which has no ON CONFLICT."""
     if not rows:
         return []
     values = [{k: v for k, v in row.items() if k in NOTIFICATION_COLUMNS} for row in rows]
-    if session.get_bind().dialect.name == "postgresql":
-        ids = _insert_numbered(session, values)
-    else:
+    if session.get_bind().dialect.name != "postgresql":
         ids = _insert_returning(session, values)
+    elif sole_writer:
+        ids = _copy_new(session, values)
+    else:
+        ids = _insert_numbered(session, values)
     written = [{**row, "id": ids[row["dedup_key"]]} for row in rows if row["dedup_key"] in ids]
     _queue(session, written, now)
     timeline.log_events(session, (_message_event(row) for row in written))
@@ -244,11 +253,6 @@ def _insert_returning(session: Session, values: list[dict[str, Any]]) -> dict[st
         for nid, key in session.execute(statement, values[start : start + CHUNK]):
             ids[key] = nid
     return ids
-
-
-NEXT_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, :n)"
-)
 
 
 NEXT_IDS = text(
@@ -278,6 +282,26 @@ def _insert_numbered(session: Session, values: list[dict[str, Any]]) -> dict[str
     return {value["dedup_key"]: value["id"] for value in numbered if value["id"] in kept}
 
 
+def _copy_new(session: Session, values: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL, sole writer of these keys: the rows whose dedup key is not yet taken go in
+    by COPY, with ids drawn from the sequence first."""
+    table = NOTIFICATIONS
+    taken = set(
+        session.scalars(
+            select(table.c.dedup_key).where(
+                among(table.c.dedup_key, [v["dedup_key"] for v in values])
+            )
+        )
+    )
+    fresh = [value for value in values if value["dedup_key"] not in taken]
+    if not fresh:
+        return {}
+    drawn = session.scalars(NEXT_IDS, {"n": len(fresh)}).all()
+    numbered = [{**value, "id": nid} for value, nid in zip(fresh, drawn, strict=True)]
+    insert_rows(session, table, numbered)
+    return {value["dedup_key"]: value["id"] for value in numbered}
+
+
 def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
     outbox = [
         {
@@ -290,7 +314,7 @@ def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
         if row["status"] == "queued"
     ]
     for start in range(0, len(outbox), CHUNK):
-        session.execute(OUTBOX.insert(), outbox[start : start + CHUNK])
+        insert_rows(session, OUTBOX, outbox[start : start + CHUNK])
 
 
 def _message_event(row: dict[str, Any]) -> timeline.Event:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from outage_notify.db.bulk import insert_rows
 from outage_notify.db.models import TimelineEvent
 
 # Event types. Messages carry a channel; everything else has channel None.
@@ -92,5 +93,5 @@ def log_events(session: Session, events: Iterable[Event]) -> int:
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> int:
     # Core, not the ORM's bulk path: these rows never become objects in the session.
-    session.execute(TABLE.insert(), rows)
+    insert_rows(session, TABLE, rows)
     return len(rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from outage_notify.db.bulk import BulkWriteError
 from outage_notify.db.transient import is_transient
 
 
@@ -23,6 +24,8 @@ class _Driver(Exception):
         (OperationalError("s", {}, _Driver("connection refused", "08006")), False),
         (IntegrityError("s", {}, _Driver("duplicate key", "23505")), False),
         (ValueError("deadlock detected"), False),
+        (BulkWriteError("COPY into x failed: deadlock detected", "40P01"), True),
+        (BulkWriteError("COPY into x failed: invalid input syntax", "22P02"), False),
     ],
 )
 def test_only_a_lost_race_is_worth_retrying(error: BaseException, transient: bool) -> None:
