@@ -421,3 +421,35 @@ def to_wgs84_points(x: Any, y: Any, crs_name: str) -> tuple[Any, Any]:
     """Arrays of projected coordinates → (lon, lat) arrays."""
     lon, lat = _transformer(crs_name).transform(x, y)
     return lon, lat
+
+
+# ---- a point's surroundings ----------------------------------------------------------------------
+
+
+def circle_polygon(
+    lon: float, lat: float, radius_m: float, *, segments: int = 32
+) -> dict[str, Any]:
+    """The circle of radius_m metres round (lon, lat) as a GeoJSON Polygon in WGS 84.
+
+    Drawn in a local azimuthal equidistant projection centred on the point (distances from the
+    centre are true there, at any latitude), then taken back to lon/lat. A regular polygon of
+    32 segments covers 99.4 % of the true circle. A circle over the antimeridian or round a pole
+    is refused (AreaError): no service territory has one."""
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise AreaError("a point must be [lon, lat] with lon in -180..180 and lat in -90..90")
+    if not (math.isfinite(radius_m) and radius_m > 0) or segments < 3:
+        raise AreaError("a circle needs a positive radius and at least 3 segments")
+    from pyproj import Proj  # PROJ loads slowly; only point outages need it
+
+    # A Proj object, not a Transformer: built per point, it costs a tenth of a millisecond.
+    local = Proj(f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +datum=WGS84 +units=m +no_defs")
+    angles = np.linspace(0.0, 2 * math.pi, segments, endpoint=False)  # counter-clockwise
+    lons, lats = local(radius_m * np.cos(angles), radius_m * np.sin(angles), inverse=True)
+    # PROJ wraps longitudes into -180..180: a circle over the antimeridian would come back as a
+    # band round the whole globe. Unwrapped round the centre, it is refused instead, as is a
+    # circle round a pole (its longitudes then span the whole turn).
+    lons = lon + (np.asarray(lons) - lon + 180.0) % 360.0 - 180.0
+    if lons.min() < -180 or lons.max() > 180 or lons.max() - lons.min() >= 180:
+        raise AreaError("a circle round this point would cross the antimeridian or a pole")
+    ring = np.column_stack([lons, lats]).tolist()
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
