@@ -182,11 +182,11 @@ def cmd_run_job(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the job whether or not another process holds the clock's lease: it is an
     operator's action, and jobs are idempotent, so it may overlap the scheduler's run."""
     from outage_notify.clock import SYSTEM_CLOCK
-    from outage_notify.scheduler.jobs import JOBS, JobContext, owner_id, run_job
+    from outage_notify.scheduler.jobs import JOBS, JobContext, owner_id, run_job, with_incidents
 
     if args.list:
         for each in JOBS.values():
-            print(f"{each.name}\tevery {each.every}\t{each.doc}")
+            print(f"{each.name}\tevery {each.period(settings)}\t{each.doc}")
         return 0
     job = JOBS.get(args.name or "")
     if job is None:
@@ -195,6 +195,8 @@ def cmd_run_job(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     with _database(settings) as database:
         ctx = JobContext(database.sessions, settings, SYSTEM_CLOCK, owner_id("run-job"))
+        if job.changes_incidents:  # matching (shapely, numpy) only for the jobs that match
+            ctx = with_incidents(ctx, database.engine.dialect.name)
         outcome = run_job(job, ctx)
     print(
         json.dumps(

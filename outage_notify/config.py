@@ -63,10 +63,14 @@ class Settings(BaseSettings):
 
     cap_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     outage_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    poll_seconds: int = Field(60, ge=1)
+    poll_seconds: float = Field(60, gt=0)
+    point_radius_meters: float = Field(300, gt=0, le=50_000)
+    # Per fetch of a feed: the most it may send, and how long the whole fetch may take.
+    feed_max_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    feed_timeout_seconds: float = Field(30, gt=0)
 
     etr_change_minutes: int = Field(30, ge=0)
-    confirm_seconds: int = Field(180, ge=0)
+    confirm_seconds: float = Field(180, ge=0)
     restore_after_polls: int = Field(2, ge=1)
     reassure_hours: float = Field(2, gt=0)
     planned_notice_hours: float = Field(48, ge=0)

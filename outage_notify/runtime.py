@@ -58,6 +58,9 @@ class Runtime:
             read_sessions=self.read_sessions,
             settings=self.settings,
             clock=self.clock,
+            incidents=self.incidents,
+            warm=self.warm_index,
+            wake=self.after_commit,
         )
 
     @classmethod

@@ -58,3 +58,26 @@ def patch_incident(
     if plan:
         runtime.planner.drain()
     return outcome
+
+
+def run_sweep(runtime: Runtime, name: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Runs one scheduled job now (as the scheduler would, at the runtime's clock, or `now`),
+    then lets the planning worker do what it recorded. Returns the job's result."""
+    from outage_notify.scheduler.jobs import JOBS, JobContext, run_job
+
+    if now is not None:
+        at(runtime, now)
+    ctx = JobContext(
+        runtime.sessions,
+        runtime.settings,
+        runtime.clock,
+        "test",
+        incidents=runtime.incidents,
+        warm=runtime.warm_index,
+        wake=runtime.after_commit,
+    )
+    outcome = run_job(JOBS[name], ctx)
+    assert outcome.ok, outcome.error
+    runtime.planner.drain()
+    assert outcome.result is not None
+    return outcome.result

@@ -116,6 +116,10 @@ class IncidentOut(Out):
     created_at: Timestamp
     updated_at: Timestamp
     closed_at: Timestamp | None
+    confirmed_at: Timestamp | None = Field(
+        description="When customers could first be told; null while an outage from a feed "
+        "is younger than CONFIRM_SECONDS (it may be a momentary cut)"
+    )
 
 
 class IncidentOutcomeOut(IncidentOut):

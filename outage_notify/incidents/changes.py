@@ -19,6 +19,8 @@ class Change(StrEnum):
     AREA_SHRANK = "AREA_SHRANK"
     # The extent is the same but the customers under it are not (customer data changed).
     CUSTOMERS_CHANGED = "CUSTOMERS_CHANGED"
+    # An outage from a feed has lasted CONFIRM_SECONDS: its customers may now be told.
+    CONFIRMED = "CONFIRMED"
     RESTORED = "RESTORED"
     CANCELLED = "CANCELLED"
 

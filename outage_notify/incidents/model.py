@@ -74,6 +74,9 @@ class IncidentValue:
     starts_at: datetime | None = None  # planned work
     ends_at: datetime | None = None
     started_at: datetime | None = None  # when the outage began (None: when first reported)
+    # May customers be told? Not yet for an outage from a feed younger than CONFIRM_SECONDS.
+    # State the service keeps, not something a source sends: no part of equality or change.
+    confirmed: bool = field(default=True, compare=False)
 
     @property
     def terminal(self) -> bool:
@@ -136,4 +139,5 @@ def value_of(row: Any) -> IncidentValue:
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         started_at=row.started_at,
+        confirmed=row.confirmed_at is not None,
     )

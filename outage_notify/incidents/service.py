@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,13 @@ from outage_notify.config import Settings
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Incident, IncidentRevision
 from outage_notify.incidents.changes import Change, detect
-from outage_notify.incidents.model import IncidentValue, describe, value_of
+from outage_notify.incidents.model import (
+    TERMINAL_STATUSES,
+    IncidentValue,
+    Status,
+    describe,
+    value_of,
+)
 from outage_notify.ingest.operator_api import apply_patch
 from outage_notify.ingest.records import RecordError
 from outage_notify.ingest.text import has_control
@@ -61,14 +67,19 @@ class IncidentService:
         record: IncidentValue,
         actor: str,
         now: datetime,
+        confirmed: bool = True,
     ) -> IncidentOutcome:
-        """Create the incident, or record what changed since its last state (idempotent)."""
+        """Create the incident, or record what changed since its last state (idempotent).
+        confirmed=False creates it unconfirmed: tied to its customers and shown to operators,
+        but nobody is told until `confirm` (it has no effect on an existing incident)."""
         created = False
         area = shape(record.area) if record.area else None
         incident = _find(session, source=source, external_id=record.external_id)
         if incident is None:
             self._check_new(session, record, area, now)
-            incident = _insert_new(session, source=source, record=record, now=now)
+            incident = _insert_new(
+                session, source=source, record=record, now=now, confirmed=confirmed
+            )
             created = incident is not None
             incident = incident or _find(session, source=source, external_id=record.external_id)
             assert incident is not None  # a racing insert committed it; we now hold its lock
@@ -124,6 +135,36 @@ class IncidentService:
     def _count(self, session: Session, record: IncidentValue, area: BaseGeometry | None) -> int:
         return self.matcher.count(session, area, record.feeders, record.transformers)
 
+    def confirm(self, session: Session, *, incident: Incident, actor: str, now: datetime) -> bool:
+        """Lets the customers of an unconfirmed, still open incident be told (in the caller's
+        transaction, the incident locked by the caller). False if there was nothing to do."""
+        if incident.confirmed_at is not None or incident.status in TERMINAL_STATUSES:
+            return False
+        incident.confirmed_at = now
+        incident.version += 1
+        incident.updated_at = now
+        session.flush()
+        _add_revision(session, incident, [Change.CONFIRMED], actor=actor, now=now)
+        request_planning(session, incident=incident, now=now)
+        return True
+
+    def restore(
+        self,
+        session: Session,
+        *,
+        incident: Incident,
+        actor: str,
+        now: datetime,
+        at: datetime | None = None,
+    ) -> bool:
+        """Power is back (a feed stopped listing the outage): `at` is when, if earlier than
+        now. False if the incident was already closed."""
+        record = replace(value_of(incident), status=Status.RESTORED)
+        outcome = self.upsert(session, source=incident.source, record=record, actor=actor, now=now)
+        if outcome.changes and at is not None:
+            outcome.incident.closed_at = min(at, now)
+        return bool(outcome.changes)
+
     def patch(
         self,
         session: Session,
@@ -174,7 +215,7 @@ class IncidentService:
 
 
 def _insert_new(
-    session: Session, *, source: str, record: IncidentValue, now: datetime
+    session: Session, *, source: str, record: IncidentValue, now: datetime, confirmed: bool
 ) -> Incident | None:
     """Inserts the incident unless a concurrent request just did (one row per source and
     external id, whoever wins): None then, and the caller locks and updates that one."""
@@ -194,6 +235,7 @@ def _insert_new(
             created_at=now,
             updated_at=now,
             started_at=record.started_at or now,
+            confirmed_at=now if confirmed else None,
         )
         .on_conflict_do_nothing(index_elements=["source", "external_id"])
         .returning(Incident.id)

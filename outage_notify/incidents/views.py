@@ -54,4 +54,5 @@ def incident_dict(
         "created_at": iso(incident.created_at),
         "updated_at": iso(incident.updated_at),
         "closed_at": iso(incident.closed_at),
+        "confirmed_at": iso(incident.confirmed_at),
     }

@@ -47,6 +47,7 @@ KNOWN_CHANGES = frozenset(c.value for c in Change)
 REVIEW_ALL = frozenset(
     {
         Change.NEW,
+        Change.CONFIRMED,
         Change.ETR_CHANGED,
         Change.STATUS_CHANGED,
         Change.SCHEDULE_CHANGED,
@@ -299,10 +300,21 @@ def _log_touches(session: Session, incident: Incident, ties: list[Any]) -> None:
                     at=latest_at,
                     type=kind,
                     incident_id=incident.id,
+                    reason=_why_untold(incident, kind),
                     data={"changes": changes, **summary},
                 )
             )
     timeline.log_events(session, events)
+
+
+def _why_untold(incident: Incident, kind: str) -> str | None:
+    """Why the customer of a closed, never confirmed outage heard nothing of it."""
+    if kind != timeline.INCIDENT_CLOSED or incident.confirmed_at is not None:
+        return None
+    return (
+        "nothing was sent: power came back before the outage was confirmed "
+        "(a momentary interruption, shorter than CONFIRM_SECONDS)"
+    )
 
 
 def _seen(tie: Any) -> int:

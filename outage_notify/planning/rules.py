@@ -64,6 +64,8 @@ def decide(
         return _closing_kind(incident, customer, now) if customer.affected_before else None
     planned = incident.kind == IncidentKind.PLANNED
     if not customer.told:
+        if not incident.confirmed:
+            return None  # perhaps a momentary cut: nobody is told before it is confirmed
         return M.PLANNED_NOTICE if planned else M.OUTAGE
     if planned:
         return M.PLANNED_CHANGED if _schedule_moved(incident, customer, etr_threshold) else None

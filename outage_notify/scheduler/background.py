@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from outage_notify.scheduler.jobs import JOBS, Job, JobContext, Outcome, owner_i
 
 if TYPE_CHECKING:
     from outage_notify.config import Settings
+    from outage_notify.incidents.service import IncidentService
 
 log = logging.getLogger(__name__)
 LEASE = "clock"
@@ -37,16 +39,29 @@ class Scheduler:
         clock: Clock,
         read_sessions: sessionmaker[Session] | None = None,
         jobs: dict[str, Job] | None = None,
+        incidents: IncidentService | None = None,
+        warm: Callable[[], None] = lambda: None,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.owner = owner_id("clock")
         self.jobs = JOBS if jobs is None else jobs
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
         self._clock = clock
+        self._settings = settings
         self._ttl = timedelta(seconds=settings.clock_lease_seconds)
         self._renew = settings.clock_renew_seconds
         self._stopping = threading.Event()
-        self._ctx = JobContext(sessions, settings, clock, self.owner, self._stopping.is_set)
+        self._ctx = JobContext(
+            sessions,
+            settings,
+            clock,
+            self.owner,
+            self._stopping.is_set,
+            incidents=incidents,
+            warm=warm,
+            wake=wake,
+        )
         self._held_until: datetime | None = None
         self._aps = BackgroundScheduler(
             timezone=UTC,
@@ -68,7 +83,7 @@ class Scheduler:
         for job in self.jobs.values():
             # A job is looked at at least once per lease renewal, so that a new holder runs
             # what is overdue soon after it takes over.
-            check = min(job.every.total_seconds(), self._renew)
+            check = min(job.period(self._settings).total_seconds(), self._renew)
             self._aps.add_job(self.tick, "interval", args=[job], seconds=check, id=job.name)
         self._aps.start()
         log.info("scheduler %s started: %s", self.owner, ", ".join(self.jobs) or "no jobs")
@@ -134,4 +149,4 @@ class Scheduler:
     def due(self, job: Job) -> bool:
         with reading(self._read_sessions) as session:
             last = runs.last_started(session, name=job.name)
-        return last is None or self._clock.now() - last >= job.every
+        return last is None or self._clock.now() - last >= job.period(self._settings)

@@ -17,18 +17,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from outage_notify.clock import Clock
-from outage_notify.db.engine import transaction
+from outage_notify.db.engine import reading, transaction
 from outage_notify.scheduler import retention, runs
 
 if TYPE_CHECKING:
     from outage_notify.config import Settings
+    from outage_notify.incidents.service import IncidentService
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ class JobContext:
     # True once the process is shutting down: a long job stops between two steps (what is
     # left is done by the next run) rather than holding up the shutdown.
     stopping: Callable[[], bool] = lambda: False
+    # For jobs that change incidents (feed polls, due rules): the service, the matcher's
+    # warm-up (outside write transactions), and the workers' wake-up after a commit.
+    incidents: IncidentService | None = None
+    warm: Callable[[], None] = lambda: None
+    wake: Callable[[], None] = lambda: None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -55,6 +61,31 @@ class Job:
     every: timedelta
     run: Callable[[JobContext], dict[str, Any]]
     doc: str
+    changes_incidents: bool = False  # needs ctx.incidents (feed polls, due rules)
+    # A setting (in seconds) that overrides `every`, e.g. POLL_SECONDS for the feed polls.
+    every_setting: str | None = None
+
+    def period(self, settings: Settings) -> timedelta:
+        if self.every_setting is None:
+            return self.every
+        return timedelta(seconds=float(getattr(settings, self.every_setting)))
+
+
+def with_incidents(ctx: JobContext, dialect: str) -> JobContext:
+    """The context with an incident service of its own (run-job: no runtime around)."""
+    from outage_notify.incidents.service import IncidentService
+    from outage_notify.matching.index_cache import CustomerIndexCache
+    from outage_notify.matching.matcher import matcher_for
+
+    matcher = matcher_for(dialect, CustomerIndexCache())
+
+    def warm() -> None:
+        with reading(ctx.sessions) as session:
+            matcher.warm(session)
+
+    return replace(
+        ctx, incidents=IncidentService(matcher=matcher, settings=ctx.settings), warm=warm
+    )
 
 
 @dataclass(frozen=True)
@@ -76,9 +107,38 @@ def _retention(ctx: JobContext) -> dict[str, Any]:
     return asdict(purged)
 
 
+def _poll_outages(ctx: JobContext) -> dict[str, Any]:
+    from outage_notify.ingest.outage_poll import poll_outages
+
+    return poll_outages(ctx)
+
+
+def _due_rules(ctx: JobContext) -> dict[str, Any]:
+    from outage_notify.incidents.due import run_due_rules
+
+    return run_due_rules(ctx)
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
+        Job(
+            "due-rules",
+            timedelta(seconds=15),
+            _due_rules,
+            "act on what time has made due: confirm outages from feeds that have lasted "
+            "CONFIRM_SECONDS",
+            changes_incidents=True,
+        ),
+        Job(
+            "poll-outages",
+            timedelta(seconds=60),
+            _poll_outages,
+            "read every feed of OUTAGE_FEEDS (conditional GET), apply what changed since the "
+            "last poll, restore outages missing for RESTORE_AFTER_POLLS polls in a row",
+            changes_incidents=True,
+            every_setting="poll_seconds",
+        ),
         Job(
             "retention",
             timedelta(hours=1),

@@ -7,7 +7,6 @@ import json
 import math
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,13 +24,7 @@ from outage_notify.ingest.outage_feed import (
     FeedSnapshot,
     parse_outage_feed,
 )
-
-OUTAGES = Path("/work/shared/data/outages")
-SNAPSHOT = OUTAGES / "pge_outages_2019_psps_snapshot.json"
-SNAPSHOT_PREV = OUTAGES / "pge_outages_2019_psps_snapshot_prev.json"
-needs_snapshots = pytest.mark.skipif(
-    not SNAPSHOT.exists(), reason="the PG&E snapshots live in ../shared/data/outages"
-)
+from tests.outages import EARLIER, LATER, pge_snapshot
 
 SQUARE = {
     "type": "Polygon",
@@ -453,10 +446,9 @@ def test_pge_numbers_may_be_json_numbers() -> None:
     )
 
 
-@needs_snapshots
-@pytest.mark.parametrize(("path", "count"), [(SNAPSHOT, 4060), (SNAPSHOT_PREV, 4040)])
-def test_the_real_pge_snapshots_parse_without_a_rejection(path: Path, count: int) -> None:
-    snapshot = parse_outage_feed(path.read_bytes(), mapping="pge")
+@pytest.mark.parametrize(("name", "count"), [(LATER, 4060), (EARLIER, 4040)])
+def test_the_real_pge_snapshots_parse_without_a_rejection(name: str, count: int) -> None:
+    snapshot = parse_outage_feed(pge_snapshot(name), mapping="pge")
     # Every one of the October 2019 outages is well formed: ids unique, times, points in
     # California, numbers as strings.
     assert snapshot.rejected == ()

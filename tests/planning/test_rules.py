@@ -59,6 +59,23 @@ def test_a_newly_affected_customer_is_told_of_the_outage() -> None:
     assert run(facts(), CustomerState(affected_now=True)) is MessageKind.OUTAGE
 
 
+def test_nobody_is_told_of_an_unconfirmed_outage_and_a_momentary_cut_closes_silently() -> None:
+    unconfirmed = facts(confirmed=False)
+    new = told(told=False, affected_before=False, told_etr=None)
+    assert decide(unconfirmed, new, etr_threshold=THIRTY, now=NOW) is None
+    closed = facts(confirmed=False, status="restored")
+    was_tied = told(told=False, affected_now=False, told_etr=None)
+    assert decide(closed, was_tied, etr_threshold=THIRTY, now=NOW) is None
+    assert decide(facts(), new, etr_threshold=THIRTY, now=NOW) is MessageKind.OUTAGE
+
+
+@given(confirmed=st.booleans())
+def test_confirmation_is_state_not_part_of_what_a_source_says(confirmed: bool) -> None:
+    assert facts(confirmed=confirmed) == facts() and hash(facts(confirmed=confirmed)) == hash(
+        facts()
+    )
+
+
 def test_newly_affected_by_planned_work_gets_the_planned_notice() -> None:
     planned = facts(kind="planned", etr=None, starts_at=NOW + timedelta(days=2))
     assert run(planned, CustomerState(affected_now=True)) is MessageKind.PLANNED_NOTICE

@@ -79,7 +79,7 @@ def test_retention_days_is_read_from_the_environment(database_url: str) -> None:
     assert json.loads(purged.stdout)["result"]["incidents"] == 1
 
 
-@pytest.mark.parametrize("args", [("run-job", "due-rules"), ("run-job",)])
+@pytest.mark.parametrize("args", [("run-job", "no-such-job"), ("run-job",)])
 def test_an_unknown_or_missing_name_exits_2_naming_the_jobs(
     database_url: str, args: tuple[str, ...]
 ) -> None:
@@ -96,3 +96,35 @@ def test_list_names_every_job_with_its_period(database_url: str) -> None:
     listed = [line.split("\t") for line in result.stdout.splitlines()]
     assert [row[0] for row in listed] == list(JOBS)
     assert all(row[1].startswith("every ") and row[2] for row in listed)
+
+
+def test_poll_outages_by_hand_reads_the_feeds_and_creates_their_incidents(
+    database_url: str,
+) -> None:
+    from outage_notify.customers.service import upsert_customers
+    from outage_notify.ingest.customers import CustomerRules, parse_json_list
+    from tests.standins.feeds import FeedServer
+    from tests.town import cells, town
+
+    runtime = runtime_on(database_url)
+    with runtime.transaction() as session:
+        parsed = parse_json_list(town(), CustomerRules())
+        upsert_customers(session, records=[r for _, r in parsed.records], now=utcnow())
+    runtime.close()
+    feature = {
+        "type": "Feature",
+        "id": "OMS-77",
+        "geometry": cells(0, 0, 1, 1),
+        "properties": {"started_at": "2026-11-25T16:00:00+02:00", "cause": "storm"},
+    }
+    body = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+    with FeedServer() as feeds:
+        feeds.serve("/o.geojson", body)
+        env = {"OUTAGE_NOTIFY_OUTAGE_FEEDS": feeds.url("/o.geojson")}
+        result = run(database_url, "run-job", "poll-outages", extra_env=env)
+    assert result.returncode == 0, result.stderr
+    polled = json.loads(result.stdout)["result"]["feeds"]
+    assert [(f["read"], f["created"], f["rejected"]) for f in polled] == [(True, 1, 0)]
+    with runtime_on(database_url).reading() as session:
+        found = session.scalars(select(Incident.external_id)).all()
+    assert found == ["OMS-77"]

@@ -1,6 +1,7 @@
 from outage_notify.db.models.apikey import ApiKey
 from outage_notify.db.models.base import Base
 from outage_notify.db.models.customer import Customer, Erasure, OptOut, PushSubscription
+from outage_notify.db.models.feed import Feed, FeedItem, IngestLogEntry
 from outage_notify.db.models.inbound import InboundMessage
 from outage_notify.db.models.incident import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.db.models.meta import AppMeta
@@ -14,10 +15,13 @@ __all__ = [
     "Base",
     "Customer",
     "Erasure",
+    "Feed",
+    "FeedItem",
     "InboundMessage",
     "Incident",
     "IncidentCustomer",
     "IncidentRevision",
+    "IngestLogEntry",
     "JobRun",
     "Lease",
     "Notification",

@@ -44,6 +44,10 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When customers may be told of it. An operator's post is its own confirmation; an
+    # unplanned outage from a feed is confirmed once it has lasted CONFIRM_SECONDS (a momentary
+    # cut that ends sooner is never told). NULL: not (yet) confirmed.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("source", "external_id"),

@@ -1,0 +1,415 @@
+"""poll-outages against a local feed server playing snapshots, with the clock moved by hand:
+what each customer is told (or not) as outages appear, change, flap and end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from outage_notify.clock import ManualClock
+from outage_notify.config import Settings
+from outage_notify.customers.service import upsert_customers
+from outage_notify.db.models import (
+    Customer,
+    Feed,
+    Incident,
+    IngestLogEntry,
+    Notification,
+    TimelineEvent,
+)
+from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.ingest.outage_poll import FeedSpec
+from outage_notify.runtime import Runtime
+from tests.engine import at, run_sweep
+from tests.outages import EARLIER, LATER, pge_snapshot
+from tests.standins.feeds import FeedServer
+from tests.town import cells, ids, town
+
+T0 = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+POLL = timedelta(seconds=60)
+PATH = "/outages.geojson"
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_runtime(
+    make_settings: Callable[..., Settings], feed_server: FeedServer
+) -> Iterator[Callable[..., Runtime]]:
+    made: list[Runtime] = []
+
+    def make(**overrides: Any) -> Runtime:
+        values: dict[str, Any] = {
+            "outage_feeds": [feed_server.url(PATH)],
+            "confirm_seconds": 180,
+            "restore_after_polls": 2,
+            "poll_seconds": 60,
+        }
+        values.update(overrides)
+        runtime = Runtime.build(make_settings(**values), clock=ManualClock(T0))
+        made.append(runtime)
+        parsed = parse_json_list(town(channels="sms"), CustomerRules())
+        with runtime.transaction() as session:
+            upsert_customers(session, records=[r for _, r in parsed.records], now=T0)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+def outage(external_id: str, area: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "id": external_id, "geometry": area, "properties": props}
+
+
+def snapshot(server: FeedServer, *features: dict[str, Any]) -> None:
+    body = {"type": "FeatureCollection", "features": list(features)}
+    server.serve(PATH, json.dumps(body).encode(), content_type="application/geo+json")
+
+
+def poll(runtime: Runtime, now: datetime) -> dict[str, Any]:
+    result = run_sweep(runtime, "poll-outages", now=now)
+    return dict(result["feeds"][0])
+
+
+def sms(runtime: Runtime) -> list[tuple[str, str]]:
+    """(customer id, kind) of every SMS written, in order."""
+    with runtime.reading() as session:
+        rows = session.execute(
+            select(Customer.customer_id, Notification.kind)
+            .join(Customer, Customer.id == Notification.customer_pk)
+            .where(Notification.channel == "sms")
+            .order_by(Notification.id)
+        )
+        return [(c, k) for c, k in rows]
+
+
+def told(runtime: Runtime, kind: str) -> set[str]:
+    return {c for c, k in sms(runtime) if k == kind}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+# ---- new outages and confirmation ------------------------------------------------------------
+
+
+def test_an_outage_that_has_lasted_is_told_at_once(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(
+        feed_server,
+        outage(
+            "OMS-1",
+            cells(0, 0, 1, 1),
+            started_at=iso(T0 - timedelta(minutes=10)),
+            cause="fallen tree",
+            etr=iso(T0 + timedelta(hours=2)),
+        ),
+    )
+    result = poll(runtime, T0)
+    assert result["read"] and result["created"] == 1
+    assert told(runtime, "outage") == ids(0, 0, 1, 1)
+    with runtime.reading() as session:
+        incident = session.scalar(select(Incident))
+        assert incident is not None
+        assert incident.source == FeedSpec.parse(feed_server.url(PATH)).source
+        assert incident.confirmed_at == T0 and incident.cause == "fallen tree"
+
+
+def test_a_momentary_cut_sends_nothing_and_the_timeline_says_why(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(feed_server, outage("OMS-2", cells(0, 0, 1, 1), started_at=iso(T0)))
+    poll(runtime, T0)
+    snapshot(feed_server)  # gone at the next poll: power came back
+    poll(runtime, T0 + POLL)
+    run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=200))  # never confirmed
+    result = poll(runtime, T0 + 2 * POLL)
+    assert result["restored"] == 1
+    assert sms(runtime) == []
+    with runtime.reading() as session:
+        incident = session.scalar(select(Incident))
+        assert incident is not None and incident.status == "restored"
+        assert incident.confirmed_at is None and incident.closed_at == T0 + POLL
+        closed = session.scalars(
+            select(TimelineEvent.reason).where(TimelineEvent.type == "incident_closed")
+        ).all()
+    assert len(closed) == len(ids(0, 0, 1, 1))
+    assert all(reason and "momentary" in reason for reason in closed)
+
+
+def test_an_outage_is_confirmed_once_it_has_lasted_if_the_feed_still_lists_it(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(feed_server, outage("OMS-3", cells(2, 0, 3, 1), started_at=iso(T0)))
+    poll(runtime, T0)
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=179)) == {"confirmed": 0}
+    assert sms(runtime) == []
+    poll(runtime, T0 + POLL)  # still listed
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=180)) == {"confirmed": 1}
+    assert told(runtime, "outage") == ids(2, 0, 3, 1)
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=240)) == {"confirmed": 0}
+    with runtime.reading() as session:
+        incident = session.scalar(select(Incident))
+        assert incident is not None and incident.confirmed_at == T0 + timedelta(seconds=180)
+
+
+def test_an_outage_missing_from_the_latest_poll_is_not_confirmed(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(feed_server, outage("OMS-4", cells(3, 0, 4, 1), started_at=iso(T0)))
+    poll(runtime, T0)
+    snapshot(feed_server)
+    poll(runtime, T0 + 3 * POLL)
+    assert run_sweep(runtime, "due-rules") == {"confirmed": 0}
+    assert sms(runtime) == []
+
+
+# ---- changes, flapping, restoration ---------------------------------------------------------
+
+
+def test_a_changed_etr_is_an_update_and_an_unchanged_poll_changes_nothing(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    begun = iso(T0 - timedelta(hours=1))
+    first = outage("OMS-5", cells(0, 2, 1, 3), started_at=begun, etr=iso(T0 + timedelta(hours=2)))
+    snapshot(feed_server, first)
+    poll(runtime, T0)
+    again = poll(runtime, T0 + POLL)
+    assert again["unchanged"] and again["changed"] == 0
+    assert any(
+        "if-none-match" in {h.lower() for h in headers} for _, headers in feed_server.requests
+    )
+    moved = outage("OMS-5", cells(0, 2, 1, 3), started_at=begun, etr=iso(T0 + timedelta(hours=4)))
+    snapshot(feed_server, moved)
+    changed = poll(runtime, T0 + 2 * POLL)
+    assert changed["changed"] == 1
+    assert told(runtime, "etr_update") == ids(0, 2, 1, 3)
+    assert len(sms(runtime)) == 2 * len(ids(0, 2, 1, 3))
+
+
+def test_a_flapping_outage_sends_neither_restored_nor_a_second_outage(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    item = outage("OMS-6", cells(4, 0, 5, 1), started_at=iso(T0 - timedelta(hours=1)))
+    snapshot(feed_server, item)
+    poll(runtime, T0)
+    snapshot(feed_server)
+    assert poll(runtime, T0 + POLL)["absent"] == 1
+    snapshot(feed_server, item)
+    poll(runtime, T0 + 2 * POLL)
+    snapshot(feed_server)
+    poll(runtime, T0 + 3 * POLL)
+    snapshot(feed_server, item)
+    poll(runtime, T0 + 4 * POLL)
+    assert sorted(k for _, k in sms(runtime)) == ["outage"] * len(ids(4, 0, 5, 1))
+
+
+def test_an_outage_missing_for_enough_polls_is_restored_from_its_first_absence(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(
+        feed_server, outage("OMS-7", cells(5, 0, 6, 1), started_at=iso(T0 - timedelta(hours=1)))
+    )
+    poll(runtime, T0)
+    snapshot(feed_server)
+    assert poll(runtime, T0 + POLL)["restored"] == 0
+    assert poll(runtime, T0 + 2 * POLL)["restored"] == 1
+    assert told(runtime, "restored") == ids(5, 0, 6, 1)
+    with runtime.reading() as session:
+        incident = session.scalar(select(Incident))
+        assert incident is not None and incident.closed_at == T0 + POLL
+    assert poll(runtime, T0 + 3 * POLL)["restored"] == 0  # closed once
+
+
+def test_an_outage_listed_again_after_its_restoration_is_a_new_outage(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime(restore_after_polls=1)
+    item = outage("OMS-8", cells(6, 0, 7, 1), started_at=iso(T0 - timedelta(hours=1)))
+    snapshot(feed_server, item)
+    poll(runtime, T0)
+    snapshot(feed_server)
+    poll(runtime, T0 + POLL)
+    snapshot(feed_server, outage("OMS-8", cells(6, 0, 7, 1), started_at=iso(T0 + POLL)))
+    poll(runtime, T0 + 2 * POLL)
+    run_sweep(runtime, "due-rules", now=T0 + 6 * POLL)
+    each: dict[str, list[str]] = {}
+    for customer_id, kind in sms(runtime):
+        each.setdefault(customer_id, []).append(kind)
+    assert each == {c: ["outage", "restored", "outage"] for c in ids(6, 0, 7, 1)}
+    with runtime.reading() as session:
+        external = session.scalars(select(Incident.external_id).order_by(Incident.created_at))
+        assert list(external) == ["OMS-8", "OMS-8/2"]
+
+
+# ---- a feed that misbehaves -------------------------------------------------------------------
+
+
+def test_a_feed_that_is_down_is_stale_backs_off_and_restores_nothing(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(
+        feed_server, outage("OMS-9", cells(7, 0, 8, 1), started_at=iso(T0 - timedelta(hours=1)))
+    )
+    poll(runtime, T0)
+    feed_server.fail(PATH, 503)
+    failed = poll(runtime, T0 + POLL)
+    assert failed["error"] and "503" in failed["error"] and not failed["read"]
+    skipped = poll(runtime, T0 + POLL + timedelta(seconds=30))  # backing off: not even tried
+    assert "backing off" in (skipped["error"] or "")
+    for n in range(2, 12):
+        poll(runtime, T0 + n * 10 * POLL)
+    assert told(runtime, "restored") == set()
+    with runtime.reading() as session:
+        feed = session.scalar(select(Feed))
+        assert feed is not None and feed.failures >= 2 and feed.last_error
+        failures = session.scalars(
+            select(IngestLogEntry.outcome).where(IngestLogEntry.item.is_(None))
+        ).all()
+    assert failures and set(failures) == {"failed"}
+
+
+def test_one_bad_item_is_refused_with_a_reason_and_the_others_are_applied(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    begun = iso(T0 - timedelta(hours=1))
+    snapshot(
+        feed_server,
+        outage("OK-1", cells(8, 0, 9, 1), started_at=begun),
+        outage("BAD-1", cells(8, 2, 9, 3), started_at=begun, status="fixed"),
+        outage("FAR-1", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}),
+    )
+    result = poll(runtime, T0)
+    assert result["created"] == 1 and result["rejected"] == 2
+    assert told(runtime, "outage") == ids(8, 0, 9, 1)
+    with runtime.reading() as session:
+        log = {e.item: e.reason for e in session.scalars(select(IngestLogEntry))}
+    assert set(log) == {"BAD-1", "FAR-1"}
+    assert "status" in log["BAD-1"] and "territory" in log["FAR-1"]
+
+
+def test_a_feed_etr_already_past_is_never_told_as_a_time(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    snapshot(
+        feed_server,
+        outage(
+            "OMS-10",
+            cells(8, 0, 9, 1),
+            started_at=iso(T0 - timedelta(hours=3)),
+            etr=iso(T0 - timedelta(minutes=5)),
+        ),
+    )
+    poll(runtime, T0)
+    with runtime.reading() as session:
+        incident = session.scalar(select(Incident))
+        assert incident is not None and incident.etr is None
+        outcomes = session.scalars(select(IngestLogEntry.outcome)).all()
+    assert outcomes == ["overdue"]
+    assert told(runtime, "outage") == ids(8, 0, 9, 1)
+
+
+def test_the_api_shows_each_feed_and_its_log(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from outage_notify.app import create_app
+    from outage_notify.auth.apikeys import create_key
+
+    runtime = make_runtime()
+    snapshot(feed_server, outage("BAD-2", cells(0, 0, 1, 1), status="fixed"))
+    poll(runtime, T0)
+    with runtime.transaction() as session:
+        key = create_key(session, role="operator", name="ops", now=T0)[1]
+    at(runtime, T0 + POLL)
+    with TestClient(create_app(runtime=runtime)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        listed = client.get("/api/v1/feeds", headers=headers).json()["feeds"]
+        log = client.get("/api/v1/feeds/log", headers=headers).json()["entries"]
+    assert [f["state"] for f in listed] == ["ok"]
+    assert listed[0]["rejected"] == 1 and "?" not in listed[0]["spec"]
+    assert [(e["item"], e["outcome"]) for e in log] == [("BAD-2", "rejected")]
+
+
+# ---- the real PG&E outage map, twice, moved onto the test town -------------------------------
+
+
+def _pge_on_town(*names: str) -> list[list[dict[str, Any]]]:
+    """The snapshots, thinned to one outage in 15 (the same ones in each) and moved linearly
+    from California onto the test town, as a utility's own map would lie over its customers."""
+    snapshots = [json.loads(pge_snapshot(name)) for name in names]
+    points = [(float(o["longitude"]), float(o["latitude"])) for s in snapshots for o in s]
+    lon0, lon1 = min(p[0] for p in points), max(p[0] for p in points)
+    lat0, lat1 = min(p[1] for p in points), max(p[1] for p in points)
+    moved = []
+    for snapshot_items in snapshots:
+        kept = []
+        for item in snapshot_items:
+            if int(item["outageNumber"]) % 15:
+                continue
+            lon = 24.90 + (float(item["longitude"]) - lon0) / (lon1 - lon0) * 0.09
+            lat = 60.15 + (float(item["latitude"]) - lat0) / (lat1 - lat0) * 0.04
+            kept.append({**item, "longitude": f"{lon:.6f}", "latitude": f"{lat:.6f}"})
+        moved.append(kept)
+    return moved
+
+
+def test_the_real_pge_map_twice_each_change_applied_once(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    from outage_notify.ingest.outage_feed import parse_outage_feed
+
+    earlier, later = _pge_on_town(EARLIER, LATER)
+    runtime = make_runtime(outage_feeds=[f"pge+{feed_server.url('/pge.json')}"])
+
+    def serve(items: list[dict[str, Any]]) -> dict[str, Any]:
+        feed_server.serve("/pge.json", json.dumps(items).encode(), content_type="application/json")
+        return {
+            o.record.external_id: o
+            for o in parse_outage_feed(json.dumps(items).encode(), mapping="pge").outages
+        }
+
+    before = serve(earlier)
+    first = poll(runtime, T0)
+    assert first["created"] == len(before) > 100 and first["rejected"] == 0
+    with runtime.reading() as session:
+        affected = dict(
+            session.execute(select(Incident.external_id, Incident.affected_count)).all()
+        )
+    assert len(sms(runtime)) == sum(affected.values())  # one outage SMS per customer and outage
+
+    after = serve(later)
+    second = poll(runtime, T0 + POLL)
+    gone = set(before) - set(after)
+    moved = {i for i in set(before) & set(after) if before[i].record != after[i].record}
+    assert second["created"] == len(set(after) - set(before))
+    assert second["changed"] == len(moved) and second["absent"] == len(gone) > 0
+    assert second["restored"] == 0
+
+    third = poll(runtime, T0 + 2 * POLL)
+    assert third["unchanged"] and third["restored"] == len(gone)
+    restored = [c for c, k in sms(runtime) if k == "restored"]
+    assert len(restored) == sum(affected[i] for i in gone)
