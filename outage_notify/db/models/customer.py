@@ -28,6 +28,9 @@ class Customer(Base):
     feeder: Mapped[str | None] = mapped_column(String(64), index=True)
     transformer: Mapped[str | None] = mapped_column(String(64), index=True)
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    # life_support or critical_facility: planned and sent first, told of planned work
+    # earlier, and listed for operators per incident so that someone can call them.
+    priority: Mapped[str | None] = mapped_column(String(20), index=True)
     # Customer links made at or before this moment no longer open anything (agent's revoke).
     links_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -102,3 +102,7 @@ class IncidentCustomer(Base):
     # planned version is behind, and reads what moved from `affected` against this.
     planned_version: Mapped[int | None] = mapped_column(Integer)
     planned_affected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When this customer was last sent anything about the incident (reassurance follows a
+    # silence of REASSURE_HOURS), and when they were reminded of planned work (once).
+    last_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
