@@ -76,10 +76,29 @@ class MessageRenderer:
         now: datetime,
         address: str | None,
         later: bool | None = None,
+        compensation_percent: int | None = None,
+        outage_hours: int | None = None,
     ) -> Rendered:
         """The message for one customer. `later`: their ETR moved later (True), earlier (False),
-        or they hear the first estimate (None)."""
-        group = self._group(kind, channel, language, incident, now, bool(address), later)
+        or they hear the first estimate (None). `compensation_percent`: the standard-compensation
+        band of their outage so far (for `compensation`, and for `restored` after a long
+        outage); `outage_hours`: the threshold their outage has passed (for `compensation`)."""
+        if kind is MessageKind.COMPENSATION and (
+            compensation_percent is None or outage_hours is None
+        ):
+            # A compensation notice without its figures would tell the customer nothing.
+            raise ValueError("compensation needs compensation_percent and outage_hours")
+        group = self._group(
+            kind,
+            channel,
+            language,
+            incident,
+            now,
+            bool(address),
+            later,
+            compensation_percent,
+            outage_hours,
+        )
         # An address is one line wherever it goes: it must not split an SMS or a subject.
         return _personalise(group, one_line(address or "").strip())
 
@@ -96,8 +115,19 @@ class MessageRenderer:
         now: datetime,
         has_address: bool,
         later: bool | None,
+        compensation_percent: int | None,
+        outage_hours: int | None,
     ) -> Rendered:
-        context = self._context(kind, language, incident, now, has_address, later)
+        context = self._context(
+            kind,
+            language,
+            incident,
+            now,
+            has_address,
+            later,
+            compensation_percent=compensation_percent,
+            outage_hours=outage_hours,
+        )
         if channel == "sms":
             return self._render_sms(kind, language, context)
         if channel == "email":
@@ -149,6 +179,9 @@ class MessageRenderer:
         now: datetime,
         has_address: bool,
         later: bool | None,
+        *,
+        compensation_percent: int | None,
+        outage_hours: int | None,
     ) -> dict[str, Any]:
         when = _When(self.zone, language, now)
         return {
@@ -157,12 +190,15 @@ class MessageRenderer:
             "status_text": status_text(incident.status, language),
             "message": _message_in(incident.message, language),
             "since": when.at(incident.started_at or now),  # stored incidents always have it
-            "etr": when.at(incident.etr) if incident.etr else None,
+            # An estimate already past is no estimate: customers never read a time gone by.
+            "etr": when.at(incident.etr) if incident.etr and incident.etr > now else None,
             "starts": when.at(incident.starts_at) if incident.starts_at else None,
             "ends": when.until(incident.ends_at, incident.starts_at) if incident.ends_at else None,
             "now": when.at(now),
             "planned": incident.kind == "planned",
             "later": later,
+            "compensation_percent": compensation_percent,  # a band: 10, 25, 50, 100, 150, 200
+            "outage_hours": outage_hours,  # the threshold the outage has passed, e.g. 12
         }
 
 

@@ -77,6 +77,7 @@ def render(
     now: datetime = NOW,
     address: str | None = ADDRESS,
     later: bool | None = None,
+    **figures: int | None,
 ) -> Rendered:
     return renderer.render(
         kind=kind,
@@ -86,6 +87,7 @@ def render(
         now=now,
         address=address,
         later=later,
+        **figures,
     )
 
 
@@ -104,7 +106,13 @@ INCIDENTS_FOR = {
     MessageKind.CANCELLED: [outage],
     MessageKind.PLANNED_CANCELLED: [planned],
     MessageKind.PLANNED_DONE: [planned],
+    MessageKind.ETR_MISSED: [outage],
+    MessageKind.REASSURANCE: [outage],
+    MessageKind.PLANNED_REMINDER: [planned],
+    MessageKind.COMPENSATION: [outage],
 }
+# A compensation notice is always sent with its figures (the renderer refuses one without).
+FIGURES_FOR = {MessageKind.COMPENSATION: {"compensation_percent": 25, "outage_hours": 24}}
 MESSAGES: list[Any] = [None, "Stay clear of fallen lines.", (("en", "EN note"), ("fi", "FI note"))]
 
 
@@ -117,12 +125,19 @@ def test_every_combination_renders(
     variations = itertools.product(
         INCIDENTS_FOR[kind], [None, ADDRESS], [None, "fallen tree"], [None, ETR], MESSAGES
     )
-    assert set(INCIDENTS_FOR) == DECIDED  # every kind the table can decide is rendered here
+    assert set(INCIDENTS_FOR) >= DECIDED  # every kind the table can decide is rendered here
     for make, address, cause, etr, message in variations:
         incident = make(cause=cause, etr=etr, message=message)
         for later in [None, True, False] if kind is MessageKind.ETR_UPDATE else [None]:
             rendered = render(
-                renderer, kind, channel, language, incident, address=address, later=later
+                renderer,
+                kind,
+                channel,
+                language,
+                incident,
+                address=address,
+                later=later,
+                **FIGURES_FOR.get(kind, {}),
             )
             text = everything(rendered)
             assert rendered.body.strip(), (kind, channel, language)
