@@ -73,7 +73,10 @@ class Settings(BaseSettings):
     confirm_seconds: float = Field(180, ge=0)
     restore_after_polls: int = Field(2, ge=1)
     reassure_hours: float = Field(2, gt=0)
+    etr_grace_minutes: float = Field(15, ge=0)
     planned_notice_hours: float = Field(48, ge=0)
+    # Priority customers (life support, critical facilities) hear of planned work this early.
+    priority_notice_hours: float = Field(96, ge=0)
     retry_base_seconds: float = Field(30, gt=0)
     max_attempts: int = Field(12, ge=1)
 

@@ -21,6 +21,11 @@ class Change(StrEnum):
     CUSTOMERS_CHANGED = "CUSTOMERS_CHANGED"
     # An outage from a feed has lasted CONFIRM_SECONDS: its customers may now be told.
     CONFIRMED = "CONFIRMED"
+    # Time made something due for customers told of the incident (rule 10): their ETR passed
+    # ETR_GRACE_MINUTES ago, REASSURE_HOURS went by without news, planned work is tomorrow.
+    ETR_MISSED = "ETR_MISSED"
+    SILENCE = "SILENCE"
+    REMINDER_DUE = "REMINDER_DUE"
     RESTORED = "RESTORED"
     CANCELLED = "CANCELLED"
 

@@ -141,12 +141,20 @@ class IncidentService:
         if incident.confirmed_at is not None or incident.status in TERMINAL_STATUSES:
             return False
         incident.confirmed_at = now
-        incident.version += 1
         incident.updated_at = now
-        session.flush()
-        _add_revision(session, incident, [Change.CONFIRMED], actor=actor, now=now)
-        request_planning(session, incident=incident, now=now)
+        self.note(session, incident=incident, change=Change.CONFIRMED, actor=actor, now=now)
         return True
+
+    def note(
+        self, session: Session, *, incident: Incident, change: Change, actor: str, now: datetime
+    ) -> None:
+        """Records that something happened to the incident that its customers may need to
+        hear of (a rule of the clock: confirmed, ETR missed, silence, reminder due) and has
+        it planned. The incident's own fields are the caller's to set."""
+        incident.version += 1
+        session.flush()
+        _add_revision(session, incident, [change], actor=actor, now=now)
+        request_planning(session, incident=incident, now=now)
 
     def restore(
         self,

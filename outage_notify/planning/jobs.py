@@ -30,7 +30,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.db.among import among
-from outage_notify.db.models import Incident, IncidentCustomer, IncidentRevision, PlanningJob
+from outage_notify.db.models import (
+    Customer,
+    Incident,
+    IncidentCustomer,
+    IncidentRevision,
+    PlanningJob,
+)
 from outage_notify.incidents.changes import Change
 from outage_notify.incidents.model import TERMINAL_STATUSES, describe, value_of
 from outage_notify.matching.matcher import Matcher
@@ -48,6 +54,9 @@ REVIEW_ALL = frozenset(
     {
         Change.NEW,
         Change.CONFIRMED,
+        Change.ETR_MISSED,
+        Change.SILENCE,
+        Change.REMINDER_DUE,
         Change.ETR_CHANGED,
         Change.STATUS_CHANGED,
         Change.SCHEDULE_CHANGED,
@@ -185,7 +194,8 @@ def advance(
         job.lease_owner, job.lease_expires_at = None, None
         return Progress(Step.DONE)
     written = _plan_ties(session, job, incident, ties, context, now)
-    job.cursor = ties[-1].customer_pk
+    if job.cursor or not _all_priority(session, ties):
+        job.cursor = ties[-1].customer_pk
     job.chunks += 1
     return Progress(Step.PLANNED, messages=written)
 
@@ -219,24 +229,46 @@ def _changes_since(session: Session, incident_id: str, version: int) -> set[Chan
     return {Change(name) for changes in rows for name in changes if name in KNOWN_CHANGES}
 
 
+TIE_STATE = (
+    IncidentCustomer.customer_pk,
+    IncidentCustomer.affected,
+    IncidentCustomer.planned_affected,
+    IncidentCustomer.planned_version,
+    IncidentCustomer.told_version,
+    IncidentCustomer.told_etr,
+    IncidentCustomer.told_starts_at,
+    IncidentCustomer.last_told_at,
+    IncidentCustomer.reminded_at,
+)
+
+
 def _next_ties(session: Session, job: PlanningJob, size: int) -> list[Any]:
+    """The next chunk to plan: priority customers first (at the start of a pass, until none
+    is left behind), then everyone else in key order from the job's cursor."""
+    behind = or_(
+        IncidentCustomer.planned_version.is_(None),
+        IncidentCustomer.planned_version < job.review_from,
+    )
+    if job.cursor == 0:
+        first = session.execute(
+            select(*TIE_STATE)
+            .join(Customer, Customer.id == IncidentCustomer.customer_pk)
+            .where(
+                IncidentCustomer.incident_id == job.incident_id,
+                Customer.priority.is_not(None),
+                behind,
+            )
+            .order_by(IncidentCustomer.customer_pk)
+            .limit(size)
+        ).all()
+        if first:
+            return list(first)
     rows = session.execute(
-        select(
-            IncidentCustomer.customer_pk,
-            IncidentCustomer.affected,
-            IncidentCustomer.planned_affected,
-            IncidentCustomer.planned_version,
-            IncidentCustomer.told_version,
-            IncidentCustomer.told_etr,
-            IncidentCustomer.told_starts_at,
-        )
+        select(*TIE_STATE)
         .where(
             IncidentCustomer.incident_id == job.incident_id,
             IncidentCustomer.customer_pk > job.cursor,
-            or_(
-                IncidentCustomer.planned_version.is_(None),
-                IncidentCustomer.planned_version < job.review_from,
-            ),
+            behind,
         )
         .order_by(IncidentCustomer.customer_pk)
         .limit(size)
@@ -270,6 +302,15 @@ def _plan_ties(
     return written
 
 
+def _all_priority(session: Session, ties: list[Any]) -> bool:
+    """Was this chunk the priority pass's (the cursor stays at the start until it is done)?"""
+    pks = [t.customer_pk for t in ties]
+    ordinary = session.scalar(
+        select(Customer.id).where(among(Customer.id, pks), Customer.priority.is_(None)).limit(1)
+    )
+    return ordinary is None
+
+
 def _state_of(tie: Any) -> CustomerState:
     told = tie.told_version is not None
     return CustomerState(
@@ -278,6 +319,8 @@ def _state_of(tie: Any) -> CustomerState:
         told=told,
         told_etr=tie.told_etr if told else None,
         told_starts_at=tie.told_starts_at if told else None,
+        last_told_at=tie.last_told_at if told else None,
+        reminded=tie.reminded_at is not None,
     )
 
 

@@ -21,17 +21,23 @@ M = MessageKind
 
 # Announcements that can wait until morning; news of a live outage cannot. A cancellation is
 # good news about something that has not happened: no reason to wake anyone for it.
-DEFERRABLE = frozenset({M.PLANNED_NOTICE, M.PLANNED_CHANGED, M.PLANNED_CANCELLED, M.CANCELLED})
+DEFERRABLE = frozenset(
+    {M.PLANNED_NOTICE, M.PLANNED_REMINDER, M.PLANNED_CHANGED, M.PLANNED_CANCELLED, M.CANCELLED}
+)
 
 # A new message makes older undelivered ones of these kinds wrong: a stale ETR must not reach
 # anyone after a newer one, or after the power is back.
+_NEWS_OF_A_LIVE_OUTAGE = frozenset({M.ETR_UPDATE, M.ETR_MISSED, M.REASSURANCE})
 SUPERSEDES: dict[MessageKind, frozenset[MessageKind]] = {
-    M.ETR_UPDATE: frozenset({M.ETR_UPDATE}),
-    M.RESTORED: frozenset({M.ETR_UPDATE}),
-    M.PLANNED_CHANGED: frozenset({M.PLANNED_CHANGED}),
-    M.PLANNED_DONE: frozenset({M.PLANNED_CHANGED}),
-    M.PLANNED_CANCELLED: frozenset({M.PLANNED_NOTICE, M.PLANNED_CHANGED}),
-    M.CANCELLED: frozenset({M.ETR_UPDATE}),
+    M.ETR_UPDATE: _NEWS_OF_A_LIVE_OUTAGE,
+    M.ETR_MISSED: _NEWS_OF_A_LIVE_OUTAGE,
+    M.REASSURANCE: frozenset({M.REASSURANCE}),
+    M.RESTORED: _NEWS_OF_A_LIVE_OUTAGE,
+    M.PLANNED_CHANGED: frozenset({M.PLANNED_CHANGED, M.PLANNED_REMINDER}),
+    M.PLANNED_REMINDER: frozenset({M.PLANNED_REMINDER}),
+    M.PLANNED_DONE: frozenset({M.PLANNED_CHANGED, M.PLANNED_REMINDER}),
+    M.PLANNED_CANCELLED: frozenset({M.PLANNED_NOTICE, M.PLANNED_CHANGED, M.PLANNED_REMINDER}),
+    M.CANCELLED: _NEWS_OF_A_LIVE_OUTAGE,
 }
 
 # Messages that open an episode (the customer is now "told"), and those that close one.
@@ -39,8 +45,12 @@ OPENING = frozenset({M.OUTAGE, M.PLANNED_NOTICE})
 CLOSING = frozenset({M.RESTORED, M.CANCELLED, M.PLANNED_DONE, M.PLANNED_CANCELLED})
 # Withdrawals: sent only on channels where something about the incident went out.
 WITHDRAWALS = frozenset({M.CANCELLED, M.PLANNED_CANCELLED})
-# What the decision table can answer (the other kinds come from the clock's rules).
-DECIDED = OPENING | CLOSING | {M.ETR_UPDATE, M.PLANNED_CHANGED}
+# What time alone can call for (with a Lifecycle given to decide).
+TIMELY = frozenset({M.ETR_MISSED, M.REASSURANCE, M.PLANNED_REMINDER})
+# What the decision table can answer (compensation and advisories come from their own rules).
+DECIDED = OPENING | CLOSING | {M.ETR_UPDATE, M.PLANNED_CHANGED} | TIMELY
+# Planned work is recalled the day before it starts, at this local hour.
+REMINDER_HOUR = time(18, 0)
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,27 @@ class CustomerState:
     told: bool = False  # told of the outage (or planned work) in the current episode
     told_etr: datetime | None = None  # the ETR (planned: end) named in their last message
     told_starts_at: datetime | None = None
+    last_told_at: datetime | None = None  # their last message about the incident
+    reminded: bool = False  # planned work: the reminder was sent
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The time-driven rules' settings (CONTRACT.md rule 10). Without one, decide answers
+    only what the incident's own changes call for."""
+
+    etr_grace: timedelta  # ETR_GRACE_MINUTES
+    reassure_after: timedelta  # REASSURE_HOURS
+    zone: ZoneInfo  # the local day and hour of planned-work reminders
 
 
 def decide(
-    incident: IncidentValue, customer: CustomerState, *, etr_threshold: timedelta, now: datetime
+    incident: IncidentValue,
+    customer: CustomerState,
+    *,
+    etr_threshold: timedelta,
+    now: datetime,
+    lifecycle: Lifecycle | None = None,
 ) -> MessageKind | None:
     """The one message (if any) this customer should get now."""
     if incident.terminal:
@@ -68,8 +95,50 @@ def decide(
             return None  # perhaps a momentary cut: nobody is told before it is confirmed
         return M.PLANNED_NOTICE if planned else M.OUTAGE
     if planned:
-        return M.PLANNED_CHANGED if _schedule_moved(incident, customer, etr_threshold) else None
-    return M.ETR_UPDATE if _etr_moved(incident.etr, customer.told_etr, etr_threshold) else None
+        if _schedule_moved(incident, customer, etr_threshold):
+            return M.PLANNED_CHANGED
+        if lifecycle is not None and _reminder_due(incident, customer, lifecycle, now):
+            return M.PLANNED_REMINDER
+        return None
+    if _etr_moved(incident.etr, customer.told_etr, etr_threshold):
+        return M.ETR_UPDATE
+    if lifecycle is None:
+        return None
+    return _timely_outage_news(incident, customer, lifecycle, now)
+
+
+def _timely_outage_news(
+    incident: IncidentValue, customer: CustomerState, lifecycle: Lifecycle, now: datetime
+) -> MessageKind | None:
+    """Customers are never left with a time in the past, nor long without news."""
+    told_etr = customer.told_etr
+    if told_etr is not None and now >= told_etr + lifecycle.etr_grace:
+        fresh = incident.etr is not None and incident.etr > now
+        # A new estimate ahead is the news (even one within ETR_CHANGE_MINUTES of theirs,
+        # since theirs has passed); with none, "it is taking longer than estimated".
+        return M.ETR_UPDATE if fresh else M.ETR_MISSED
+    last = customer.last_told_at
+    if last is not None and now >= last + lifecycle.reassure_after:
+        return M.REASSURANCE
+    return None
+
+
+def reminder_at(starts_at: datetime, zone: ZoneInfo) -> datetime:
+    """When planned work is recalled: at REMINDER_HOUR, local time, the day before it."""
+    day_before = starts_at.astimezone(zone).date() - timedelta(days=1)
+    return datetime.combine(day_before, REMINDER_HOUR, tzinfo=zone).astimezone(starts_at.tzinfo)
+
+
+def _reminder_due(
+    incident: IncidentValue, customer: CustomerState, lifecycle: Lifecycle, now: datetime
+) -> bool:
+    """Once, from the evening before until the work starts; not for someone told of it (a
+    notice or a change) after that evening began: they have just heard it."""
+    if customer.reminded or incident.starts_at is None or now >= incident.starts_at:
+        return False
+    due = reminder_at(incident.starts_at, lifecycle.zone)
+    told_since = customer.last_told_at is not None and customer.last_told_at >= due
+    return now >= due and not told_since
 
 
 def _closing_kind(

@@ -33,11 +33,13 @@ from outage_notify.delivery.outbox import suppress
 from outage_notify.incidents.model import IncidentValue, MessageKind, value_of
 from outage_notify.planning.messages import MessageRenderer, Rendered
 from outage_notify.planning.rules import (
+    CLOSING,
     OPENING,
     SUPERSEDES,
     WITHDRAWALS,
     ChannelIntent,
     CustomerState,
+    Lifecycle,
     Preferences,
     QuietHours,
     channel_plan,
@@ -51,7 +53,13 @@ OUTBOX = OutboxItem.metadata.tables[OutboxItem.__tablename__]
 NOTIFICATIONS = Notification.metadata.tables[Notification.__tablename__]
 # Claimed first: news of a live outage.
 URGENT = frozenset(
-    {MessageKind.OUTAGE, MessageKind.RESTORED, MessageKind.ETR_UPDATE, MessageKind.CANCELLED}
+    {
+        MessageKind.OUTAGE,
+        MessageKind.RESTORED,
+        MessageKind.ETR_UPDATE,
+        MessageKind.ETR_MISSED,
+        MessageKind.CANCELLED,
+    }
 )
 
 
@@ -81,14 +89,28 @@ class Planner:
         messages were written."""
         value = value_of(incident)
         threshold = timedelta(minutes=self.settings.etr_change_minutes)
+        lifecycle = self.lifecycle
         decisions = [
             (member, kind)
             for member in audience
-            if (kind := decide(value, member.state, etr_threshold=threshold, now=now)) is not None
+            if (
+                kind := decide(
+                    value, member.state, etr_threshold=threshold, now=now, lifecycle=lifecycle
+                )
+            )
+            is not None
         ]
         return sum(
             self._plan_chunk(session, incident, value, decisions[start : start + CHUNK], now)
             for start in range(0, len(decisions), CHUNK)
+        )
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(
+            etr_grace=timedelta(minutes=self.settings.etr_grace_minutes),
+            reassure_after=timedelta(hours=self.settings.reassure_hours),
+            zone=self.settings.zone,
         )
 
     def _plan_chunk(
@@ -108,7 +130,10 @@ class Planner:
         for member, kind in decisions:
             customer = customers[member.customer_pk]
             later = _later(value, member.state) if kind is MessageKind.ETR_UPDATE else None
-            intents = channel_plan(kind, prefs[customer.id], now=now, zone=self.settings.zone)
+            send_from = self._send_from(kind, value, customer, now)
+            intents = channel_plan(kind, prefs[customer.id], now=send_from, zone=self.settings.zone)
+            if send_from > now:
+                intents = [_held_until(intent, send_from) for intent in intents]
             if kind in WITHDRAWALS:
                 intents = [_only_if_reached(i, reached.get(customer.id, set())) for i in intents]
             rows.extend(
@@ -119,8 +144,22 @@ class Planner:
             )
         # A planning step holds its job's row lock: nobody else writes this incident's keys.
         written = write_notifications(session, rows, now=now, sole_writer=True)
-        _record_told(session, incident, value, decisions)
+        _record_told(session, incident, value, decisions, now)
         return len(written)
+
+    def _send_from(
+        self, kind: MessageKind, value: IncidentValue, customer: Row[Any], now: datetime
+    ) -> datetime:
+        """Planned work is announced PLANNED_NOTICE_HOURS before it starts
+        (PRIORITY_NOTICE_HOURS for priority customers), or at once when that has passed."""
+        if kind is not MessageKind.PLANNED_NOTICE or value.starts_at is None:
+            return now
+        hours = (
+            self.settings.priority_notice_hours
+            if customer.priority
+            else self.settings.planned_notice_hours
+        )
+        return max(now, value.starts_at - timedelta(hours=hours))
 
     def _notification_row(
         self,
@@ -155,7 +194,9 @@ class Planner:
             now=now,
             later=later,
         )
-        row["priority"] = 10 if kind in URGENT else 0
+        # Claimed first: news of a live outage, and people whose life or whose service to
+        # others depends on power.
+        row["priority"] = (10 if kind in URGENT else 0) + (5 if customer.priority else 0)
         return row
 
 
@@ -346,6 +387,7 @@ def _record_told(
     incident: Incident,
     facts: IncidentValue,
     decisions: Iterable[tuple[Audience, MessageKind]],
+    now: datetime,
 ) -> None:
     # Everyone given the same kind of message is told the same thing: one UPDATE per kind.
     by_kind: dict[MessageKind, list[int]] = {}
@@ -358,24 +400,41 @@ def _record_told(
                 IncidentCustomer.incident_id == incident.id,
                 among(IncidentCustomer.customer_pk, pks),
             )
-            .values(**_told(kind, incident, facts))
+            .values(last_told_at=now, **_told(kind, incident, facts, now))
             .execution_options(synchronize_session=False)
         )
 
 
-def _told(kind: MessageKind, incident: Incident, facts: IncidentValue) -> dict[str, Any]:
+def _told(
+    kind: MessageKind, incident: Incident, facts: IncidentValue, now: datetime
+) -> dict[str, Any]:
     if kind in OPENING:
         return {
             "told_version": incident.version,
             "told_etr": facts.ends_at if facts.kind == "planned" else facts.etr,
             "told_starts_at": facts.starts_at,
+            "reminded_at": None,
         }
     if kind is MessageKind.ETR_UPDATE:
         return {"told_etr": facts.etr}
+    if kind is MessageKind.ETR_MISSED:
+        return {"told_etr": None}  # they hold no time now; the next estimate is news
     if kind is MessageKind.PLANNED_CHANGED:
         return {"told_etr": facts.ends_at, "told_starts_at": facts.starts_at}
-    # restored or cancelled: this episode is over; a later one starts untold
-    return {"told_version": None, "told_etr": None, "told_starts_at": None}
+    if kind is MessageKind.PLANNED_REMINDER:
+        return {"reminded_at": now}
+    if kind in CLOSING:  # this episode is over; a later one starts untold
+        return {"told_version": None, "told_etr": None, "told_starts_at": None}
+    return {}  # reassurance: only the time of the last news moves
+
+
+def _held_until(intent: ChannelIntent, moment: datetime) -> ChannelIntent:
+    """The intent held until `moment` at least (the in-app feed and what is not sent at all
+    are recorded at once)."""
+    if intent.suppressed_reason or intent.channel == "in_app":
+        return intent
+    held = max(intent.not_before or moment, moment)
+    return ChannelIntent(intent.channel, not_before=held)
 
 
 def _later(facts: IncidentValue, state: CustomerState) -> bool | None:
@@ -458,6 +517,7 @@ def _load_customers(session: Session, pks: list[int]) -> dict[int, Any]:
             Customer.email,
             Customer.channels,
             Customer.quiet_hours,
+            Customer.priority,
         ).where(among(Customer.id, pks))
     )
     return {row.id: row for row in rows}

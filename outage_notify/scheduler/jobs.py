@@ -127,7 +127,9 @@ JOBS: dict[str, Job] = {
             timedelta(seconds=15),
             _due_rules,
             "act on what time has made due: confirm outages from feeds that have lasted "
-            "CONFIRM_SECONDS",
+            "CONFIRM_SECONDS; etr_missed after ETR_GRACE_MINUTES; reassurance after "
+            "REASSURE_HOURS of silence; planned-work reminders the evening before; planned "
+            "work closed at its end",
             changes_incidents=True,
         ),
         Job(

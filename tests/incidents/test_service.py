@@ -66,8 +66,9 @@ def test_quiet_hours_hold_a_planned_notice_until_morning(runtime: Runtime) -> No
         external_id="PW-1",
         kind="planned",
         area=cells(0, 0, 1, 1),
-        starts_at="2026-11-28T09:00:00+02:00",
-        ends_at="2026-11-28T13:00:00+02:00",
+        # Within PLANNED_NOTICE_HOURS: announced at once, but not in anyone's quiet hours.
+        starts_at="2026-11-27T09:00:00+02:00",
+        ends_at="2026-11-27T13:00:00+02:00",
     )
     with runtime.transaction() as session:
         rows = session.execute(
@@ -78,6 +79,32 @@ def test_quiet_hours_hold_a_planned_notice_until_morning(runtime: Runtime) -> No
     release = dict(rows)
     assert release[quiet["phone"]] == datetime(2026, 11, 26, 7, 0, tzinfo=UTC) + timedelta(hours=-2)
     assert release[awake["phone"]] == NIGHT
+
+
+def test_planned_work_is_announced_its_notice_hours_ahead_and_earlier_to_priority_customers(
+    runtime: Runtime,
+) -> None:
+    ordinary = customer(0, 0, channels="sms")
+    life_support = customer(1, 0, channels="sms", priority="life_support")
+    load(runtime, [ordinary, life_support])
+    upsert(
+        runtime,
+        external_id="PW-9",
+        kind="planned",
+        area=cells(0, 0, 1, 1),
+        starts_at="2026-12-05T09:00:00+02:00",  # ten days ahead
+        ends_at="2026-12-05T13:00:00+02:00",
+    )
+    with runtime.transaction() as session:
+        rows = session.execute(
+            select(Notification.to_address, OutboxItem.available_at, OutboxItem.priority)
+            .join(OutboxItem, OutboxItem.notification_id == Notification.id)
+            .where(Notification.channel == "sms")
+        ).all()
+    held = {to: (at, priority) for to, at, priority in rows}
+    start = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
+    assert held[ordinary["phone"]] == (start - timedelta(hours=48), 0)
+    assert held[life_support["phone"]] == (start - timedelta(hours=96), 5)
 
 
 PLANNED = {

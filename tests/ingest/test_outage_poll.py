@@ -157,12 +157,12 @@ def test_an_outage_is_confirmed_once_it_has_lasted_if_the_feed_still_lists_it(
     runtime = make_runtime()
     snapshot(feed_server, outage("OMS-3", cells(2, 0, 3, 1), started_at=iso(T0)))
     poll(runtime, T0)
-    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=179)) == {"confirmed": 0}
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=179))["confirmed"] == 0
     assert sms(runtime) == []
     poll(runtime, T0 + POLL)  # still listed
-    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=180)) == {"confirmed": 1}
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=180))["confirmed"] == 1
     assert told(runtime, "outage") == ids(2, 0, 3, 1)
-    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=240)) == {"confirmed": 0}
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(seconds=240))["confirmed"] == 0
     with runtime.reading() as session:
         incident = session.scalar(select(Incident))
         assert incident is not None and incident.confirmed_at == T0 + timedelta(seconds=180)
@@ -176,7 +176,7 @@ def test_an_outage_missing_from_the_latest_poll_is_not_confirmed(
     poll(runtime, T0)
     snapshot(feed_server)
     poll(runtime, T0 + 3 * POLL)
-    assert run_sweep(runtime, "due-rules") == {"confirmed": 0}
+    assert run_sweep(runtime, "due-rules")["confirmed"] == 0
     assert sms(runtime) == []
 
 

@@ -1,0 +1,184 @@
+"""The due-rules sweep with the clock moved by hand: missed ETRs, reassurance, planned-work
+reminders and ends (CONTRACT.md rule 10). Each rule fires once per customer and episode, and a
+sweep run again changes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from outage_notify.clock import ManualClock
+from outage_notify.config import Settings
+from outage_notify.customers.service import upsert_customers
+from outage_notify.db.models import Customer, IncidentRevision, Notification
+from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.runtime import Runtime
+from tests.engine import patch_incident, run_sweep, upsert_incident
+from tests.town import cells, ids, town
+
+T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki
+AREA = cells(0, 0, 1, 1)
+PEOPLE = ids(0, 0, 1, 1)
+
+
+@pytest.fixture
+def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
+    rt = Runtime.build(make_settings(etr_grace_minutes=15, reassure_hours=2), clock=ManualClock(T0))
+    parsed = parse_json_list(town(channels="sms"), CustomerRules())
+    with rt.transaction() as session:
+        upsert_customers(session, records=[r for _, r in parsed.records], now=T0)
+    yield rt
+    rt.close()
+
+
+def kinds(runtime: Runtime) -> Counter[str]:
+    """How many SMS of each kind were written."""
+    with runtime.reading() as session:
+        rows = session.scalars(select(Notification.kind).where(Notification.channel == "sms"))
+        return Counter(rows)
+
+
+def sms_of(runtime: Runtime, kind: str) -> set[str]:
+    with runtime.reading() as session:
+        rows = session.scalars(
+            select(Customer.customer_id)
+            .join(Notification, Notification.customer_pk == Customer.id)
+            .where(Notification.channel == "sms", Notification.kind == kind)
+        )
+        return set(rows)
+
+
+def sweep(runtime: Runtime, now: datetime) -> dict[str, Any]:
+    return run_sweep(runtime, "due-rules", now=now)
+
+
+def outage(runtime: Runtime, **body: Any) -> Any:
+    return upsert_incident(runtime, {"external_id": "O-1", "area": AREA, **body}, now=T0).incident
+
+
+# ---- ETR missed --------------------------------------------------------------------------------
+
+
+def test_a_passed_etr_sends_one_etr_missed_after_the_grace(runtime: Runtime) -> None:
+    etr = T0 + timedelta(hours=1)
+    outage(runtime, etr=etr.isoformat())
+    assert sweep(runtime, etr + timedelta(minutes=14))["etr_missed"] == 0
+    assert sweep(runtime, etr + timedelta(minutes=15))["etr_missed"] == 1
+    assert sms_of(runtime, "etr_missed") == PEOPLE
+    assert sweep(runtime, etr + timedelta(minutes=16))["etr_missed"] == 0
+    assert sweep(runtime, etr + timedelta(hours=1))["etr_missed"] == 0
+    assert kinds(runtime) == Counter({"outage": 4, "etr_missed": 4})
+    with runtime.reading() as session:
+        actors = session.scalars(select(IncidentRevision.actor).order_by(IncidentRevision.id))
+        assert list(actors) == ["apikey:test", "rule:etr-missed"]
+
+
+def test_after_a_missed_etr_the_next_estimate_is_news(runtime: Runtime) -> None:
+    etr = T0 + timedelta(hours=1)
+    made = outage(runtime, etr=etr.isoformat())
+    sweep(runtime, etr + timedelta(minutes=20))
+    later = etr + timedelta(minutes=40)
+    patch_incident(runtime, made.id, {"etr": (later + timedelta(hours=1)).isoformat()}, now=later)
+    assert kinds(runtime) == Counter({"outage": 4, "etr_missed": 4, "etr_update": 4})
+
+
+def test_a_new_estimate_before_the_grace_ends_sends_no_etr_missed(runtime: Runtime) -> None:
+    etr = T0 + timedelta(hours=1)
+    made = outage(runtime, etr=etr.isoformat())
+    moment = etr + timedelta(minutes=5)
+    patch_incident(runtime, made.id, {"etr": (etr + timedelta(hours=2)).isoformat()}, now=moment)
+    assert sweep(runtime, etr + timedelta(minutes=30))["etr_missed"] == 0
+    assert kinds(runtime) == Counter({"outage": 4, "etr_update": 4})
+
+
+def test_a_passed_etr_with_a_small_new_one_ahead_is_told_the_new_one(runtime: Runtime) -> None:
+    """Moved by less than ETR_CHANGE_MINUTES, the new estimate sends nothing at once; once
+    the old one has passed, the customer must not be left with it."""
+    etr = T0 + timedelta(hours=1)
+    made = outage(runtime, etr=etr.isoformat())
+    patch_incident(runtime, made.id, {"etr": (etr + timedelta(minutes=25)).isoformat()}, now=T0)
+    assert kinds(runtime) == Counter({"outage": 4})
+    swept = sweep(runtime, etr + timedelta(minutes=16))
+    assert swept["etr_missed"] == 1  # the rule that looked; the message is the update
+    assert kinds(runtime) == Counter({"outage": 4, "etr_update": 4})
+
+
+def test_restored_supersedes_a_queued_etr_missed(runtime: Runtime) -> None:
+    etr = T0 + timedelta(hours=1)
+    made = outage(runtime, etr=etr.isoformat())
+    sweep(runtime, etr + timedelta(minutes=15))
+    patch_incident(runtime, made.id, {"status": "restored"}, now=etr + timedelta(minutes=16))
+    with runtime.reading() as session:
+        missed = session.scalars(
+            select(Notification.status).where(
+                Notification.kind == "etr_missed", Notification.channel == "sms"
+            )
+        ).all()
+    assert set(missed) == {"suppressed"}
+    assert sms_of(runtime, "restored") == PEOPLE
+
+
+# ---- reassurance -----------------------------------------------------------------------------
+
+
+def test_silence_brings_a_reassurance_then_another_after_each_period(runtime: Runtime) -> None:
+    outage(runtime)  # no ETR: nothing else will be said for a while
+    assert sweep(runtime, T0 + timedelta(hours=1, minutes=59))["reassured"] == 0
+    assert sweep(runtime, T0 + timedelta(hours=2))["reassured"] == 1
+    assert sweep(runtime, T0 + timedelta(hours=3))["reassured"] == 0
+    assert sweep(runtime, T0 + timedelta(hours=4))["reassured"] == 1
+    assert kinds(runtime) == Counter({"outage": 4, "reassurance": 8})
+
+
+def test_news_resets_the_silence(runtime: Runtime) -> None:
+    made = outage(runtime)
+    moment = T0 + timedelta(hours=1, minutes=30)
+    patch_incident(runtime, made.id, {"etr": (moment + timedelta(hours=3)).isoformat()}, now=moment)
+    assert sweep(runtime, T0 + timedelta(hours=2, minutes=30))["reassured"] == 0
+    assert sweep(runtime, moment + timedelta(hours=2))["reassured"] == 1
+
+
+def test_a_closed_outage_is_never_reassured(runtime: Runtime) -> None:
+    made = outage(runtime)
+    patch_incident(runtime, made.id, {"status": "restored"}, now=T0 + timedelta(minutes=30))
+    assert sweep(runtime, T0 + timedelta(hours=5))["reassured"] == 0
+    assert kinds(runtime) == Counter({"outage": 4, "restored": 4})
+
+
+# ---- planned work ----------------------------------------------------------------------------
+
+
+def planned(runtime: Runtime, *, now: datetime, starts: str, ends: str) -> Any:
+    body = {"external_id": "P-1", "kind": "planned", "area": AREA, "starts_at": starts}
+    return upsert_incident(runtime, {**body, "ends_at": ends}, now=now).incident
+
+
+def test_planned_work_is_recalled_the_evening_before_and_closed_at_its_end(
+    runtime: Runtime,
+) -> None:
+    planned(runtime, now=T0, starts="2026-11-26T09:00:00+02:00", ends="2026-11-26T13:00:00+02:00")
+    evening = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 18:00 in Helsinki
+    assert sweep(runtime, evening - timedelta(minutes=1))["reminded"] == 0
+    assert sweep(runtime, evening)["reminded"] == 1
+    assert sweep(runtime, evening + timedelta(hours=1))["reminded"] == 0
+    assert sms_of(runtime, "planned_reminder") == PEOPLE
+    end = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+    assert sweep(runtime, end - timedelta(minutes=1))["planned_ended"] == 0
+    assert sweep(runtime, end)["planned_ended"] == 1
+    assert kinds(runtime) == Counter(
+        {"planned_notice": 4, "planned_reminder": 4, "planned_done": 4}
+    )
+
+
+def test_planned_work_announced_after_the_evening_before_gets_no_reminder(
+    runtime: Runtime,
+) -> None:
+    late = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # 20:00 in Helsinki
+    planned(runtime, now=late, starts="2026-11-26T09:00:00+02:00", ends="2026-11-26T13:00:00+02:00")
+    assert sweep(runtime, late + timedelta(hours=1))["reminded"] == 0
+    assert kinds(runtime) == Counter({"planned_notice": 4})
