@@ -43,6 +43,9 @@ class CustomerOut(Out):
     feeder: str | None
     transformer: str | None
     quiet_hours: str | None = Field(examples=["22:00-07:00"])
+    priority: Literal["life_support", "critical_facility"] | None = Field(
+        description="A priority customer (called first by operators); null: none"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
