@@ -24,8 +24,8 @@ from outage_notify.db.models import ApiKey, Customer, Erasure, Notification
 from outage_notify.runtime import Runtime
 from tests.backends import Databases, dump
 
-CSV = """customer_id,name,address,phone,email,language,lat,lon,channels,feeder,transformer,quiet_hours
-K-1,Maija Virtanen,Kuusitie 1,040 123 4567,maija@example.com,fi,60.17,24.94,sms;email,F-1,T-1,22:00-07:00
+CSV = """customer_id,name,address,phone,email,language,lat,lon,channels,feeder,transformer,quiet_hours,priority
+K-1,Maija Virtanen,Kuusitie 1,040 123 4567,maija@example.com,fi,60.17,24.94,sms;email,F-1,T-1,22:00-07:00,Life_Support
 K-2,Bad Phone,Kuusitie 2,+358 40 12,,sv,60.17,24.95,,F-1,T-1,
 K-3,Anna Lind,Kuusitie 3,,anna@example.com,sv,60.18,24.95,email,F-2,,
 K-4,Far Away,Nowhere,,,en,95,24.9,,,,
@@ -158,6 +158,7 @@ def test_erase_removes_the_customer_and_keeps_only_a_tombstone_keyed_by_the_secr
     assert exported.returncode == 0, exported.stderr
     data = json.loads(exported.stdout)
     assert data["customer"]["phone"] == "+358401234567"
+    assert data["customer"]["priority"] == "life_support"
     assert run(database_url, "customers", "erase", "K-1").returncode == 0
     assert run(database_url, "customers", "export", "K-1").returncode == 1
     # No secret was configured: the first run made one beside the database, not inside it.

@@ -140,7 +140,9 @@ def get_customer(
             "push_subscriptions": _push_count(session, customer.id),
             "opted_out": opted_out_channels(session, hasher=runtime.hasher, customer=customer),
             "current_incidents": _with_counts(
-                session, customers.current_incidents(session, customer_pk=customer.id)
+                session,
+                customers.current_incidents(session, customer_pk=customer.id),
+                now=runtime.clock.now(),
             ),
         }
 
@@ -226,9 +228,11 @@ def revoke_links(
     return {"customer_id": customer_id, "revoked_at": iso(now)}
 
 
-def _with_counts(session: Session, incidents: list[Incident]) -> list[dict[str, Any]]:
+def _with_counts(
+    session: Session, incidents: list[Incident], *, now: datetime
+) -> list[dict[str, Any]]:
     counts = notification_counts(session, [i.id for i in incidents])
-    return [incident_dict(i, counts.get(i.id)) for i in incidents]
+    return [incident_dict(i, counts.get(i.id), now=now) for i in incidents]
 
 
 def _customer(session: Session, customer_id: str) -> Customer:

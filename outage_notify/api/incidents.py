@@ -7,10 +7,18 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from outage_notify.api.deps import Caller, as_operator, as_reader, get_runtime, json_request
 from outage_notify.api.errors import ApiError, error_responses
-from outage_notify.api.schemas import IncidentListOut, IncidentOut, IncidentOutcomeOut
+from outage_notify.api.schemas import (
+    IncidentListOut,
+    IncidentOut,
+    IncidentOutcomeOut,
+    PriorityCustomersOut,
+    RevisionsOut,
+)
+from outage_notify.db.models import Incident
 from outage_notify.incidents.model import IncidentKind, Status
 from outage_notify.incidents.service import (
     IncidentClosed,
@@ -19,7 +27,14 @@ from outage_notify.incidents.service import (
     IncidentOutcome,
     get_incident,
 )
-from outage_notify.incidents.views import incident_dict, list_incidents, notification_counts
+from outage_notify.incidents.views import (
+    IncidentFilter,
+    incident_dict,
+    list_incidents,
+    list_revisions,
+    notification_counts,
+    priority_customers,
+)
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.ingest.records import RecordError
 from outage_notify.planning.jobs import planning_state
@@ -157,17 +172,31 @@ def patch_incident(
 )
 def get_incidents(
     status: Literal["active"] | Status | None = Query(None, description="active, or one status"),
+    source: str | None = Query(
+        None,
+        max_length=300,
+        description="exactly this source: operator, or feed:<id> for an outage feed",
+    ),
+    kind: IncidentKind | None = Query(None),
+    overdue: bool | None = Query(
+        None,
+        description="true: only open incidents whose ETR has passed; false: only the others",
+    ),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _: Caller = Depends(as_reader),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
+    now = runtime.clock.now()
+    where = IncidentFilter(status=status, source=source, kind=kind, overdue=overdue)
     with runtime.reading() as session:
-        incidents = list_incidents(session, status=status, limit=limit, offset=offset)
+        incidents = list_incidents(session, now=now, where=where, limit=limit, offset=offset)
         ids = [i.id for i in incidents]
         counts, planning = notification_counts(session, ids), planning_state(session, ids)
         return {
-            "incidents": [incident_dict(i, counts.get(i.id), planning[i.id]) for i in incidents]
+            "incidents": [
+                incident_dict(i, counts.get(i.id), planning[i.id], now=now) for i in incidents
+            ]
         }
 
 
@@ -182,25 +211,78 @@ def get_one_incident(
     _: Caller = Depends(as_reader),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
+    now = runtime.clock.now()
     with runtime.reading() as session:
-        try:
-            incident = get_incident(session, incident_id=incident_id)
-        except IncidentNotFound as exc:
-            raise ApiError(404, f"no incident {incident_id!r}") from exc
+        incident = _incident(session, incident_id)
         counts = notification_counts(session, [incident.id])
         planning = planning_state(session, [incident.id])
-        return incident_dict(incident, counts.get(incident.id), planning[incident.id])
+        return incident_dict(incident, counts.get(incident.id), planning[incident.id], now=now)
+
+
+@router.get(
+    "/incidents/{incident_id}/revisions",
+    summary="The incident's history: every revision and who or what made it, oldest first",
+    response_model=RevisionsOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+def get_revisions(
+    incident_id: str,
+    after_version: int = Query(
+        0, ge=0, le=MAX_OFFSET, description="only revisions after this version (paging)"
+    ),
+    limit: int = Query(100, ge=1, le=1000),
+    _: Caller = Depends(as_reader),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with runtime.reading() as session:
+        incident = _incident(session, incident_id)
+        # One more than asked: whether another page follows, without a count.
+        revisions = list_revisions(
+            session, incident_id=incident.id, after_version=after_version, limit=limit + 1
+        )
+    page = revisions[:limit]
+    return {
+        "incident_id": incident_id,
+        "revisions": page,
+        "next_after_version": page[-1]["version"] if len(revisions) > limit else None,
+    }
+
+
+@router.get(
+    "/incidents/{incident_id}/priority-customers",
+    summary="Priority customers the incident affects now, in the order to call them",
+    response_model=PriorityCustomersOut,
+    responses=error_responses(401, 403, 404),
+)
+def get_priority_customers(
+    incident_id: str,
+    _: Caller = Depends(as_reader),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with runtime.reading() as session:
+        incident = _incident(session, incident_id)
+        return {
+            "incident_id": incident_id,
+            "customers": priority_customers(session, incident_id=incident.id),
+        }
+
+
+def _incident(session: Session, incident_id: str) -> Incident:
+    try:
+        return get_incident(session, incident_id=incident_id)
+    except IncidentNotFound as exc:
+        raise ApiError(404, f"no incident {incident_id!r}") from exc
 
 
 def _outcome_dict(runtime: Runtime, outcome: IncidentOutcome) -> dict[str, Any]:
     """The incident as it now stands. Counts are read after the change committed, outside
     any write transaction: a count of a storm's messages must not hold the write lock."""
-    incident = outcome.incident
+    incident, now = outcome.incident, runtime.clock.now()
     with runtime.reading() as session:
         counts = notification_counts(session, [incident.id]).get(incident.id)
         planning = planning_state(session, [incident.id])[incident.id]
     return {
-        **incident_dict(incident, counts, planning),
+        **incident_dict(incident, counts, planning, now=now),
         "created": outcome.created,
         "changes": [c.value for c in outcome.changes],
     }

@@ -43,6 +43,9 @@ class CustomerOut(Out):
     feeder: str | None
     transformer: str | None
     quiet_hours: str | None = Field(examples=["22:00-07:00"])
+    priority: Literal["life_support", "critical_facility"] | None = Field(
+        description="A priority customer (called first by operators); null: none"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -120,6 +123,9 @@ class IncidentOut(Out):
         description="When customers could first be told; null while an outage from a feed "
         "is younger than CONFIRM_SECONDS (it may be a momentary cut)"
     )
+    overdue: bool = Field(
+        description="Open (detected, crew_assigned, in_progress) and its ETR has passed"
+    )
 
 
 class IncidentOutcomeOut(IncidentOut):
@@ -135,6 +141,41 @@ class IncidentOutcomeOut(IncidentOut):
 
 class IncidentListOut(Out):
     incidents: list[IncidentOut]
+
+
+class RevisionOut(Out):
+    version: int
+    at: Timestamp
+    actor: str = Field(
+        description="Who or what made it: apikey:<name>, feed:<id>, rule:<name>",
+        examples=["apikey:oms-bridge"],
+    )
+    changes: list[str] = Field(description="NEW, ETR_CHANGED, STATUS_CHANGED, …")
+    snapshot: dict[str, Any] = Field(description="The incident as it stood at this version")
+
+
+class RevisionsOut(Out):
+    incident_id: str
+    revisions: list[RevisionOut] = Field(description="Oldest first")
+    next_after_version: int | None = Field(
+        description="Pass as after_version for the next page; null when this page is the last"
+    )
+
+
+class PriorityCustomerOut(Out):
+    customer_id: str
+    name: str | None
+    address: str | None
+    phone: str | None = Field(description="E.164")
+    priority: Literal["life_support", "critical_facility"]
+    language: str = Field(examples=["fi"])
+
+
+class PriorityCustomersOut(Out):
+    incident_id: str
+    customers: list[PriorityCustomerOut] = Field(
+        description="Affected now: life_support first, then critical_facility, then by customer_id"
+    )
 
 
 class CustomerDetailOut(CustomerOut):

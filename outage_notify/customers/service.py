@@ -187,6 +187,7 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
         "feeder": customer.feeder,
         "transformer": customer.transformer,
         "quiet_hours": customer.quiet_hours,
+        "priority": customer.priority,
         "created_at": customer.created_at.isoformat(),
         "updated_at": customer.updated_at.isoformat(),
     }

@@ -1,16 +1,27 @@
-"""Incidents as the API shows them, with counts of their notifications by status."""
+"""Incidents as the API shows them, with counts of their notifications by status; their
+history; and the priority customers an incident affects, for operators to call."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, false, func, not_, select
 from sqlalchemy.orm import Session
 
-from outage_notify.db.models import Incident, Notification
+from outage_notify.db.models import (
+    Customer,
+    Incident,
+    IncidentCustomer,
+    IncidentRevision,
+    Notification,
+)
 from outage_notify.incidents.model import ACTIVE_STATUSES, describe, value_of
+from outage_notify.ingest.records import PRIORITIES
+from outage_notify.ingest.text import has_control
 from outage_notify.timeutil import iso
 
 
@@ -29,19 +40,62 @@ def notification_counts(session: Session, incident_ids: Sequence[str]) -> dict[s
     return counts
 
 
+def is_overdue(incident: Incident, now: datetime) -> bool:
+    """Open, and its ETR has passed: customers were promised a time that did not hold."""
+    return incident.status in ACTIVE_STATUSES and incident.etr is not None and incident.etr <= now
+
+
+def _overdue_clause(now: datetime) -> ColumnElement[bool]:
+    # The same rule as is_overdue, in SQL.
+    return and_(
+        Incident.status.in_(sorted(ACTIVE_STATUSES)),
+        Incident.etr.is_not(None),
+        Incident.etr <= now,
+    )
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What GET /incidents narrows to; None is no filter."""
+
+    status: str | None = None  # "active", or one status
+    source: str | None = None  # exact: "operator", "feed:<id>"
+    kind: str | None = None
+    overdue: bool | None = None
+
+
 def list_incidents(
-    session: Session, *, status: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    now: datetime,
+    where: IncidentFilter = IncidentFilter(),
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[Incident]:
     query = select(Incident).order_by(Incident.updated_at.desc(), Incident.id)
-    if status == "active":
+    if where.status == "active":
         query = query.where(Incident.status.in_(sorted(ACTIVE_STATUSES)))
-    elif status:
-        query = query.where(Incident.status == status)
+    elif where.status:
+        query = query.where(Incident.status == where.status)
+    if where.source is not None:
+        # Stored sources hold no control characters; PostgreSQL refuses a NUL outright.
+        query = query.where(
+            false() if has_control(where.source) else Incident.source == where.source
+        )
+    if where.kind is not None:
+        query = query.where(Incident.kind == where.kind)
+    if where.overdue is not None:
+        overdue = _overdue_clause(now)
+        query = query.where(overdue if where.overdue else not_(overdue))
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def incident_dict(
-    incident: Incident, counts: dict[str, int] | None = None, planning: str = "done"
+    incident: Incident,
+    counts: dict[str, int] | None = None,
+    planning: str = "done",
+    *,
+    now: datetime,
 ) -> dict[str, Any]:
     return {
         "id": incident.id,
@@ -55,4 +109,60 @@ def incident_dict(
         "updated_at": iso(incident.updated_at),
         "closed_at": iso(incident.closed_at),
         "confirmed_at": iso(incident.confirmed_at),
+        "overdue": is_overdue(incident, now),
     }
+
+
+# ---- history ------------------------------------------------------------------------------------
+
+
+def list_revisions(
+    session: Session, *, incident_id: str, after_version: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The incident's revisions after `after_version`, oldest first, and who made each."""
+    revisions = session.scalars(
+        select(IncidentRevision)
+        .where(
+            IncidentRevision.incident_id == incident_id,
+            IncidentRevision.version > after_version,
+        )
+        .order_by(IncidentRevision.version)
+        .limit(limit)
+    )
+    return [
+        {
+            "version": r.version,
+            "at": iso(r.at),
+            "actor": r.actor,
+            "changes": list(r.changes),
+            "snapshot": r.snapshot,
+        }
+        for r in revisions
+    ]
+
+
+# ---- priority customers -------------------------------------------------------------------------
+
+
+def priority_customers(session: Session, *, incident_id: str) -> list[dict[str, Any]]:
+    """The priority customers this incident affects now (not those released from it), in the
+    order to call them: life support first, then critical facilities, then by customer id."""
+    rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=Customer.priority)
+    rows = session.execute(
+        select(
+            Customer.customer_id,
+            Customer.name,
+            Customer.address,
+            Customer.phone,
+            Customer.priority,
+            Customer.language,
+        )
+        .join(IncidentCustomer, IncidentCustomer.customer_pk == Customer.id)
+        .where(
+            IncidentCustomer.incident_id == incident_id,
+            IncidentCustomer.affected.is_(True),
+            Customer.priority.in_(PRIORITIES),
+        )
+        .order_by(rank, Customer.customer_id)
+    )
+    return [row._asdict() for row in rows]

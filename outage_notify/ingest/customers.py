@@ -15,7 +15,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from outage_notify.config import LANGUAGES
-from outage_notify.ingest.records import CustomerRecord, RecordError, Rejection
+from outage_notify.ingest.records import PRIORITIES, CustomerRecord, RecordError, Rejection
 from outage_notify.ingest.text import check_text
 from outage_notify.planning.rules import CHANNELS, QuietHours
 
@@ -35,6 +35,7 @@ FIELDS = (
     "feeder",
     "transformer",
     "quiet_hours",
+    "priority",
 )
 REQUIRED_COLUMNS = ("customer_id", "lat", "lon")
 
@@ -84,6 +85,7 @@ def validate_customer(raw: Mapping[str, Any], rules: CustomerRules) -> CustomerR
         feeder=_text(raw, "feeder", max_len=64),
         transformer=_text(raw, "transformer", max_len=64),
         quiet_hours=_quiet_hours(_text(raw, "quiet_hours", max_len=20)),
+        priority=_priority(_text(raw, "priority", max_len=40)),
     )
     if rules.territory is not None:
         from outage_notify.matching.territory import outside_reason  # geometry: only then
@@ -184,6 +186,15 @@ def _quiet_hours(text: str | None) -> str | None:
     except ValueError as exc:
         raise RecordError(str(exc)) from exc
     return f"{hours.start:%H:%M}-{hours.end:%H:%M}"
+
+
+def _priority(text: str | None) -> str | None:
+    if not text:
+        return None
+    priority = text.lower()
+    if priority not in PRIORITIES:
+        raise RecordError(f"priority {text!r} is not one of {', '.join(PRIORITIES)} (or empty)")
+    return priority
 
 
 # ---- many records ----------------------------------------------------------------------------

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Customers whom an outage endangers or who serve many others, in the order operators call
+# them: priority customers are planned and told first and warned earlier of planned work.
+PRIORITIES = ("life_support", "critical_facility")
+
 
 class RecordError(ValueError):
     """One record is unusable; the message says why, for the person who sent it."""
@@ -39,6 +43,7 @@ class CustomerRecord:
     feeder: str | None
     transformer: str | None
     quiet_hours: str | None
+    priority: str | None = None  # one of PRIORITIES; None: an ordinary customer
 
     def as_row(self) -> dict[str, object]:
         return {
@@ -54,4 +59,5 @@ class CustomerRecord:
             "feeder": self.feeder,
             "transformer": self.transformer,
             "quiet_hours": self.quiet_hours,
+            "priority": self.priority,
         }

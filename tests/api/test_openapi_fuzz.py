@@ -90,6 +90,8 @@ SEEDED_INCIDENTS: list[dict[str, Any]] = [
     },
     {"external_id": "F-DONE", "area": cells(3, 3, 4, 4)},  # restored once seeded: closed
 ]
+# Inside F-OPEN: its priority-customers list is not empty.
+SEEDED_PRIORITIES = {"C-0-0": "life_support", "C-1-1": "critical_facility"}
 ETR_UPDATE = {"etr": "2099-01-02T12:00:00+02:00", "status": "crew_assigned"}
 RESTORED = {"status": "restored"}
 # What the seeded town holds, for the hooks (filled by the seeded_town fixture, which runs
@@ -306,7 +308,8 @@ def _seed_town(client: TestClient, runtime: Runtime) -> dict[str, Any]:
     with runtime.transaction() as session:
         key = create_key(session, role="admin", name="fuzz", now=utcnow())[1]
     admin = {"Authorization": f"Bearer {key}"}
-    assert client.post("/api/v1/customers", json=town(), headers=admin).status_code == 200
+    people = [{**c, "priority": SEEDED_PRIORITIES.get(c["customer_id"])} for c in town()]
+    assert client.post("/api/v1/customers", json=people, headers=admin).status_code == 200
     incidents = [_posted(client, body, admin) for body in SEEDED_INCIDENTS]
     runtime.planner.drain()
     _ok(client.patch(f"/api/v1/incidents/{incidents[-1]}", json=RESTORED, headers=admin))

@@ -622,3 +622,65 @@ def test_a_location_outside_a_configured_territory_is_rejected_and_the_rest_go_o
     assert "outside the service territory" in parsed.rejections[0].error
     assert "swapped" in parsed.rejections[0].error
     assert "swapped" not in parsed.rejections[1].error
+
+
+# ---- priority -----------------------------------------------------------------------------------
+
+PRIORITY_HEADER = "customer_id,lat,lon,priority"
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("life_support", "life_support"),
+        (" Life_Support ", "life_support"),
+        ("CRITICAL_FACILITY", "critical_facility"),
+        ("", None),
+        ("  ", None),
+    ],
+)
+def test_priority_in_csv_is_read_case_insensitively_and_stored_lower_case(
+    cell: str, expected: str | None
+) -> None:
+    record = only_record(parse(csv_file(f'C1,60.17,24.94,"{cell}"', header=PRIORITY_HEADER)))
+    assert record.priority == expected
+    assert record.as_row()["priority"] == expected
+
+
+def test_priority_absent_from_the_header_means_none() -> None:
+    assert only_record(parse(csv_file(MAIJA))).priority is None
+
+
+def test_priority_in_geojson_and_a_json_list() -> None:
+    feature = point_feature(24.94, 60.17, customer_id="G1", priority="critical_facility")
+    assert only_record(parse(feature_collection(feature))).priority == "critical_facility"
+    items = [good(customer_id="J1", priority="LIFE_SUPPORT"), good(customer_id="J2")]
+    parsed = parse_json_list(items, RULES)
+    assert [(r.customer_id, r.priority) for _, r in parsed.records] == [
+        ("J1", "life_support"),
+        ("J2", None),
+    ]
+    assert parsed.records[1][1].priority is None
+
+
+@pytest.mark.parametrize(
+    "value", ["vip", "life support", "life_support;critical_facility", 1, True, ["life_support"]]
+)
+def test_an_unknown_priority_rejects_the_row_naming_the_allowed_values(value: Any) -> None:
+    parsed = parse_json_list([good(customer_id="OK"), good(customer_id="P", priority=value)], RULES)
+    assert [r.customer_id for _, r in parsed.records] == ["OK"]
+    [rejection] = parsed.rejections
+    assert rejection.index == 1 and rejection.customer_id == "P"
+    assert "priority" in rejection.error
+    if not isinstance(value, bool | list):
+        assert "life_support, critical_facility" in rejection.error, rejection.error
+
+
+def test_an_unknown_priority_in_csv_is_rejected_with_its_line() -> None:
+    parsed = parse(
+        csv_file("A,60.17,24.94,life_support", "B,60.17,24.94,urgent", header=PRIORITY_HEADER)
+    )
+    assert [r.customer_id for _, r in parsed.records] == ["A"]
+    [rejection] = parsed.rejections
+    assert (rejection.line, rejection.customer_id) == (3, "B")
+    assert "priority 'urgent'" in rejection.error
