@@ -19,6 +19,7 @@ from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import (
+    Customer,
     IncidentCustomer,
     IncidentRevision,
     Notification,
@@ -384,3 +385,29 @@ def test_the_first_messages_leave_while_later_chunks_are_still_being_planned(
         assert first_sent < job.done_at
     finally:
         runtime.close()
+
+
+def test_priority_customers_are_planned_in_the_first_chunks_and_claimed_first(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(planning_chunk=4)
+    # The last customers in key order are the ones whose life depends on power.
+    people = town(channels="sms")
+    people[-1]["priority"], people[-2]["priority"] = "life_support", "critical_facility"
+    parsed = parse_json_list(people, CustomerRules())
+    with runtime.transaction() as session:
+        upsert_customers(session, records=[r for _, r in parsed.records], now=NOW)
+    upsert_incident(runtime, {"external_id": "J-20", "area": EVERYONE}, now=NOW)
+    with runtime.reading() as session:
+        rows = session.execute(
+            select(Customer.customer_id, OutboxItem.priority)
+            .join(Notification, Notification.customer_pk == Customer.id)
+            .join(OutboxItem, OutboxItem.notification_id == Notification.id)
+            .where(Notification.channel == "sms")
+            .order_by(Notification.id)
+        ).all()
+    assert len(rows) == 50
+    first_two = {customer_id for customer_id, _ in rows[:2]}
+    assert first_two == {people[-1]["customer_id"], people[-2]["customer_id"]}
+    assert [priority for _, priority in rows[:2]] == [15, 15]
+    assert {priority for _, priority in rows[2:]} == {10}
