@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     restore_after_polls: int = Field(2, ge=1)
     reassure_hours: float = Field(2, gt=0)
     etr_grace_minutes: float = Field(15, ge=0)
+    # Outage durations (hours) at which a customer's standard-compensation band changes.
+    compensation_hours: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [12.0, 24.0, 72.0, 120.0, 192.0, 288.0]
+    )
     planned_notice_hours: float = Field(48, ge=0)
     # Priority customers (life support, critical facilities) hear of planned work this early.
     priority_notice_hours: float = Field(96, ge=0)
@@ -126,10 +130,18 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("cap_feeds", "outage_feeds", mode="before")
+    @field_validator("cap_feeds", "outage_feeds", "compensation_hours", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("compensation_hours")
+    @classmethod
+    def _six_ascending(cls, value: list[float]) -> list[float]:
+        from outage_notify.incidents.compensation import bands
+
+        bands(value)  # raises with the reason
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -26,6 +26,7 @@ class Change(StrEnum):
     ETR_MISSED = "ETR_MISSED"
     SILENCE = "SILENCE"
     REMINDER_DUE = "REMINDER_DUE"
+    COMPENSATION_DUE = "COMPENSATION_DUE"  # a told customer's outage reached the first band
     RESTORED = "RESTORED"
     CANCELLED = "CANCELLED"
 

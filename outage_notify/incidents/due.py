@@ -14,22 +14,27 @@ planning then moves those customers' state past it.
   `reassurance`, and again after each further period of silence.
 - Planned work: the evening before it starts, one `planned_reminder`; at its end, the incident is
   closed and those told get `planned_done`.
+- Standard compensation: each affected customer's band is kept current from their outage's
+  duration as the Act counts it (compensation.py), with a timeline event for agents when it
+  rises; reaching the first band, a told customer gets one `compensation` notice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import FeedItem, Incident, IncidentCustomer, PlanningJob
 from outage_notify.incidents.changes import Change
+from outage_notify.incidents.compensation import CHAIN_GAP, Band, band_for, bands, chained_duration
 from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind
 from outage_notify.incidents.service import IncidentService
 from outage_notify.planning.rules import reminder_at
+from outage_notify.timeline import service as timeline
 
 if TYPE_CHECKING:
     from outage_notify.scheduler.jobs import JobContext
@@ -40,6 +45,7 @@ ETR_MISSED_ACTOR = "rule:etr-missed"
 SILENCE_ACTOR = "rule:reassure"
 REMINDER_ACTOR = "rule:planned-reminder"
 PLANNED_END_ACTOR = "rule:planned-end"
+COMPENSATION_ACTOR = "rule:compensation"
 
 
 def due_for_confirmation(session: Session, *, now: datetime, confirm_seconds: float) -> list[str]:
@@ -150,6 +156,120 @@ def due_planned_ends(session: Session, *, now: datetime) -> list[str]:
     )
 
 
+COMPENSATION_EVENT = "compensation"
+
+
+def _long_outages() -> Any:
+    """Open, confirmed unplanned incidents: those whose customers' outages count."""
+    return select(Incident.id).where(
+        Incident.kind == IncidentKind.UNPLANNED,
+        Incident.status.in_(ACTIVE),
+        Incident.confirmed_at.is_not(None),
+    )
+
+
+def update_compensation_bands(
+    session: Session, *, now: datetime, table: Sequence[Band]
+) -> list[timeline.Event]:
+    """Raises each affected customer's band to what their outage has reached; returns the
+    timeline events that say so. Ties are looked at from their own start (one statement per
+    band, highest first); customers whose outage continues one that ended less than two
+    hours before are counted over the whole chain."""
+    raised: dict[tuple[str, int], Band] = {}
+    for band in reversed(table):
+        rows = session.execute(
+            update(IncidentCustomer)
+            .where(
+                IncidentCustomer.incident_id.in_(_long_outages()),
+                IncidentCustomer.affected.is_(True),
+                IncidentCustomer.since <= now - timedelta(hours=band.hours),
+                func.coalesce(IncidentCustomer.compensation_percent, 0) < band.percent,
+            )
+            .values(compensation_percent=band.percent)
+            .returning(IncidentCustomer.incident_id, IncidentCustomer.customer_pk)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for incident_id, customer_pk in rows:
+            raised.setdefault((incident_id, customer_pk), band)
+    for key, band in _chained_bands(session, now=now, table=table).items():
+        raised[key] = band
+    return [
+        timeline.Event(
+            customer_pk=customer_pk,
+            at=now,
+            type=COMPENSATION_EVENT,
+            incident_id=incident_id,
+            data={"percent": band.percent, "hours": band.hours},
+        )
+        for (incident_id, customer_pk), band in raised.items()
+    ]
+
+
+def _chained_bands(
+    session: Session, *, now: datetime, table: Sequence[Band]
+) -> dict[tuple[str, int], Band]:
+    """Bands of affected customers whose earlier outage ended less than CHAIN_GAP before
+    this one began (rare: counted one by one)."""
+    earlier = IncidentCustomer.__table__.alias("earlier")
+    # Older than the top band (and the gap), an earlier outage can change no band.
+    horizon = now - timedelta(hours=table[-1].hours) - CHAIN_GAP
+    candidates = session.execute(
+        select(IncidentCustomer.incident_id, IncidentCustomer.customer_pk).where(
+            IncidentCustomer.incident_id.in_(_long_outages()),
+            IncidentCustomer.affected.is_(True),
+            exists().where(
+                earlier.c.customer_pk == IncidentCustomer.customer_pk,
+                earlier.c.incident_id != IncidentCustomer.incident_id,
+                earlier.c.released_at >= horizon,
+            ),
+        )
+    ).all()
+    found: dict[tuple[str, int], Band] = {}
+    for incident_id, customer_pk in candidates:
+        duration = chained_duration(_outages_of(session, customer_pk), now=now)
+        band = band_for(duration, table)
+        tie = session.get(IncidentCustomer, (incident_id, customer_pk))
+        if band is not None and tie is not None and (tie.compensation_percent or 0) < band.percent:
+            tie.compensation_percent = band.percent
+            found[(incident_id, customer_pk)] = band
+    return found
+
+
+def _outages_of(session: Session, customer_pk: int) -> list[tuple[datetime, datetime | None]]:
+    """The customer's unplanned outages: (out since, back at; None while out)."""
+    rows = session.execute(
+        select(IncidentCustomer.since, IncidentCustomer.released_at, Incident.closed_at)
+        .join(Incident, Incident.id == IncidentCustomer.incident_id)
+        .where(
+            IncidentCustomer.customer_pk == customer_pk,
+            Incident.kind == IncidentKind.UNPLANNED,
+            Incident.confirmed_at.is_not(None),
+        )
+    ).all()
+    spans = []
+    for since, released, closed in rows:
+        ends = [moment for moment in (released, closed) if moment is not None]
+        spans.append((since, min(ends) if ends else None))
+    return spans
+
+
+def due_compensation_notices(session: Session) -> list[str]:
+    """Incidents with a told customer whose first band has not been told yet."""
+    return list(
+        session.scalars(
+            select(Incident.id).where(
+                Incident.id.in_(_long_outages()),
+                _planning_done(),
+                exists().where(
+                    _told_and_affected(),
+                    IncidentCustomer.compensation_percent.is_not(None),
+                    IncidentCustomer.compensation_told.is_(None),
+                ),
+            )
+        )
+    )
+
+
 def _locked(session: Session, incident_id: str) -> Incident | None:
     return session.scalar(
         select(Incident).where(Incident.id == incident_id).with_for_update(key_share=True)
@@ -194,6 +314,11 @@ def run_due_rules(ctx: JobContext) -> dict[str, Any]:
         raise RuntimeError("due-rules needs the incident service in its job context")
     settings, now = ctx.settings, ctx.clock.now()
     with ctx.transaction() as session:
+        events = update_compensation_bands(
+            session, now=now, table=bands(settings.compensation_hours)
+        )
+        timeline.log_events(session, events)
+    with ctx.transaction() as session:
         found = {
             "confirmed": (
                 due_for_confirmation(session, now=now, confirm_seconds=settings.confirm_seconds),
@@ -212,6 +337,10 @@ def run_due_rules(ctx: JobContext) -> dict[str, Any]:
                 _noter(Change.REMINDER_DUE, REMINDER_ACTOR),
             ),
             "planned_ended": (due_planned_ends(session, now=now), _end_planned),
+            "compensation": (
+                due_compensation_notices(session),
+                _noter(Change.COMPENSATION_DUE, COMPENSATION_ACTOR),
+            ),
         }
     done: dict[str, Any] = {}
     acted = set()
@@ -226,4 +355,5 @@ def run_due_rules(ctx: JobContext) -> dict[str, Any]:
                     acted.add(incident_id)
     if acted:
         ctx.wake()
+    done["bands_raised"] = len(events)
     return done

@@ -57,6 +57,7 @@ REVIEW_ALL = frozenset(
         Change.ETR_MISSED,
         Change.SILENCE,
         Change.REMINDER_DUE,
+        Change.COMPENSATION_DUE,
         Change.ETR_CHANGED,
         Change.STATUS_CHANGED,
         Change.SCHEDULE_CHANGED,
@@ -212,7 +213,9 @@ def _match(
         area=None if terminal or not incident.area else shape(incident.area),
         feeders=() if terminal else tuple(incident.feeders or ()),
         transformers=() if terminal else tuple(incident.transformers or ()),
-        now=now,
+        # Those in its first extent are out since the outage began (its compensation counts
+        # from then); those it reaches later, since then.
+        now=incident.started_at if job.matched_version == 0 and not terminal else now,
     )
     if REVIEW_ALL & changes:
         job.review_from = job.version
@@ -239,6 +242,8 @@ TIE_STATE = (
     IncidentCustomer.told_starts_at,
     IncidentCustomer.last_told_at,
     IncidentCustomer.reminded_at,
+    IncidentCustomer.compensation_percent,
+    IncidentCustomer.compensation_told,
 )
 
 
@@ -321,6 +326,8 @@ def _state_of(tie: Any) -> CustomerState:
         told_starts_at=tie.told_starts_at if told else None,
         last_told_at=tie.last_told_at if told else None,
         reminded=tie.reminded_at is not None,
+        compensation_percent=tie.compensation_percent,
+        compensation_told=tie.compensation_told is not None,
     )
 
 

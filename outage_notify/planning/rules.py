@@ -46,8 +46,8 @@ CLOSING = frozenset({M.RESTORED, M.CANCELLED, M.PLANNED_DONE, M.PLANNED_CANCELLE
 # Withdrawals: sent only on channels where something about the incident went out.
 WITHDRAWALS = frozenset({M.CANCELLED, M.PLANNED_CANCELLED})
 # What time alone can call for (with a Lifecycle given to decide).
-TIMELY = frozenset({M.ETR_MISSED, M.REASSURANCE, M.PLANNED_REMINDER})
-# What the decision table can answer (compensation and advisories come from their own rules).
+TIMELY = frozenset({M.ETR_MISSED, M.REASSURANCE, M.PLANNED_REMINDER, M.COMPENSATION})
+# What the decision table can answer (advisories come from the weather warnings' rules).
 DECIDED = OPENING | CLOSING | {M.ETR_UPDATE, M.PLANNED_CHANGED} | TIMELY
 # Planned work is recalled the day before it starts, at this local hour.
 REMINDER_HOUR = time(18, 0)
@@ -64,6 +64,8 @@ class CustomerState:
     told_starts_at: datetime | None = None
     last_told_at: datetime | None = None  # their last message about the incident
     reminded: bool = False  # planned work: the reminder was sent
+    compensation_percent: int | None = None  # the standard-compensation band reached
+    compensation_told: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def _timely_outage_news(
         # A new estimate ahead is the news (even one within ETR_CHANGE_MINUTES of theirs,
         # since theirs has passed); with none, "it is taking longer than estimated".
         return M.ETR_UPDATE if fresh else M.ETR_MISSED
+    if customer.compensation_percent is not None and not customer.compensation_told:
+        return M.COMPENSATION  # once, when the outage reaches the first band
     last = customer.last_told_at
     if last is not None and now >= last + lifecycle.reassure_after:
         return M.REASSURANCE

@@ -30,6 +30,7 @@ from outage_notify.db.models import (
     PushSubscription,
 )
 from outage_notify.delivery.outbox import suppress
+from outage_notify.incidents.compensation import PERCENTS
 from outage_notify.incidents.model import IncidentValue, MessageKind, value_of
 from outage_notify.planning.messages import MessageRenderer, Rendered
 from outage_notify.planning.rules import (
@@ -138,7 +139,14 @@ class Planner:
                 intents = [_only_if_reached(i, reached.get(customer.id, set())) for i in intents]
             rows.extend(
                 self._notification_row(
-                    incident, kind, customer, intent, value, now, later, prefs[customer.id]
+                    incident,
+                    kind,
+                    customer,
+                    intent,
+                    value,
+                    now,
+                    later,
+                    self._compensation(kind, member.state),
                 )
                 for intent in intents
             )
@@ -146,6 +154,17 @@ class Planner:
         written = write_notifications(session, rows, now=now, sole_writer=True)
         _record_told(session, incident, value, decisions, now)
         return len(written)
+
+    def _compensation(
+        self, kind: MessageKind, state: CustomerState
+    ) -> tuple[int | None, int | None]:
+        """(band %, its threshold in hours) for the messages that name it: the compensation
+        notice, and the restoration of a long outage (its final band)."""
+        percent = state.compensation_percent
+        if kind not in (MessageKind.COMPENSATION, MessageKind.RESTORED) or percent is None:
+            return None, None
+        threshold = dict(zip(PERCENTS, self.settings.compensation_hours, strict=True))[percent]
+        return percent, int(threshold)
 
     def _send_from(
         self, kind: MessageKind, value: IncidentValue, customer: Row[Any], now: datetime
@@ -170,8 +189,9 @@ class Planner:
         text: IncidentValue,
         now: datetime,
         later: bool | None,
-        prefs: Preferences,
+        compensation: tuple[int | None, int | None],
     ) -> dict[str, Any]:
+        percent, hours = compensation
         rendered = self.renderer.render(
             kind=kind,
             channel=intent.channel,
@@ -180,6 +200,8 @@ class Planner:
             now=now,
             address=customer.address,
             later=later,
+            compensation_percent=percent,
+            outage_hours=hours,
         )
         row = notification_row(
             customer_pk=customer.id,
@@ -423,6 +445,8 @@ def _told(
         return {"told_etr": facts.ends_at, "told_starts_at": facts.starts_at}
     if kind is MessageKind.PLANNED_REMINDER:
         return {"reminded_at": now}
+    if kind is MessageKind.COMPENSATION:
+        return {"compensation_told": IncidentCustomer.compensation_percent}
     if kind in CLOSING:  # this episode is over; a later one starts untold
         return {"told_version": None, "told_etr": None, "told_starts_at": None}
     return {}  # reassurance: only the time of the last news moves

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
-from outage_notify.db.models import Customer, IncidentRevision, Notification
+from outage_notify.db.models import Customer, IncidentRevision, Notification, TimelineEvent
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
 from tests.engine import patch_incident, run_sweep, upsert_incident
@@ -182,3 +182,57 @@ def test_planned_work_announced_after_the_evening_before_gets_no_reminder(
     planned(runtime, now=late, starts="2026-11-26T09:00:00+02:00", ends="2026-11-26T13:00:00+02:00")
     assert sweep(runtime, late + timedelta(hours=1))["reminded"] == 0
     assert kinds(runtime) == Counter({"planned_notice": 4})
+
+
+# ---- standard compensation -------------------------------------------------------------------
+
+
+def test_the_first_band_sends_one_notice_and_restored_names_the_final_band(
+    runtime: Runtime,
+) -> None:
+    made = outage(runtime, started_at=(T0 - timedelta(hours=11)).isoformat())
+    assert sweep(runtime, T0 + timedelta(minutes=59))["compensation"] == 0
+    first = sweep(runtime, T0 + timedelta(hours=1))
+    assert first["bands_raised"] == 4 and first["compensation"] == 1
+    assert sms_of(runtime, "compensation") == PEOPLE
+    assert sweep(runtime, T0 + timedelta(hours=1, minutes=1))["compensation"] == 0
+    second = sweep(runtime, T0 + timedelta(hours=13))  # 24 h: the next band, no new notice
+    assert second["bands_raised"] == 4 and second["compensation"] == 0
+    assert kinds(runtime)["compensation"] == 4
+    patch_incident(runtime, made.id, {"status": "restored"}, now=T0 + timedelta(hours=14))
+    with runtime.reading() as session:
+        bodies = session.scalars(
+            select(Notification.body).where(
+                Notification.kind == "restored", Notification.channel == "sms"
+            )
+        ).all()
+        events = session.execute(
+            select(TimelineEvent.data).where(TimelineEvent.type == "compensation")
+        ).all()
+    assert len(bodies) == 4 and all("25" in body for body in bodies)
+    assert sorted(data["percent"] for (data,) in events) == [10] * 4 + [25] * 4
+
+
+def test_an_outage_resuming_within_two_hours_counts_on(runtime: Runtime) -> None:
+    first = upsert_incident(
+        runtime,
+        {"external_id": "A", "area": AREA, "started_at": (T0 - timedelta(hours=8)).isoformat()},
+        now=T0 - timedelta(hours=8),
+    ).incident
+    patch_incident(runtime, first.id, {"status": "restored"}, now=T0)
+    upsert_incident(runtime, {"external_id": "B", "area": AREA}, now=T0 + timedelta(hours=1))
+    assert sweep(runtime, T0 + timedelta(hours=4, minutes=59))["bands_raised"] == 0
+    assert sweep(runtime, T0 + timedelta(hours=5))["bands_raised"] == 4  # 8 h + 4 h
+    assert sms_of(runtime, "compensation") == PEOPLE
+
+
+def test_an_outage_after_more_than_two_hours_starts_counting_again(runtime: Runtime) -> None:
+    first = upsert_incident(
+        runtime,
+        {"external_id": "A", "area": AREA, "started_at": (T0 - timedelta(hours=8)).isoformat()},
+        now=T0 - timedelta(hours=8),
+    ).incident
+    patch_incident(runtime, first.id, {"status": "restored"}, now=T0)
+    upsert_incident(runtime, {"external_id": "B", "area": AREA}, now=T0 + timedelta(hours=3))
+    assert sweep(runtime, T0 + timedelta(hours=7))["bands_raised"] == 0
+    assert sms_of(runtime, "compensation") == set()

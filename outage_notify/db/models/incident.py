@@ -106,3 +106,7 @@ class IncidentCustomer(Base):
     # silence of REASSURE_HOURS), and when they were reminded of planned work (once).
     last_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Standard compensation (percent of the annual network fee): the band this customer's
+    # outage has reached (the due-rules sweep keeps it current), and the band they were told.
+    compensation_percent: Mapped[int | None] = mapped_column(Integer)
+    compensation_told: Mapped[int | None] = mapped_column(Integer)
