@@ -413,3 +413,31 @@ def test_the_real_pge_map_twice_each_change_applied_once(
     assert third["unchanged"] and third["restored"] == len(gone)
     restored = [c for c, k in sms(runtime) if k == "restored"]
     assert len(restored) == sum(affected[i] for i in gone)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"type": "FeatureCollection", "features": [{"type": "Fea', "JSON"),
+        (b"<html><body>502 Bad Gateway</body></html>", "JSON"),
+        (b'{"type": "FeatureCollection", "features": "none"}', "features"),
+        (b"x" * 5000, "larger than"),
+    ],
+    ids=["truncated", "an error page", "wrong types", "over the byte cap"],
+)
+def test_a_feed_that_cannot_be_read_fails_the_poll_and_keeps_what_it_said_last(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer, body: bytes, reason: str
+) -> None:
+    runtime = make_runtime(feed_max_bytes=4096, restore_after_polls=1)
+    listed = outage("OMS-11", cells(0, 0, 1, 1), started_at=iso(T0 - timedelta(hours=1)))
+    snapshot(feed_server, listed)
+    poll(runtime, T0)
+    feed_server.serve(PATH, body)
+    failed = poll(runtime, T0 + POLL)
+    assert not failed["read"] and reason.lower() in (failed["error"] or "").lower()
+    assert failed["restored"] == 0 and told(runtime, "restored") == set()
+    with runtime.reading() as session:
+        incident = session.scalar(select(Incident))
+        assert incident is not None and incident.status == "detected"
+        logged = session.scalars(select(IngestLogEntry.reason)).all()
+    assert any(reason.lower() in entry.lower() for entry in logged)
