@@ -40,11 +40,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix outage_notify tests bench migrations fixtures
 	$(BIN)/ruff format outage_notify tests bench migrations fixtures
 
-# The whole suite on each back end; PostgreSQL's run starts a throwaway cluster of its own.
-# Any non-zero pytest status fails, 5 (nothing collected) included.
+# The whole suite on each back end, side by side (scripts/test-both-backends.sh); PostgreSQL's
+# run starts a throwaway cluster of its own. Any non-zero pytest status fails, 5 included.
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest -q --backend=sqlite
-	$(BIN)/python -m pytest -q --backend=postgresql
+	bash scripts/test-both-backends.sh
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest -q --backend=sqlite

@@ -220,7 +220,8 @@ def test_a_server_that_hangs_times_out_at_the_timeout(feeds: FeedServer) -> None
     reason = failure(feeds.url("/feed"), timeout=0.5)
     elapsed = time.monotonic() - started
     assert reason.startswith("timed out after 0.5 s")
-    assert 0.45 < elapsed < 0.9
+    # Cut off at the deadline, not after the server's 5 s (room for a loaded machine).
+    assert 0.45 < elapsed < 3.0
 
 
 @pytest.mark.parametrize("stage", ["body", "headers"])
@@ -231,7 +232,7 @@ def test_a_trickling_server_is_cut_off_at_the_total_deadline(feeds: FeedServer, 
     reason = failure(feeds.url("/feed"), timeout=0.6)
     elapsed = time.monotonic() - started
     assert reason == "timed out after 0.6 s"
-    assert 0.55 < elapsed < 1.0
+    assert 0.55 < elapsed < 3.0  # the trickle alone would take 50 s
 
 
 def test_the_deadline_also_holds_with_the_callers_client(feeds: FeedServer) -> None:
@@ -242,7 +243,7 @@ def test_the_deadline_also_holds_with_the_callers_client(feeds: FeedServer) -> N
         started = time.monotonic()
         with pytest.raises(FetchError, match="timed out"):
             get(feeds.url("/feed"), client=client, timeout=0.5)
-        assert time.monotonic() - started < 0.8
+        assert time.monotonic() - started < 3.0  # the trickle alone would take 50 s
         assert get(feeds.url("/warm"), client=client).body == SNAPSHOT_1  # still usable
 
 
