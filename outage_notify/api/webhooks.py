@@ -7,8 +7,10 @@ Twilio signed is the public one, not the one this process sees.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -16,8 +18,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 from outage_notify.api.deps import get_runtime
 from outage_notify.api.errors import ApiError, error_responses
 from outage_notify.api.schemas import TWILIO_INBOUND, TWILIO_STATUS, TWIML
-from outage_notify.customers.replies import ReplyOutcome, handle_inbound_sms
+from outage_notify.customers.replies import ReplyOutcome, handle_inbound_sms, keyword_of
 from outage_notify.delivery.receipts import apply_twilio_status
+from outage_notify.incidents.nested import report_still_out
 from outage_notify.ingest.customers import normalise_phone
 from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
@@ -95,7 +98,14 @@ async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtim
     except RecordError as exc:
         raise ApiError(422, f"From: {exc}") from exc
 
+    def still_out(session: Session, customer_pks: list[int], now: datetime) -> int:
+        return len(
+            report_still_out(session, service=runtime.incidents, customer_pks=customer_pks, now=now)
+        )
+
     def handle() -> ReplyOutcome:
+        if keyword_of(body) == "out":
+            runtime.warm_index()  # a nested outage is matched: before the write transaction
         with runtime.transaction() as session:
             return handle_inbound_sms(
                 session,
@@ -104,9 +114,12 @@ async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtim
                 message_sid=params.get("MessageSid", ""),
                 hasher=runtime.hasher,
                 now=runtime.clock.now(),
+                still_out=still_out,
             )
 
     outcome = await run_in_threadpool(handle)
+    if outcome.nested:
+        runtime.after_commit()
     answer = MessagingResponse()
     if outcome.keyword is not None:
         language = outcome.language or runtime.settings.default_language

@@ -6,7 +6,7 @@ A reply is handled once per provider message id: a webhook the provider retries 
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,25 +25,32 @@ STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "LOPETA", "STOPP", "SLUTA"}
 )
 START_WORDS = frozenset({"START", "UNSTOP", "YES", "ALOITA", "BÖRJA"})
+# The restored SMS invites these when the power is still out (with or without diacritics).
+STILL_OUT_WORDS = frozenset({"OUT", "STRÖMLÖS", "STROMLOS"})
+STILL_OUT_PHRASES = frozenset({("EI", "SÄHKÖÄ"), ("EI", "SAHKOA")})
 TRAILING = string.punctuation + "…¡¿"
 
 
 @dataclass(frozen=True)
 class ReplyOutcome:
     customers: int
-    keyword: str | None  # "stop", "start" or None
+    keyword: str | None  # "stop", "start", "out" or None
     language: str | None  # the language to answer in: that of a customer with this number
     repeated: bool = False  # this message id was handled before: nothing was done again
+    nested: int = 0  # nested outages reported (still out after a restoration)
 
 
 def keyword_of(body: str) -> str | None:
-    """ "stop", "start" or None, from the first word of a reply ("Stop." and "stop!" count)."""
-    words = body.split()
-    word = words[0].strip(TRAILING).upper() if words else ""
+    """ "stop", "start", "out" or None, from the first word (or two) of a reply ("Stop." and
+    "stop!" count)."""
+    words = [w.strip(TRAILING).upper() for w in body.split()[:2]]
+    word = words[0] if words else ""
     if word in STOP_WORDS:
         return "stop"
     if word in START_WORDS:
         return "start"
+    if word in STILL_OUT_WORDS or tuple(words) in STILL_OUT_PHRASES:
+        return "out"
     return None
 
 
@@ -55,7 +62,10 @@ def handle_inbound_sms(
     message_sid: str,
     hasher: ContactHasher,
     now: datetime,
+    still_out: Callable[[Session, list[int], datetime], int] | None = None,
 ) -> ReplyOutcome:
+    """still_out(session, customer pks, now): what to do when the number says the power is
+    still out (nested outages); returns how many were reported."""
     keyword = keyword_of(body)
     people = session.execute(
         select(Customer.id, Customer.language)
@@ -70,7 +80,10 @@ def handle_inbound_sms(
     elif keyword == "start":
         opt_in(session, hasher=hasher, channel="sms", address=from_number)
     timeline.log_events(session, _events(people, from_number, body, message_sid, keyword, now))
-    return ReplyOutcome(len(people), keyword, language)
+    nested = 0
+    if keyword == "out" and still_out is not None:
+        nested = still_out(session, [p.id for p in people], now)
+    return ReplyOutcome(len(people), keyword, language, nested=nested)
 
 
 def _first_time(session: Session, message_sid: str, now: datetime) -> bool:
@@ -100,7 +113,7 @@ def _events(
         timeline.Event(customer_pk=p.id, at=now, type=timeline.REPLY, body=body[:1000], data=data)
         for p in people
     ]
-    if keyword:
+    if keyword in ("stop", "start"):
         change = "SMS opted out (STOP)" if keyword == "stop" else "SMS opted back in (START)"
         events += [
             timeline.Event(customer_pk=p.id, at=now, type=timeline.PREFERENCE_CHANGED, body=change)

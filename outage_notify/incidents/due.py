@@ -49,11 +49,11 @@ COMPENSATION_ACTOR = "rule:compensation"
 
 
 def due_for_confirmation(session: Session, *, now: datetime, confirm_seconds: float) -> list[str]:
-    """Unconfirmed open incidents that have lasted long enough and are still listed."""
+    """Unconfirmed open outages from feeds that have lasted long enough and are still listed."""
     cutoff = now - timedelta(seconds=confirm_seconds)
-    missing_from_feed = exists().where(
-        FeedItem.incident_id == Incident.id, FeedItem.absent_polls > 0
-    )
+    # Only a feed's outages wait for time to confirm them (a nested outage someone reported
+    # waits for a person), and only while the feed still lists them.
+    listed = exists().where(FeedItem.incident_id == Incident.id, FeedItem.absent_polls == 0)
     return list(
         session.scalars(
             select(Incident.id)
@@ -61,7 +61,7 @@ def due_for_confirmation(session: Session, *, now: datetime, confirm_seconds: fl
                 Incident.confirmed_at.is_(None),
                 Incident.status.in_(ACTIVE),
                 Incident.started_at <= cutoff,
-                ~missing_from_feed,
+                listed,
             )
             .order_by(Incident.started_at)
         )

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
-from outage_notify.db.models import OptOut, TimelineEvent
+from outage_notify.db.models import Incident, IncidentRevision, Notification, OptOut, TimelineEvent
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
@@ -159,3 +159,67 @@ def test_a_stop_retried_after_a_later_start_does_not_opt_out_again(app: dict[str
     retried = reply(app, phone, "STOP", sid="SM" + "b" * 32)  # Twilio retries the old STOP
     assert retried.status_code == 200
     assert opted_out(app, "C-0-0") == []
+
+
+# ---- still out after the restoration: a nested outage ----------------------------------------
+
+
+def _restored_outage(app: dict[str, Any]) -> str:
+    from tests.town import cells
+
+    runtime: Runtime = app["runtime"]
+    client, headers = app["client"], app["headers"]
+    with runtime.transaction() as session:
+        operator = create_key(session, role="operator", name="ops", now=utcnow())[1]
+    auth = {"Authorization": f"Bearer {operator}"}
+    made = client.post(
+        "/api/v1/incidents", json={"external_id": "R-1", "area": cells(0, 0, 1, 1)}, headers=auth
+    ).json()
+    runtime.planner.drain()
+    client.patch(f"/api/v1/incidents/{made['id']}", json={"status": "restored"}, headers=auth)
+    runtime.planner.drain()
+    assert headers
+    return str(made["id"])
+
+
+@pytest.mark.parametrize("body", ["OUT", "out", "Ei sähköä", "EI SAHKOA!", "strömlös", "STROMLOS"])
+def test_still_out_after_the_restoration_becomes_a_nested_outage_of_their_own(
+    app: dict[str, Any], body: str
+) -> None:
+    _restored_outage(app)
+    runtime: Runtime = app["runtime"]
+    maija = app["people"][0]
+    answer = reply(app, maija["phone"], body)
+    assert answer.status_code == 200
+    assert "sähköt eivät ole palanneet" in (answer_text(answer) or "")
+    runtime.planner.drain()
+    with runtime.reading() as session:
+        nested = session.execute(
+            select(Incident.external_id, Incident.confirmed_at, Incident.affected_count).where(
+                Incident.source == "reply"
+            )
+        ).all()
+        actors = session.scalars(
+            select(IncidentRevision.actor)
+            .join(Incident, Incident.id == IncidentRevision.incident_id)
+            .where(Incident.source == "reply")
+        ).all()
+        told = session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .join(Incident, Incident.id == Notification.incident_id)
+            .where(Incident.source == "reply", Notification.channel != "in_app")
+        )
+    assert [(n.external_id, n.confirmed_at, n.affected_count) for n in nested] == [
+        (f"R-1/{maija['customer_id']}", None, 1)
+    ]
+    assert actors == [f"reply:{maija['customer_id']}"]
+    assert told == 0  # nobody is told of it: an operator looks at it first
+
+
+def test_out_with_no_recent_restoration_is_only_a_reply(app: dict[str, Any]) -> None:
+    runtime: Runtime = app["runtime"]
+    answer = reply(app, app["people"][1]["phone"], "STRÖMLÖS")
+    assert answer.status_code == 200 and "strömmen" in (answer_text(answer) or "")
+    with runtime.reading() as session:
+        assert session.scalars(select(Incident.id)).all() == []
