@@ -68,15 +68,19 @@ class IncidentService:
         actor: str,
         now: datetime,
         confirmed: bool = True,
+        past_etr_allowed: bool = False,
     ) -> IncidentOutcome:
         """Create the incident, or record what changed since its last state (idempotent).
         confirmed=False creates it unconfirmed: tied to its customers and shown to operators,
-        but nobody is told until `confirm` (it has no effect on an existing incident)."""
+        but nobody is told until `confirm` (it has no effect on an existing incident).
+        past_etr_allowed: a feed's ETR that has already passed is kept (the incident is then
+        overdue, and the time is never told), where an operator's is refused."""
         created = False
         area = shape(record.area) if record.area else None
         incident = _find(session, source=source, external_id=record.external_id)
+        etr_now = None if past_etr_allowed else now  # None: no ETR check
         if incident is None:
-            self._check_new(session, record, area, now)
+            self._check_new(session, record, area, etr_now)
             incident = _insert_new(
                 session, source=source, record=record, now=now, confirmed=confirmed
             )
@@ -87,7 +91,7 @@ class IncidentService:
             raise IncidentError(f"kind cannot change (incident is {incident.kind})")
         previous = None if created else value_of(incident)
         if previous is not None:
-            self._check_change(session, incident, previous, record, area, now)
+            self._check_change(session, incident, previous, record, area, etr_now)
         count = 0 if record.terminal else self._count(session, record, area)
         changes = detect(previous, record)
         if not changes and count != incident.affected_count:
@@ -102,9 +106,14 @@ class IncidentService:
         return IncidentOutcome(incident=incident, created=created, changes=changes)
 
     def _check_new(
-        self, session: Session, record: IncidentValue, area: BaseGeometry | None, now: datetime
+        self,
+        session: Session,
+        record: IncidentValue,
+        area: BaseGeometry | None,
+        now: datetime | None,
     ) -> None:
-        _check_etr_ahead(record, None, now)
+        if now is not None:
+            _check_etr_ahead(record, None, now)
         if area is not None:
             self._check_territory(session, area)
 
@@ -115,7 +124,7 @@ class IncidentService:
         previous: IncidentValue,
         record: IncidentValue,
         area: BaseGeometry | None,
-        now: datetime,
+        now: datetime | None,
     ) -> None:
         if previous.terminal:
             # Closed is closed: the same state again is an idempotent no-op; anything else
@@ -126,7 +135,8 @@ class IncidentService:
                 f"incident is {previous.status} and can no longer change; "
                 "report a new outage under a new external_id"
             )
-        _check_etr_ahead(record, incident, now)
+        if now is not None:
+            _check_etr_ahead(record, incident, now)
         # An area accepted once stays accepted: closing an incident must never be refused
         # because the customer data (and so the territory) moved since.
         if area is not None and previous.area != record.area:

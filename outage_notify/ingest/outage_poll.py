@@ -269,7 +269,7 @@ def _upsert(
         suffix = _next_suffix(session, spec, record.external_id)
         record = replace(record, external_id=f"{record.external_id}/{suffix}")
         current = None
-    record = _without_past_etr(session, spec, record, current, now)
+    _note_past_etr(session, spec, record, current, now)
     if current is not None:
         record = replace(record, external_id=current.external_id)
     outcome = service.upsert(
@@ -279,6 +279,7 @@ def _upsert(
         actor=spec.actor,
         now=now,
         confirmed=_confirmed_at_once(record, now, service.settings.confirm_seconds),
+        past_etr_allowed=True,
     )
     return outcome.incident, outcome.created, bool(outcome.changes)
 
@@ -291,24 +292,24 @@ def _confirmed_at_once(record: Any, now: datetime, confirm_seconds: float) -> bo
     return now - began >= timedelta(seconds=confirm_seconds)
 
 
-def _without_past_etr(
+def _note_past_etr(
     session: Session, spec: FeedSpec, record: Any, current: Incident | None, now: datetime
-) -> Any:
-    """A feed's ETR that has already passed is never told as a time: the incident keeps the
-    estimate it had (none, if it had none), and operators see the ETR as overdue."""
+) -> None:
+    """A feed's ETR that has already passed is kept, so the incident shows as overdue to
+    operators, but never told as a time (planning and the templates see no estimate). The
+    ingest log says so once per such ETR."""
     if record.etr is None or record.etr > now:
-        return record
-    kept = current.etr if current is not None else None
-    if kept != record.etr:
-        feeds.log_entry(
-            session,
-            feed_id=spec.id,
-            item=record.external_id,
-            outcome=feeds.OVERDUE,
-            reason=f"etr {record.etr.isoformat()} has already passed; not shown to customers",
-            now=now,
-        )
-    return replace(record, etr=kept)
+        return
+    if current is not None and current.etr == record.etr:
+        return
+    feeds.log_entry(
+        session,
+        feed_id=spec.id,
+        item=record.external_id,
+        outcome=feeds.OVERDUE,
+        reason=f"etr {record.etr.isoformat()} has already passed; not shown to customers",
+        now=now,
+    )
 
 
 def _next_suffix(session: Session, spec: FeedSpec, external_id: str) -> int:

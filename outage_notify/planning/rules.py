@@ -102,7 +102,9 @@ def decide(
         if lifecycle is not None and _reminder_due(incident, customer, lifecycle, now):
             return M.PLANNED_REMINDER
         return None
-    if _etr_moved(incident.etr, customer.told_etr, etr_threshold):
+    # An estimate that has passed is no estimate (a feed may send one): never told as a time.
+    ahead = incident.etr if incident.etr is not None and incident.etr > now else None
+    if _etr_moved(ahead, customer.told_etr, etr_threshold):
         return M.ETR_UPDATE
     if lifecycle is None:
         return None

@@ -431,9 +431,11 @@ def _told(
     kind: MessageKind, incident: Incident, facts: IncidentValue, now: datetime
 ) -> dict[str, Any]:
     if kind in OPENING:
+        # An ETR already past is not told (the message names none), so they hold none.
+        etr = facts.etr if facts.etr is not None and facts.etr > now else None
         return {
             "told_version": incident.version,
-            "told_etr": facts.ends_at if facts.kind == "planned" else facts.etr,
+            "told_etr": facts.ends_at if facts.kind == "planned" else etr,
             "told_starts_at": facts.starts_at,
             "reminded_at": None,
         }

@@ -309,26 +309,31 @@ def test_one_bad_item_is_refused_with_a_reason_and_the_others_are_applied(
     assert "status" in log["BAD-1"] and "territory" in log["FAR-1"]
 
 
-def test_a_feed_etr_already_past_is_never_told_as_a_time(
+def test_a_feed_etr_already_past_makes_the_incident_overdue_and_is_never_told(
     make_runtime: Callable[..., Runtime], feed_server: FeedServer
 ) -> None:
     runtime = make_runtime()
+    past = T0 - timedelta(minutes=5)
     snapshot(
         feed_server,
-        outage(
-            "OMS-10",
-            cells(8, 0, 9, 1),
-            started_at=iso(T0 - timedelta(hours=3)),
-            etr=iso(T0 - timedelta(minutes=5)),
-        ),
+        outage("OMS-10", cells(8, 0, 9, 1), started_at=iso(T0 - timedelta(hours=3)), etr=iso(past)),
     )
     poll(runtime, T0)
+    poll(runtime, T0 + POLL)  # the same past ETR again: logged once
     with runtime.reading() as session:
         incident = session.scalar(select(Incident))
-        assert incident is not None and incident.etr is None
+        assert incident is not None and incident.etr == past
         outcomes = session.scalars(select(IngestLogEntry.outcome)).all()
+        bodies = session.scalars(
+            select(Notification.body).where(Notification.kind == "outage")
+        ).all()
     assert outcomes == ["overdue"]
     assert told(runtime, "outage") == ids(8, 0, 9, 1)
+    shown = past.astimezone(runtime.settings.zone).strftime("%H.%M").lstrip("0")
+    assert bodies and not any(shown in body for body in bodies)
+    # Nobody holds a time that passed, so nobody is told "taking longer than estimated".
+    assert run_sweep(runtime, "due-rules", now=T0 + timedelta(hours=1))["etr_missed"] == 0
+    assert told(runtime, "etr_update") == set()
 
 
 def test_the_api_shows_each_feed_and_its_log(
