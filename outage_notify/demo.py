@@ -179,10 +179,10 @@ class Player:
         pending = sorted(steps, key=lambda step: step["minute"])
         poll = self.runtime.settings.poll_seconds
         offset, end = 0.0, self.night.minutes * 60.0
+        clock = self.runtime.clock
+        assert isinstance(clock, ManualClock)
         while offset <= end:
             now = self.night.at(0) + timedelta(seconds=offset)
-            clock = self.runtime.clock
-            assert isinstance(clock, ManualClock)
             clock.set(now)
             label = f"[{now.astimezone(self.night.start.tzinfo):%H:%M}]"
             step = pending.pop(0) if pending and pending[0]["minute"] * 60 <= offset else None
@@ -251,7 +251,7 @@ class Player:
                 )
                 self.result.incidents[step["post"]["ref"]] = outcome.incident.id
             else:
-                outcome = self.runtime.incidents.patch(
+                self.runtime.incidents.patch(
                     session,
                     incident_id=self.result.incidents[step["patch"]["ref"]],
                     patch=self._body(step["patch"]),
