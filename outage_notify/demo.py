@@ -1,35 +1,59 @@
 """`outage-notify demo`: load the demo town and play a storm night end to end.
 
-Every step goes through the same services the API calls (incident upsert and patch, planning,
-the outbox and the dispatcher) against whatever database and providers are configured.
+The night (fixtures/demo_town/storm.json) is played on a simulated clock, a poll period at a
+time, as the scheduler would run it: at each moment the OMS feed's snapshot of that moment
+(fixtures/demo_town/feed/) is served from a local file, `poll-outages` and `due-rules` run,
+and the workers plan and deliver what is due. Operators' requests go through the same service
+the API calls. So every message comes from the real path: feed → incident → planning → outbox
+→ providers (the development sink unless configured) → timeline.
+
+Messages held for later (a customer's quiet hours, a planned-work notice) stay queued with
+their time: only what is due at each simulated moment is delivered.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
 
 from outage_notify import paths
 from outage_notify.auth.apikeys import create_key
+from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
 from outage_notify.customers.imports import import_customers
 from outage_notify.customers.service import add_push_subscription, get_customer
-from outage_notify.incidents.service import IncidentOutcome
+from outage_notify.db.models import FeedItem, Incident, IncidentRevision
+from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind
 from outage_notify.ingest.customers import CustomerRules, parse_file
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.runtime import Runtime
+from outage_notify.scheduler.jobs import JOBS, JobContext, run_job
 from outage_notify.timeutil import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 TOWN = paths.FIXTURES / "demo_town"
+FEED = TOWN / "feed"
 SOURCE = "operator"
 ACTOR = "demo"
+# The feed's times, moved with the night (the canonical form's time properties).
+TIME_PROPERTIES = ("started_at", "etr", "starts_at", "ends_at", "updated_at")
+EMPTY_FEED = b'{"type": "FeatureCollection", "features": []}\n'
+SWEEPS = ("poll-outages", "due-rules")
+# Between the story's steps the feed does not change, so the clock moves by this much unless a
+# poll can still decide something (see Player.in_motion).
+SETTLED_STEP = timedelta(minutes=5)
 
 
 class DemoRefused(Exception):
@@ -51,33 +75,252 @@ def play(
     allow_real_providers: bool = False,
     say: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Loads the town, plays the storm, prints what happened at each step."""
+    """Loads the town, plays the storm night, prints what happened at each step."""
     real_sms = settings.twilio_configured and "api.twilio.com" in settings.twilio_base_url
     if real_sms and not allow_real_providers:
         raise DemoRefused(
             "a real Twilio account is configured: the demo town's random numbers would be "
             "texted. Use --allow-real-providers only if that is really meant."
         )
-    runtime = Runtime.build(settings, migrate=True)
-    try:
-        result = DemoResult(customers=_load_town(runtime))
-        say(f"Demo town loaded: {result.customers} customers in Porvoo (fixtures/demo_town).")
-        _play_storm(runtime, result, pace, say)
-        with runtime.transaction() as session:
-            _, result.agent_key = create_key(session, role="agent", name="demo-agent", now=utcnow())
-    finally:
-        runtime.close()
+    scenario = json.loads((TOWN / "storm.json").read_text(encoding="utf-8"))
+    night = Night.last_ended(scenario, settings.zone, now=utcnow())
+    # Per run: the operator's external ids and the feed (its incidents' source) are new, so a
+    # second run on the same database plays the whole night again instead of finding it done.
+    run = utcnow().astimezone(settings.zone).strftime("%Y%m%d-%H%M%S")
+    with tempfile.TemporaryDirectory(prefix="outage-notify-demo-") as folder:
+        feed = Path(folder) / f"oms-{run}.geojson"
+        _serve(feed, EMPTY_FEED, night.at(0))
+        story = settings.model_copy(
+            update={**scenario["settings"], "outage_feeds": [feed.as_uri()]}
+        )
+        runtime = Runtime.build(story, migrate=True, clock=ManualClock(night.at(0)))
+        try:
+            result = DemoResult(customers=_load_town(runtime))
+            say(f"Demo town loaded: {result.customers} customers in Porvoo (fixtures/demo_town).")
+            say(night.headline(scenario, story))
+            Player(runtime, night, feed, run, result, say).play(scenario["steps"], pace)
+            with runtime.transaction() as session:
+                _, result.agent_key = create_key(
+                    session, role="agent", name="demo-agent", now=utcnow()
+                )
+        finally:
+            runtime.close()
     say(f"Messages sent: {result.messages}. Agent key for /agent: {result.agent_key}")
     return result
 
 
+@dataclass(frozen=True)
+class Night:
+    """The story's night moved by whole days to the one being played (local times kept)."""
+
+    start: datetime  # local, aware
+    days: int  # from the night the story (and its feed snapshots) was written for
+    minutes: int  # from the start to the last step
+
+    @classmethod
+    def last_ended(cls, scenario: dict[str, Any], zone: ZoneInfo, *, now: datetime) -> Night:
+        """The most recent night whose story has ended by now (the served app then shows it
+        as history), and with no change of UTC offset in it (minutes are wall-clock minutes)."""
+        written = datetime.fromisoformat(scenario["start"]).astimezone(zone)
+        minutes = max(step["minute"] for step in scenario["steps"])
+        day = now.astimezone(zone).date()
+        while True:
+            start = datetime.combine(day, written.timetz().replace(tzinfo=None), tzinfo=zone)
+            end = start + timedelta(minutes=minutes)
+            if end <= now and start.utcoffset() == end.utcoffset():
+                return cls(start, (day - written.date()).days, minutes)
+            day -= timedelta(days=1)
+
+    def at(self, minute: int) -> datetime:
+        return (self.start + timedelta(minutes=minute)).astimezone(UTC)
+
+    def moved(self, text: str) -> str:
+        """A feed time of the story's night, on the night played."""
+        written = datetime.fromisoformat(text)
+        return (written.astimezone(self.start.tzinfo) + timedelta(days=self.days)).isoformat()
+
+    def headline(self, scenario: dict[str, Any], settings: Settings) -> str:
+        rules = ", ".join(f"{name.upper()}={value}" for name, value in scenario["settings"].items())
+        return (
+            f"{scenario['title']}: {self.start:%A %d %B %Y}, from {self.start:%H:%M} "
+            f"({settings.timezone}), on a simulated clock: the feed is polled and the due rules "
+            f"run every POLL_SECONDS while an outage awaits confirmation or restoration, else "
+            f"every {SETTLED_STEP.seconds // 60} minutes (the feed changes only at the "
+            f"story's steps).\nRules as the story is written for: {rules}."
+        )
+
+
+class Player:
+    def __init__(
+        self,
+        runtime: Runtime,
+        night: Night,
+        feed: Path,
+        run: str,
+        result: DemoResult,
+        say: Callable[[str], None],
+    ) -> None:
+        self.runtime, self.night, self.feed, self.run = runtime, night, feed, run
+        self.result, self.say = result, say
+        self.context = JobContext(
+            runtime.sessions,
+            runtime.settings,
+            runtime.clock,
+            "demo",
+            incidents=runtime.incidents,
+            warm=runtime.warm_index,
+            wake=runtime.after_commit,
+        )
+        with runtime.reading() as session:
+            self.seen = session.scalar(select(IncidentRevision.id).order_by(-IncidentRevision.id))
+        self.seen = self.seen or 0
+
+    def play(self, steps: list[dict[str, Any]], pace: float) -> None:
+        pending = sorted(steps, key=lambda step: step["minute"])
+        poll = self.runtime.settings.poll_seconds
+        offset, end = 0.0, self.night.minutes * 60.0
+        clock = self.runtime.clock
+        assert isinstance(clock, ManualClock)
+        while offset <= end:
+            now = self.night.at(0) + timedelta(seconds=offset)
+            clock.set(now)
+            label = f"[{now.astimezone(self.night.start.tzinfo):%H:%M}]"
+            step = pending.pop(0) if pending and pending[0]["minute"] * 60 <= offset else None
+            if step is not None:
+                self.say(f"{label} {step['say']}")
+                self._act(step, now)
+            news = self._tick()
+            if step is not None:
+                self.say("    " + ("; ".join(news) or "nothing to tell anyone"))
+                if pace:
+                    time.sleep(pace)
+            elif news:
+                self.say(f"{label} " + "; ".join(news))
+            settled = SETTLED_STEP.total_seconds()
+            ahead = poll if self._in_motion() else max(poll, settled - offset % settled)
+            if pending:
+                ahead = min(ahead, pending[0]["minute"] * 60 - offset)
+            offset += ahead
+
+    def _tick(self) -> list[str]:
+        """The scheduler's sweeps at this moment, then planning and delivery."""
+        for name in SWEEPS:
+            outcome = run_job(JOBS[name], self.context)
+            if not outcome.ok:
+                raise RuntimeError(f"{name} failed: {outcome.error}")
+        sent = self.runtime.drain(timeout=600)
+        self.result.messages += sent
+        news = self._revisions()
+        if sent:
+            news.append(f"{sent} messages delivered")
+        return news
+
+    def _in_motion(self) -> bool:
+        """Whether the next poll can decide something though the feed is unchanged: an
+        outage not yet confirmed (or found momentary), or one missing from the feed and not
+        yet restored. Otherwise the polls until the next step would all read the same
+        snapshot and change nothing, and the clock moves on by SETTLED_STEP (the due rules
+        then run at most that late: the story's times fall on its multiples)."""
+        open_unplanned = (Incident.kind == IncidentKind.UNPLANNED) & Incident.status.in_(
+            ACTIVE_STATUSES
+        )
+        unconfirmed = exists().where(open_unplanned, Incident.confirmed_at.is_(None))
+        missing = exists().where(
+            FeedItem.incident_id == Incident.id,
+            FeedItem.absent_polls > 0,
+            Incident.status.in_(ACTIVE_STATUSES),
+        )
+        with self.runtime.reading() as session:
+            return bool(session.scalar(select(unconfirmed | missing)))
+
+    def _act(self, step: dict[str, Any], now: datetime) -> None:
+        if "feed" in step:
+            snapshot = json.loads((FEED / step["feed"]).read_text(encoding="utf-8"))
+            _serve(self.feed, json.dumps(self._moved(snapshot)).encode(), now)
+        if "post" not in step and "patch" not in step:
+            return
+        with self.runtime.transaction() as session:
+            if "post" in step:
+                body = self._body(step["post"])
+                body["external_id"] = f"DEMO-{self.run}-{step['post']['ref'].upper()}"
+                record = incident_from_body(
+                    body, max_vertices=self.runtime.settings.max_area_vertices
+                )
+                outcome = self.runtime.incidents.upsert(
+                    session, source=SOURCE, record=record, actor=ACTOR, now=now
+                )
+                self.result.incidents[step["post"]["ref"]] = outcome.incident.id
+            else:
+                self.runtime.incidents.patch(
+                    session,
+                    incident_id=self.result.incidents[step["patch"]["ref"]],
+                    patch=self._body(step["patch"]),
+                    actor=ACTOR,
+                    now=now,
+                )
+
+    def _moved(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        for feature in snapshot["features"]:
+            properties = feature.get("properties") or {}
+            for name in TIME_PROPERTIES:
+                if isinstance(properties.get(name), str):
+                    properties[name] = self.night.moved(properties[name])
+        return snapshot
+
+    def _body(self, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in spec.items() if k not in ("ref", "local_window")}
+        if "local_window" in spec:
+            window = spec["local_window"]
+            day = self.night.start.date() + timedelta(days=window["days_ahead"])
+            for name, hhmm in (("starts_at", window["start"]), ("ends_at", window["end"])):
+                hours, minutes = (int(part) for part in hhmm.split(":"))
+                local = datetime(day.year, day.month, day.day, hours, minutes)
+                body[name] = local.replace(tzinfo=self.night.start.tzinfo).isoformat()
+        return body
+
+    def _revisions(self) -> list[str]:
+        """What changed in the incidents since the last look, and who or what changed it."""
+        with self.runtime.reading() as session:
+            rows = session.execute(
+                select(IncidentRevision, Incident)
+                .join(Incident, Incident.id == IncidentRevision.incident_id)
+                .where(IncidentRevision.id > self.seen)
+                .order_by(IncidentRevision.id)
+            ).all()
+        lines = []
+        for revision, incident in rows:
+            self.seen = revision.id
+            if incident.source != SOURCE:
+                self.result.incidents.setdefault(incident.external_id, incident.id)
+            changes = ", ".join(revision.changes)
+            lines.append(
+                f"{incident.external_id}: {changes} by {_who(revision.actor)}; "
+                f"{incident.affected_count} affected"
+            )
+        return lines
+
+
+def _who(actor: str) -> str:
+    """The feed's actor names the demo's temporary file: "the feed" says enough here."""
+    return "the feed" if actor.startswith("feed:") else actor
+
+
+def _serve(feed: Path, body: bytes, now: datetime) -> None:
+    """The OMS's snapshot from now on. The file's time is the simulated moment, so the
+    poller's conditional read (mtime and size) sees each snapshot as new, and only those."""
+    feed.write_bytes(body)
+    stamp = int(now.timestamp() * 1_000_000_000)
+    os.utime(feed, ns=(stamp, stamp))
+
+
 def _load_town(runtime: Runtime) -> int:
     settings = runtime.settings
+    now = runtime.clock.now()
     data = (TOWN / "customers.csv").read_bytes()
     parsed = parse_file(data, "customers.csv", CustomerRules(settings.default_language, "FI"))
     with runtime.transaction() as session:
-        import_customers(session, parsed=parsed, now=utcnow())
-        add_town_subscriptions(session, now=utcnow())
+        import_customers(session, parsed=parsed, now=now)
+        add_town_subscriptions(session, now=now)
     return len(parsed.records)
 
 
@@ -95,72 +338,3 @@ def add_town_subscriptions(session: Session, *, now: datetime) -> None:
                 auth=sub["keys"]["auth"],
                 now=now,
             )
-
-
-def _play_storm(
-    runtime: Runtime, result: DemoResult, pace: float, say: Callable[[str], None]
-) -> None:
-    scenario = json.loads((TOWN / "storm.json").read_text(encoding="utf-8"))
-    started = utcnow()
-    run = started.astimezone(runtime.settings.zone).strftime("%Y%m%d-%H%M%S")
-    for number, step in enumerate(scenario["steps"], start=1):
-        say(f"[{number}] {step['say']}")
-        outcome = _step(runtime, step, result, run, started)
-        sent = runtime.drain(timeout=600)
-        result.messages += sent
-        say(f"    {_describe(outcome)}; {sent} messages delivered")
-        if pace:
-            time.sleep(pace)
-
-
-def _step(
-    runtime: Runtime, step: dict[str, Any], result: DemoResult, run: str, started: datetime
-) -> IncidentOutcome:
-    now = utcnow()
-    with runtime.transaction() as session:
-        if "post" in step:
-            body = _body(step["post"], runtime, started)
-            body["external_id"] = f"DEMO-{run}-{step['post']['ref'].upper()}"
-            record = incident_from_body(body, max_vertices=runtime.settings.max_area_vertices)
-            outcome = runtime.incidents.upsert(
-                session, source=SOURCE, record=record, actor=ACTOR, now=now
-            )
-            result.incidents[step["post"]["ref"]] = outcome.incident.id
-        else:
-            patch = _body(step["patch"], runtime, started)
-            incident_id = result.incidents[step["patch"]["ref"]]
-            outcome = runtime.incidents.patch(
-                session, incident_id=incident_id, patch=patch, actor=ACTOR, now=now
-            )
-    return outcome
-
-
-def _body(spec: dict[str, Any], runtime: Runtime, started: datetime) -> dict[str, Any]:
-    body = {
-        k: v
-        for k, v in spec.items()
-        if k not in ("ref", "etr_minutes", "started_minutes", "local_window")
-    }
-    if "etr_minutes" in spec:
-        body["etr"] = (started + timedelta(minutes=spec["etr_minutes"])).isoformat()
-    if "started_minutes" in spec:
-        body["started_at"] = (started + timedelta(minutes=spec["started_minutes"])).isoformat()
-    if "local_window" in spec:
-        body["starts_at"], body["ends_at"] = _window(spec["local_window"], runtime, started)
-    return body
-
-
-def _window(window: dict[str, Any], runtime: Runtime, started: datetime) -> tuple[str, str]:
-    day = (started.astimezone(runtime.settings.zone) + timedelta(days=window["days_ahead"])).date()
-    zone = runtime.settings.zone
-
-    def at(hhmm: str) -> str:
-        hours, minutes = (int(part) for part in hhmm.split(":"))
-        return datetime(day.year, day.month, day.day, hours, minutes, tzinfo=zone).isoformat()
-
-    return at(window["start"]), at(window["end"])
-
-
-def _describe(outcome: IncidentOutcome) -> str:
-    changes = ", ".join(c.value for c in outcome.changes) or "no change"
-    return f"{outcome.incident.external_id}: {changes}; {outcome.incident.affected_count} affected"
