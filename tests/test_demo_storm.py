@@ -94,7 +94,7 @@ def test_the_storm_night_and_a_second_run_on_the_same_database(
     assert heard(runtime, ON_FEEDER_F03) == [("outage", "19:40"), ("restored", "21:06")]
     assert heard(runtime, MAINTENANCE) == [
         ("planned_notice", "17:30"),
-        ("planned_reminder", "18:00"),  # the evening before, REMINDER_HOUR
+        # No planned_reminder at 18:00: told half an hour before, they have just heard it.
         ("planned_done", "06:00"),  # closed by itself at its end
     ]
     assert heard(runtime, RECLOSER) == []

@@ -33,7 +33,7 @@ from outage_notify.incidents.changes import Change
 from outage_notify.incidents.compensation import CHAIN_GAP, Band, band_for, bands, chained_duration
 from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind
 from outage_notify.incidents.service import IncidentService
-from outage_notify.planning.rules import reminder_at
+from outage_notify.planning.rules import RECENTLY_TOLD, reminder_at
 from outage_notify.timeline import service as timeline
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def due_reminders(session: Session, *, now: datetime, zone: Any) -> list[str]:
                     IncidentCustomer.affected.is_(True),
                     IncidentCustomer.told_version.is_not(None),
                     IncidentCustomer.reminded_at.is_(None),
-                    IncidentCustomer.last_told_at < evening_before,
+                    IncidentCustomer.last_told_at < evening_before - RECENTLY_TOLD,
                 )
             )
         )

@@ -135,16 +135,22 @@ def reminder_at(starts_at: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(day_before, REMINDER_HOUR, tzinfo=zone).astimezone(starts_at.tzinfo)
 
 
+# Told of the work (a notice or a change) this little before the reminder's hour, or later,
+# a customer has just heard it: no reminder.
+RECENTLY_TOLD = timedelta(hours=6)
+
+
 def _reminder_due(
     incident: IncidentValue, customer: CustomerState, lifecycle: Lifecycle, now: datetime
 ) -> bool:
-    """Once, from the evening before until the work starts; not for someone told of it (a
-    notice or a change) after that evening began: they have just heard it."""
+    """Once, from the evening before until the work starts; not for someone who heard of it
+    shortly before that evening or since."""
     if customer.reminded or incident.starts_at is None or now >= incident.starts_at:
         return False
     due = reminder_at(incident.starts_at, lifecycle.zone)
-    told_since = customer.last_told_at is not None and customer.last_told_at >= due
-    return now >= due and not told_since
+    last = customer.last_told_at
+    recently_told = last is not None and last >= due - RECENTLY_TOLD
+    return now >= due and not recently_told
 
 
 def _closing_kind(

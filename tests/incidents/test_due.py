@@ -175,10 +175,16 @@ def test_planned_work_is_recalled_the_evening_before_and_closed_at_its_end(
     )
 
 
-def test_planned_work_announced_after_the_evening_before_gets_no_reminder(
-    runtime: Runtime,
+@pytest.mark.parametrize(
+    "late",
+    [
+        datetime(2026, 11, 25, 18, 0, tzinfo=UTC),  # 20:00 in Helsinki: after the reminder's hour
+        datetime(2026, 11, 25, 13, 0, tzinfo=UTC),  # 15:00: three hours before it
+    ],
+)
+def test_planned_work_announced_shortly_before_the_evening_gets_no_reminder(
+    runtime: Runtime, late: datetime
 ) -> None:
-    late = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # 20:00 in Helsinki
     planned(runtime, now=late, starts="2026-11-26T09:00:00+02:00", ends="2026-11-26T13:00:00+02:00")
     assert sweep(runtime, late + timedelta(hours=1))["reminded"] == 0
     assert kinds(runtime) == Counter({"planned_notice": 4})
