@@ -295,7 +295,8 @@ class _Reader:
 def _alert(element: Any) -> Alert:
     reader = _Reader(element)
     sent = reader.time(element, "sent")
-    assert sent is not None  # required by the schema, and never empty once valid
+    if sent is None:  # the schema requires it, and an xs:dateTime is never empty
+        raise CapError(f"alert (line {element.sourceline}) has no sent time")
     references = _references(reader.text(element, "references"), reader.notes)
     infos = tuple(
         _info(reader, info, sent, number)

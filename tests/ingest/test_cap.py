@@ -425,6 +425,15 @@ def test_documents_over_the_byte_limit_or_not_bytes_are_refused() -> None:
     assert time.perf_counter() - started < 1.0
 
 
+def test_deep_nesting_is_refused_quickly() -> None:
+    depth = 100_000
+    document = b"<a>" * depth + b"</a>" * depth
+    started = time.perf_counter()
+    with pytest.raises(CapError, match=r"^not XML: .*[Ee]xcessive depth"):
+        parse_cap(document)
+    assert time.perf_counter() - started < 1.0
+
+
 def test_alerts_embedded_in_an_atom_feed_are_found() -> None:
     alert = read("google_nws_thunderstorm_polygon.cap.xml").split(b"?>", 1)[1]
     feed = (
