@@ -484,7 +484,9 @@ def _dump_profile(profiler: cProfile.Profile, label: str) -> None:
     path = RESULTS / f"profile-feeds-{label}.pstats"
     profiler.dump_stats(path)
     say(f"feeds: cProfile of the first {label} written to {path}")
-    pstats.Stats(str(path), stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    stats = pstats.Stats(str(path), stream=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(15)
 
 
 def _messages(runtime: Runtime) -> int:
