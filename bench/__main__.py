@@ -21,7 +21,18 @@ from typing import Any
 
 import shapely
 
-from bench import cli, delivery, engine, geometry, match, matching, planning, rss, throughput
+from bench import (
+    cli,
+    delivery,
+    engine,
+    feeds,
+    geometry,
+    match,
+    matching,
+    planning,
+    rss,
+    throughput,
+)
 from bench.common import drop_outage_notify_env, run_isolated, say
 from bench.report import Section, merge_json, render_table, write_json
 
@@ -29,8 +40,12 @@ RESULTS = Path(__file__).parent / "results"
 # Committed with the figures: each run replaces the parts it ran, keeps the others.
 COMMITTED = Path(__file__).parent / "results.json"
 # "latency": the in-process POST → provider run (bench/delivery.py); "delivery": worker
-# throughput (bench/throughput.py); "engine", "rss": the service's own processes.
-PARTS = ("matching", "planning", "latency", "geometry", "cli", "match", "engine", "delivery", "rss")
+# throughput (bench/throughput.py); "engine", "rss": the service's own processes; "feeds": a
+# storm of outages from the feed, polled and planned (bench/feeds.py).
+PARTS = (
+    "matching", "planning", "latency", "geometry", "cli", "match", "engine", "delivery", "rss",
+    "feeds",
+)  # fmt: skip
 MATCH_SIZES = (100_000, 1_000_000, 5_000_000)
 PACKAGES = ("shapely", "numpy", "sqlalchemy", "fastapi", "twilio", "aiosmtpd", "pywebpush")
 
@@ -91,6 +106,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="rss: worker customers:affected pairs (default 100000:4000,1000000:4000,"
         "1000000:40000)",
     )
+    parser.add_argument("--feed-customers", type=_size, help="feeds: customers (default 1,000,000)")
+    parser.add_argument(
+        "--feed-profile", action="store_true", help="feeds: cProfile the first poll (slows it)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     args.customers = args.customers or (100_000 if args.quick else 1_000_000)
@@ -107,6 +126,7 @@ def _service_defaults(args: argparse.Namespace) -> None:
     args.engine_affected = args.engine_affected or ((2_000,) if quick else (100_000, 500_000))
     if args.engine_sqlite_affected is None:
         args.engine_sqlite_affected = (2_000,) if quick else (100_000,)
+    args.feed_customers = args.feed_customers or (20_000 if quick else 1_000_000)
     args.delivery_messages = args.delivery_messages or (2_000 if quick else 20_000)
     args.delivery_workers = args.delivery_workers or ((1, 4) if quick else (1, 4, 8))
     args.rss_serve_sizes = args.rss_serve_sizes or ((20_000,) if quick else (100_000, 1_000_000))
@@ -169,6 +189,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
             (args.delivery_messages, args.delivery_workers, args.delivery_settings),
         ),
         ("rss", rss.run, (args.rss_serve_sizes, args.rss_worker_cases)),
+        ("feeds", feeds.run, (args.feed_customers, args.feed_profile)),
     ]
     return [step for step in steps if not args.only or step[0] in args.only]
 

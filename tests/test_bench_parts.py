@@ -1,4 +1,5 @@
-"""The bench's engine, delivery and rss parts: their options, and the helpers they measure with."""
+"""The bench's engine, delivery, rss and feeds parts: their options, and the helpers they measure
+with; the feeds part run end to end on a tiny town, so it cannot rot."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import os
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench import services, throughput
+from bench import data, feeds, services, throughput
 from bench.__main__ import parse_args, plan
+from outage_notify.ingest.outage_feed import parse_outage_feed
 from tests.standins.twilio import TwilioStandIn
 
 
@@ -92,3 +95,55 @@ def test_twilio_stand_in_accepts_a_burst_of_connections() -> None:
         stand_in.stop()
     assert len(connected) == 200
     assert max(connected) < 0.9, max(connected)
+
+
+# ---- feeds -------------------------------------------------------------------------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_feed_part_sizes() -> None:
+    assert parse_args([]).feed_customers == 1_000_000
+    quick = parse_args(["--quick", "--only", "feeds"])
+    assert quick.feed_customers == 20_000
+    assert [step[0] for step in plan(quick)] == ["feeds"]
+    assert parse_args(["--feed-customers", "100_000"]).feed_customers == 100_000
+
+
+def test_feed_storm_is_the_mix_the_issue_asks_for() -> None:
+    """500 outages, ~70 % points, covering 5–10 % of the customers, all lasted long enough to
+    be told at once; the second snapshot moves 50 ETRs, drops 25 and adds 25."""
+    town = data.build(20_000)
+    mix = feeds.Mix.of(500)
+    storm = feeds.make_storm(town, mix, now=NOW, point_radius_m=150, seed=data.SEED)
+    assert (mix.changed, mix.gone, mix.new) == (50, 25, 25)
+    assert len(storm.first) == 500
+    assert 0.6 < storm.points / 500 < 0.8
+    assert 0.05 <= storm.covered_share <= 0.10
+    assert all(o.started_at <= NOW - timedelta(minutes=10) < NOW < o.etr for o in storm.first)
+    before = {o.id: o for o in storm.first}
+    after = {o.id: o for o in storm.second}
+    assert len(before.keys() - after.keys()) == 25
+    assert len(after.keys() - before.keys()) == 25
+    moved = [i for i in before.keys() & after.keys() if after[i].etr != before[i].etr]
+    assert len(moved) == 50
+    assert all(after[i].etr > before[i].etr for i in moved)
+    parsed = parse_outage_feed(feeds.feed_body(storm.first), point_radius_m=150)
+    assert (len(parsed.outages), len(parsed.rejected)) == (500, 0)
+
+
+def test_feed_part_polls_and_plans_a_small_storm() -> None:
+    section = feeds.run(3_000, outages=40, backends=("sqlite",))
+    (case,) = section.figures["feeds"]["cases"]
+    steps = case["steps"]
+    assert case["affected"] > 0
+    first, second = steps["first"]["result"], steps["second"]["result"]
+    assert (first["created"], first["rejected"]) == (40, 0)
+    assert steps["first"]["messages"] > 0
+    assert (second["created"], second["changed"], second["absent"]) == (2, 4, 2)
+    assert steps["unchanged"]["result"]["unchanged"]
+    assert steps["unchanged"]["result"]["restored"] == 2
+    assert steps["idle"]["result"]["restored"] == 0
+    assert steps["idle"]["messages"] == 0
+    fits = [row for row in section.rows if row.metric.endswith("poll + planning")]
+    assert len(fits) == 4
