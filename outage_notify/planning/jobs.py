@@ -4,13 +4,14 @@ The request that changes an incident records the revision and raises its job's `
 plans nothing. A worker leases the job and advances it one step per transaction:
 
 1. If the incident's extent was last matched for an older version, the ties
-   (incident_customers) are moved to the current match in one set-based step: customers newly
-   matched are tied, those left out are released; both are marked unplanned.
-2. Otherwise it takes the next chunk of ties (in customer key order, from the job's cursor)
+   (incident_customers) are first moved to the current match in one set-based statement:
+   customers newly matched are tied, those left out are released; both are marked unplanned.
+2. Then it takes the next chunk of ties (in customer key order, from the job's cursor)
    whose planned version is behind: the newly tied or released, or everyone when the ETR,
    schedule, status or details changed. It decides, writes the messages and marks the chunk
    planned, all in one transaction, so a crash between chunks loses nothing and a chunk
-   planned twice writes nothing twice (the dedup key is unique).
+   planned twice writes nothing twice (the dedup key is unique). A chunk shorter than
+   PLANNING_CHUNK ends the pass, in the same transaction: a small incident is one step.
 
 A revision that lands while an earlier one is still being planned only raises `version`: the
 next step re-matches and restarts the pass, so customers get the latest state, not each one in
@@ -73,7 +74,6 @@ NOTEWORTHY = frozenset(
 
 
 class Step(StrEnum):
-    MATCHED = "matched"  # ties moved to the current extent
     PLANNED = "planned"  # one chunk of customers planned
     DONE = "done"  # nothing left to plan at the latest version
     LOST = "lost"  # the lease passed to another worker: stop
@@ -187,18 +187,27 @@ def advance(
         session.delete(job)
         return Progress(Step.DONE)
     if job.matched_version < job.version:
+        # The first chunk goes in the same transaction: for the many small incidents of a
+        # storm the whole job is then one step.
         _match(session, job, incident, context, now)
-        return Progress(Step.MATCHED)
-    ties = _next_ties(session, job, context.chunk_size)
+    ties, priority_pass = _next_ties(session, job, context.chunk_size)
     if not ties:
-        job.state, job.done_at, job.last_error = DONE, now, None
-        job.lease_owner, job.lease_expires_at = None, None
+        _finish(job, now)
         return Progress(Step.DONE)
     written = _plan_ties(session, job, incident, ties, context, now)
-    if job.cursor or not _all_priority(session, ties):
-        job.cursor = ties[-1].customer_pk
     job.chunks += 1
+    if priority_pass:
+        return Progress(Step.PLANNED, messages=written)
+    job.cursor = ties[-1].customer_pk
+    if len(ties) < context.chunk_size:  # the pass reached its end: nothing is left behind
+        _finish(job, now)
+        return Progress(Step.DONE, messages=written)
     return Progress(Step.PLANNED, messages=written)
+
+
+def _finish(job: PlanningJob, now: datetime) -> None:
+    job.state, job.done_at, job.last_error = DONE, now, None
+    job.lease_owner, job.lease_expires_at = None, None
 
 
 def _match(
@@ -247,9 +256,10 @@ TIE_STATE = (
 )
 
 
-def _next_ties(session: Session, job: PlanningJob, size: int) -> list[Any]:
-    """The next chunk to plan: priority customers first (at the start of a pass, until none
-    is left behind), then everyone else in key order from the job's cursor."""
+def _next_ties(session: Session, job: PlanningJob, size: int) -> tuple[list[Any], bool]:
+    """The next chunk to plan, and whether it is of the priority pass: priority customers
+    first (at the start of a pass, until none is left behind), then everyone else in key
+    order from the job's cursor."""
     behind = or_(
         IncidentCustomer.planned_version.is_(None),
         IncidentCustomer.planned_version < job.review_from,
@@ -267,7 +277,7 @@ def _next_ties(session: Session, job: PlanningJob, size: int) -> list[Any]:
             .limit(size)
         ).all()
         if first:
-            return list(first)
+            return list(first), True
     rows = session.execute(
         select(*TIE_STATE)
         .where(
@@ -278,7 +288,7 @@ def _next_ties(session: Session, job: PlanningJob, size: int) -> list[Any]:
         .order_by(IncidentCustomer.customer_pk)
         .limit(size)
     )
-    return list(rows)
+    return list(rows), False
 
 
 def _plan_ties(
@@ -305,15 +315,6 @@ def _plan_ties(
                 .execution_options(synchronize_session=False)
             )
     return written
-
-
-def _all_priority(session: Session, ties: list[Any]) -> bool:
-    """Was this chunk the priority pass's (the cursor stays at the start until it is done)?"""
-    pks = [t.customer_pk for t in ties]
-    ordinary = session.scalar(
-        select(Customer.id).where(among(Customer.id, pks), Customer.priority.is_(None)).limit(1)
-    )
-    return ordinary is None
 
 
 def _state_of(tie: Any) -> CustomerState:

@@ -108,12 +108,13 @@ class PlanningWorker:
         if incident_id is None:
             return 0
         try:
-            steps = self._advance(incident_id, time.monotonic() + turn_seconds)
+            steps, last = self._advance(incident_id, time.monotonic() + turn_seconds)
         except Exception as exc:  # a job that fails waits, and every other incident goes on
             self._defer(incident_id, exc)
             return 1
-        with transaction(self._sessions) as session:
-            jobs.release(session, incident_id=incident_id, worker=self.worker_id)
+        if last is Step.PLANNED:  # its turn is over with work left: give it back
+            with transaction(self._sessions) as session:
+                jobs.release(session, incident_id=incident_id, worker=self.worker_id)
         return steps
 
     def _defer(self, incident_id: str, exc: Exception) -> None:
@@ -132,8 +133,9 @@ class PlanningWorker:
                 until=self._now() + wait,
             )
 
-    def _advance(self, incident_id: str, ends: float) -> int:
-        steps = 0
+    def _advance(self, incident_id: str, ends: float) -> tuple[int, Step]:
+        """Steps the job until it is done, lost or its turn ends: (steps, the last step)."""
+        steps, last = 0, Step.PLANNED
         while not self._stop.is_set():
             self._before_step()
             with transaction(self._sessions) as session:
@@ -144,11 +146,11 @@ class PlanningWorker:
                     context=self._context,
                     now=self._now(),
                 )
-            steps += 1
+            steps, last = steps + 1, progress.step
             if progress.messages:
                 self._on_planned()
             if progress.step in (Step.DONE, Step.LOST) or time.monotonic() > ends:
                 break
-            if self._pause:
+            if self._pause and progress.messages:  # the dispatcher's turn to write
                 self._stop.wait(self._pause)
-        return steps
+        return steps, last

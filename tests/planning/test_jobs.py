@@ -119,7 +119,7 @@ def test_a_storm_is_planned_in_chunks_and_the_first_messages_are_queued_after_th
     with runtime.transaction() as session:
         assert jobs.claim(session, worker=worker, now=NOW, lease=timedelta(seconds=45))
     steps = []
-    for _ in range(3):  # match, then two chunks
+    for _ in range(3):  # match and a first chunk, then two chunks
         with runtime.transaction() as session:
             steps.append(
                 jobs.advance(
@@ -130,10 +130,10 @@ def test_a_storm_is_planned_in_chunks_and_the_first_messages_are_queued_after_th
                     now=NOW,
                 )
             )
-    assert [s.step for s in steps] == ["matched", "planned", "planned"]
+    assert [s.step for s in steps] == ["planned", "planned", "planned"]
     with runtime.reading() as session:
         queued = session.scalar(select(func.count()).select_from(OutboxItem))
-    assert queued == 16  # two chunks of 8, waiting for the dispatcher already
+    assert queued == 24  # three chunks of 8, waiting for the dispatcher already
     with runtime.transaction() as session:
         jobs.release(session, incident_id=incident.id, worker=worker)
     runtime.planner.drain()
@@ -196,8 +196,7 @@ def test_a_revision_in_the_middle_of_a_pass_reaches_everyone_at_its_latest_state
     incident = upsert_incident(
         runtime, {"external_id": "J-6", "area": EVERYONE, "etr": _etr(2)}, now=NOW, plan=False
     ).incident
-    runtime.planner.run_once(turn_seconds=0)  # the match
-    runtime.planner.run_once(turn_seconds=0)  # the first chunk: ten customers told "in 2 h"
+    runtime.planner.run_once(turn_seconds=0)  # the match and the first chunk: ten told "in 2 h"
     patch_incident(runtime, incident.id, {"etr": _etr(5)}, now=NOW, plan=False)
     runtime.planner.drain()
     kinds = Counter(kind for _, kind in _messages(runtime))
