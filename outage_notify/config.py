@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     customer_link_days: float = Field(30, gt=0)
 
     cap_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Which warnings concern the grid (ingest/cap_filter.py); unset lists take its defaults.
+    cap_events: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cap_awareness_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cap_min_severity: Literal["Minor", "Moderate", "Severe", "Extreme"] = "Moderate"
+    cap_urgencies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["Immediate", "Expected"]
+    )
     outage_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     poll_seconds: float = Field(60, gt=0)
     point_radius_meters: float = Field(300, gt=0, le=50_000)
@@ -130,7 +137,15 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("cap_feeds", "outage_feeds", "compensation_hours", mode="before")
+    @field_validator(
+        "cap_feeds",
+        "outage_feeds",
+        "compensation_hours",
+        "cap_events",
+        "cap_awareness_types",
+        "cap_urgencies",
+        mode="before",
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_csv(value)
