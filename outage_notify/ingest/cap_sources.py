@@ -200,6 +200,12 @@ def _atom_entry(element: Any, base_url: str, entry: _Entry, label: str) -> None:
         for link in element.iterfind(f"{ATOM}link")
         if link.get("href")
     ]
+    # Out-of-line content (RFC 4287 4.1.3.2, <content src=…>) counts as a link of its type.
+    candidates.extend(
+        (content.get("src"), "alternate", (content.get("type") or "").lower())
+        for content in element.iterfind(f"{ATOM}content")
+        if content.get("src")
+    )
     cap_typed = [href for href, rel, kind in candidates if rel in CAP_RELS and kind in CAP_TYPES]
     alternates = [href for href, rel, _ in candidates if rel == "alternate"]
     # Typed CAP links when the feed says which they are; else the entry's own page, which in
@@ -236,13 +242,20 @@ def _add_links(
 ) -> None:
     if not hrefs:
         entry.notes.append(f"{where} left out: no CAP embedded and no link to one")
+    urls: dict[str, None] = {}  # each once, in order
     for href in hrefs:
-        url = urljoin(base_url, href.strip())
+        try:
+            url = urljoin(base_url, href.strip())
+            parts = urlsplit(url)
+        except ValueError as exc:  # "http://[oops/": urllib refuses it
+            entry.notes.append(f"{where}: link {href[:120]!r} left out: {exc}")
+            continue
         # A feed must not send the poller to file:, ftp: or a data: URL.
-        if urlsplit(url).scheme.lower() not in FETCHABLE_SCHEMES or not urlsplit(url).netloc:
+        if parts.scheme.lower() not in FETCHABLE_SCHEMES or not parts.netloc:
             entry.notes.append(f"{where}: link {url[:120]!r} left out: not an http(s) URL")
             continue
-        entry.links.append(IndexEntry(url=url, updated=updated, entry_id=entry_id))
+        urls[url] = None
+    entry.links.extend(IndexEntry(url=url, updated=updated, entry_id=entry_id) for url in urls)
 
 
 def _text(element: Any) -> str | None:

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -159,6 +160,38 @@ def test_atom_entries_without_cap_type_fall_back_to_their_alternate_link() -> No
         "entry 4 (e4): link 'file:///etc/passwd' left out: not an http(s) URL",
         "entry 5 (e5): link 'javascript:alert(1)' left out: not an http(s) URL",
     )
+
+
+def test_atom_out_of_line_cap_content_is_a_link_and_repeated_links_are_fetched_once() -> None:
+    source = read_source(
+        atom(
+            # RFC 4287 4.1.3.2: content given by reference, typed CAP
+            '<entry><id>e1</id><link rel="alternate" type="text/html" href="/page"/>'
+            '<content type="application/cap+xml" src="/cap/1.xml"/></entry>',
+            # the same document as alternate and enclosure
+            '<entry><id>e2</id><link type="application/cap+xml" href="/cap/2.xml"/>'
+            '<link rel="enclosure" type="application/cap+xml" href="https://example.org/cap/2.xml"/>'
+            "</entry>",
+        ),
+        content_type=None,
+        base_url="https://example.org/feeds/index.atom",
+    )
+    assert [(link.entry_id, link.url) for link in source.links] == [
+        ("e1", "https://example.org/cap/1.xml"),
+        ("e2", "https://example.org/cap/2.xml"),
+    ]
+    assert source.notes == ()
+
+
+def test_a_link_that_is_not_a_url_is_a_note() -> None:
+    source = read_source(
+        b"<rss><channel><item><guid>g1</guid><link>http://[oops/</link></item>"
+        b"<item><link>https://example.org/ok.xml</link></item></channel></rss>",
+        content_type=None,
+        base_url="https://example.org/",
+    )
+    assert [link.url for link in source.links] == ["https://example.org/ok.xml"]
+    assert source.notes == ("entry 1 (g1): link 'http://[oops/' left out: Invalid IPv6 URL",)
 
 
 # ---- fat Atom (hand-written: the FMI Alert and Update embedded) --------------------------------
@@ -405,10 +438,39 @@ XML_PIECES = st.lists(
         ['<feed xmlns="http://www.w3.org/2005/Atom">', "<entry>", "</entry>", "<link ",
          'href="/a"', 'rel="enclosure"', "/>", ">", "</feed>", "<rss>", "<channel>", "<item>",
          "</item>", '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">', "</alert>",
-         "<!DOCTYPE x>", "&amp;", "<updated>2026-13-45T99:00Z</updated>", "]]>"]
+         "<!DOCTYPE x>", "&amp;", 'href="http://[x/"', "<link>//[x</link>",
+         '<content src="data:,x" type="application/cap+xml"/>', "<updated>2026-13-45T99:00Z</updated>", "]]>"]
     ),
     max_size=12,
 ).map(lambda pieces: "".join(pieces).encode())  # fmt: skip
+
+
+XML_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+).map(lambda text: "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20))
+ATOM_LINKS = st.builds(
+    lambda href, rel, kind: (
+        f"<link href={quoteattr(href)} rel={quoteattr(rel)} type={quoteattr(kind)}/>"
+    ),
+    XML_TEXT | st.sampled_from(["http://[x/", "//h/a", "ftp://h/a", "?q", "#f", "https://h/a"]),
+    st.sampled_from(["alternate", "related", "enclosure", "self", ""]),
+    st.sampled_from(["application/cap+xml", "text/html", ""]),
+)
+FEEDS_OF_LINKS = st.one_of(
+    st.lists(st.lists(ATOM_LINKS, max_size=3), max_size=4).map(
+        lambda entries: atom(*(f"<entry><id>e</id>{''.join(links)}</entry>" for links in entries))
+    ),
+    st.lists(st.tuples(XML_TEXT, XML_TEXT), max_size=4).map(
+        lambda items: (
+            "<rss><channel>"
+            + "".join(
+                f"<item><link>{escape(link)}</link><pubDate>{escape(date)}</pubDate></item>"
+                for link, date in items
+            )
+            + "</channel></rss>"
+        ).encode()
+    ),
+)
 
 
 def check(source_or_error: bytes, content_type: str | None) -> None:
@@ -422,7 +484,7 @@ def check(source_or_error: bytes, content_type: str | None) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    data=st.binary(max_size=300) | XML_PIECES,
+    data=st.binary(max_size=300) | XML_PIECES | FEEDS_OF_LINKS,
     content_type=st.sampled_from([None, "application/json", "application/atom+xml", ""]),
 )
 def test_arbitrary_bytes_give_a_source_or_a_cap_error(
