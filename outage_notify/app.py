@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from outage_notify import __version__, paths
-from outage_notify.api import customers, feeds, health, incidents, push, webhooks
+from outage_notify.api import customers, feeds, health, incidents, push, warnings, webhooks
 from outage_notify.api.errors import (
     BodySizeLimit,
     drop_fastapi_validation_error,
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
-    for module in (customers, incidents, feeds, push, webhooks, health, pages):
+    for module in (customers, incidents, feeds, warnings, push, webhooks, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")
     _serve_docs_locally(app)

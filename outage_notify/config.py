@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     cap_urgencies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["Immediate", "Expected"]
     )
+    # GeoJSON areas keyed by CAP geocodes (matching/geocodes.py), for warnings that name
+    # their area by code only (e.g. fixtures/geocodes/porvoo_region.geojson).
+    geocode_table: str | None = None
     outage_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     poll_seconds: float = Field(60, gt=0)
     point_radius_meters: float = Field(300, gt=0, le=50_000)

@@ -113,6 +113,12 @@ def _poll_outages(ctx: JobContext) -> dict[str, Any]:
     return poll_outages(ctx)
 
 
+def _poll_cap(ctx: JobContext) -> dict[str, Any]:
+    from outage_notify.ingest.cap_poll import poll_cap
+
+    return poll_cap(ctx)
+
+
 def _due_rules(ctx: JobContext) -> dict[str, Any]:
     from outage_notify.incidents.due import run_due_rules
 
@@ -122,6 +128,14 @@ def _due_rules(ctx: JobContext) -> dict[str, Any]:
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
+        Job(
+            "poll-cap",
+            timedelta(seconds=60),
+            _poll_cap,
+            "read every source of CAP_FEEDS (conditional GET; Atom/RSS indexes followed) and "
+            "record each warning once, with its state: active, cancelled, filtered, rejected",
+            every_setting="poll_seconds",
+        ),
         Job(
             "due-rules",
             timedelta(seconds=15),

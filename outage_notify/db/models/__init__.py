@@ -1,7 +1,7 @@
 from outage_notify.db.models.apikey import ApiKey
 from outage_notify.db.models.base import Base
 from outage_notify.db.models.customer import Customer, Erasure, OptOut, PushSubscription
-from outage_notify.db.models.feed import Feed, FeedItem, IngestLogEntry
+from outage_notify.db.models.feed import Feed, FeedItem, IngestLogEntry, WeatherWarning
 from outage_notify.db.models.inbound import InboundMessage
 from outage_notify.db.models.incident import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.db.models.meta import AppMeta
@@ -31,4 +31,5 @@ __all__ = [
     "PushSubscription",
     "SendPace",
     "TimelineEvent",
+    "WeatherWarning",
 ]

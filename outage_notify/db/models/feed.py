@@ -10,8 +10,9 @@ has been missing for RESTORE_AFTER_POLLS polls in a row.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outage_notify.db.models.base import Base
@@ -70,3 +71,37 @@ class IngestLogEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_ingest_log_feed_at", "feed_id", "at"),)
+
+
+class WeatherWarning(Base):
+    """One CAP alert from CAP_FEEDS, as received (an Update or a Cancel is a row of its own
+    that references earlier ones), with what became of it: state active, cancelled, expired
+    (read as such once past its expiry), filtered or rejected, and why."""
+
+    __tablename__ = "warnings"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    feed_id: Mapped[str | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
+    source_url: Mapped[str | None] = mapped_column(Text, index=True)  # the CAP document
+    sender: Mapped[str] = mapped_column(String(300))
+    identifier: Mapped[str] = mapped_column(String(300))
+    sent: Mapped[datetime] = mapped_column(UTCDateTime)
+    msg_type: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(Text)
+    event: Mapped[str | None] = mapped_column(String(300))
+    severity: Mapped[str | None] = mapped_column(String(10))
+    urgency: Mapped[str | None] = mapped_column(String(12))
+    onset: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    headline: Mapped[dict[str, str] | None] = mapped_column(JSON)  # by language
+    area: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # GeoJSON, lon/lat
+    references: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    superseded_by: Mapped[str | None] = mapped_column(String(40))  # a later Update's id
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("sender", "identifier", "sent"),
+        Index("ix_warnings_state_received", "state", "received_at"),
+    )
