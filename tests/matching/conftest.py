@@ -1,6 +1,6 @@
 """Matching back ends to run the same cases against: the in-memory index on SQLite, and PostGIS
-on a throwaway PostgreSQL cluster started here (skipped where PostgreSQL 15 + PostGIS is not
-installed). To be replaced by the shared PostgreSQL harness (tests/postgres.py) at merge."""
+on a database of the session's PostgreSQL cluster (tests/backends.py). The PostGIS cases run
+with --backend=postgresql and are skipped with --backend=sqlite: `make test` runs both."""
 
 from __future__ import annotations
 
@@ -15,13 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from bench import postgres
 from outage_notify.db import meta
 from outage_notify.db.engine import make_engine
-from outage_notify.db.migrate import upgrade
 from outage_notify.db.models import Customer, Incident
 from outage_notify.matching.matcher import Matcher, MemoryMatcher, PostgisMatcher
 from outage_notify.matching.spatial import CustomerIndex
+from tests.backends import Backend as TestBackend
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 # Everything a test writes, emptied before each test on the shared PostgreSQL database.
@@ -29,14 +28,13 @@ TABLES = ("incident_customers", "incidents", "customers", "app_meta")
 
 
 @pytest.fixture(scope="session")
-def postgis_url() -> Iterator[str]:
-    why_not = postgres.available()
-    if why_not:
-        pytest.skip(why_not)
-    with postgres.Cluster() as cluster:
-        url = cluster.create_database("matching")
-        upgrade(url)
-        yield url
+def postgis_url(backend: TestBackend) -> Iterator[str]:
+    """One database at head for every PostGIS case (each empties it first)."""
+    if backend.name != "postgresql":
+        pytest.skip("PostGIS cases run with --backend=postgresql")
+    url = backend.create(like=backend.schema_url())
+    yield url
+    backend.drop(url)
 
 
 @pytest.fixture(scope="session")
