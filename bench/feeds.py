@@ -49,7 +49,7 @@ from outage_notify.config import Settings
 from outage_notify.db.models import IncidentCustomer, Notification
 from outage_notify.ingest.outage_feed import parse_outage_feed
 from outage_notify.runtime import Runtime
-from outage_notify.scheduler.jobs import JOBS, JobContext, run_job
+from outage_notify.scheduler.jobs import JOBS, run_job
 from outage_notify.timeutil import utcnow
 
 OUTAGES = 500  # in the first snapshot; the second moves a tenth's ETRs, drops and adds a 20th
@@ -434,15 +434,7 @@ def _write_later(path: Path, body: bytes) -> None:
 
 
 def _step(runtime: Runtime, label: str, profile: bool, backend: str) -> Step:
-    ctx = JobContext(
-        runtime.sessions,
-        runtime.settings,
-        runtime.clock,
-        "bench",
-        incidents=runtime.incidents,
-        warm=runtime.warm_index,
-        wake=runtime.after_commit,
-    )
+    ctx = runtime.job_context("bench")
     before = _messages(runtime)
     poll_profile = cProfile.Profile() if profile else None
     started = time.perf_counter()

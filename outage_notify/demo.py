@@ -37,7 +37,7 @@ from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind
 from outage_notify.ingest.customers import CustomerRules, parse_file
 from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.runtime import Runtime
-from outage_notify.scheduler.jobs import JOBS, JobContext, run_job
+from outage_notify.scheduler.jobs import JOBS, run_job
 from outage_notify.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -162,15 +162,7 @@ class Player:
     ) -> None:
         self.runtime, self.night, self.feed, self.run = runtime, night, feed, run
         self.result, self.say = result, say
-        self.context = JobContext(
-            runtime.sessions,
-            runtime.settings,
-            runtime.clock,
-            "demo",
-            incidents=runtime.incidents,
-            warm=runtime.warm_index,
-            wake=runtime.after_commit,
-        )
+        self.context = runtime.job_context("demo")
         with runtime.reading() as session:
             self.seen = session.scalar(select(IncidentRevision.id).order_by(-IncidentRevision.id))
         self.seen = self.seen or 0

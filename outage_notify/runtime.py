@@ -30,6 +30,7 @@ from outage_notify.planning.messages import MessageRenderer
 from outage_notify.planning.service import Planner
 from outage_notify.planning.worker import PlanningWorker
 from outage_notify.scheduler.background import Scheduler
+from outage_notify.scheduler.jobs import JobContext as ScheduledJobContext
 
 
 @dataclass
@@ -145,6 +146,19 @@ class Runtime:
         """For requests that only read: on SQLite they do not wait for the write lock."""
         with reading(self.read_sessions) as session:
             yield session
+
+    def job_context(self, owner: str) -> ScheduledJobContext:
+        """What a scheduled job needs to run here by hand (the demo, tests, the bench), as
+        the scheduler gives it: the incident service, the index warm-up, the workers' wake-up."""
+        return ScheduledJobContext(
+            self.sessions,
+            self.settings,
+            self.clock,
+            owner,
+            incidents=self.incidents,
+            warm=self.warm_index,
+            wake=self.after_commit,
+        )
 
     def after_commit(self) -> None:
         """A planning job or new messages may be waiting: the workers should look now."""

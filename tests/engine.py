@@ -63,19 +63,11 @@ def patch_incident(
 def run_sweep(runtime: Runtime, name: str, *, now: datetime | None = None) -> dict[str, Any]:
     """Runs one scheduled job now (as the scheduler would, at the runtime's clock, or `now`),
     then lets the planning worker do what it recorded. Returns the job's result."""
-    from outage_notify.scheduler.jobs import JOBS, JobContext, run_job
+    from outage_notify.scheduler.jobs import JOBS, run_job
 
     if now is not None:
         at(runtime, now)
-    ctx = JobContext(
-        runtime.sessions,
-        runtime.settings,
-        runtime.clock,
-        "test",
-        incidents=runtime.incidents,
-        warm=runtime.warm_index,
-        wake=runtime.after_commit,
-    )
+    ctx = runtime.job_context("test")
     outcome = run_job(JOBS[name], ctx)
     assert outcome.ok, outcome.error
     runtime.planner.drain()

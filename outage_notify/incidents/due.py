@@ -83,27 +83,23 @@ def _planning_done() -> Any:
 
 def due_etr_missed(session: Session, *, now: datetime, grace_minutes: float) -> list[str]:
     passed = now - timedelta(minutes=grace_minutes)
-    return list(
-        session.scalars(
-            select(Incident.id).where(
-                Incident.kind == IncidentKind.UNPLANNED,
-                Incident.status.in_(ACTIVE),
-                _planning_done(),
-                exists().where(_told_and_affected(), IncidentCustomer.told_etr <= passed),
-            )
-        )
-    )
+    return _open_outages_with_told(session, IncidentCustomer.told_etr <= passed)
 
 
 def due_silence(session: Session, *, now: datetime, reassure_hours: float) -> list[str]:
     quiet_since = now - timedelta(hours=reassure_hours)
+    return _open_outages_with_told(session, IncidentCustomer.last_told_at <= quiet_since)
+
+
+def _open_outages_with_told(session: Session, condition: Any) -> list[str]:
+    """Open unplanned incidents, planning done, with a told, affected customer meeting it."""
     return list(
         session.scalars(
             select(Incident.id).where(
                 Incident.kind == IncidentKind.UNPLANNED,
                 Incident.status.in_(ACTIVE),
                 _planning_done(),
-                exists().where(_told_and_affected(), IncidentCustomer.last_told_at <= quiet_since),
+                exists().where(_told_and_affected(), condition),
             )
         )
     )

@@ -163,12 +163,24 @@ def parse_cap(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Alert]
 
 def _refuse_unsafe(data: bytes) -> None:
     """defusedxml's reading, only to refuse what no CAP document needs and attacks use."""
+    defused_root(data, what="document")
+
+
+def defused_root(data: bytes, *, what: str) -> Any:
+    """defusedxml's reading of a document or feed (`what` names it in errors): a DTD, and so
+    every entity bomb and external reference, is refused with a CapError."""
     try:
-        DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return DefusedET.fromstring(
+            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except defusedxml.DTDForbidden as exc:
+        detail = (
+            ", which CAP never needs and entity bombs and external references come in"
+            if what == "document"
+            else ""
+        )
         raise CapError(
-            f"refused: the document declares a DTD (<!DOCTYPE {exc.name}>), which CAP never "
-            "needs and entity bombs and external references come in"
+            f"refused: the {what} declares a DTD (<!DOCTYPE {exc.name}>){detail}"
         ) from exc
     except defusedxml.EntitiesForbidden as exc:
         raise CapError(f"refused: the document declares the entity {exc.name!r}") from exc

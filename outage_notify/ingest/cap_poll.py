@@ -36,7 +36,7 @@ from outage_notify.ingest import feeds
 from outage_notify.ingest.cap import Alert, CapError, alert_key, parse_cap
 from outage_notify.ingest.cap_filter import CapFilter, filter_from, judge
 from outage_notify.ingest.cap_sources import read_source
-from outage_notify.ingest.fetch import FetchError, Validators, fetch
+from outage_notify.ingest.fetch import FetchError, fetch
 from outage_notify.matching.geocodes import GeocodeTable
 from outage_notify.matching.geometry import area_to_geojson
 from outage_notify.scheduler.jobs import JobContext
@@ -85,12 +85,12 @@ def poll_cap_feed(ctx: JobContext, url: str) -> CapPollResult:
     now, settings = ctx.clock.now(), ctx.settings
     feed_id = cap_feed_id(url)
     result = CapPollResult(feed=feeds.redacted_spec(url))
-    with ctx.transaction() as session:
-        feed = feeds.get_or_create(session, feed_id=feed_id, spec=f"cap:{url}")
-        if feed.next_attempt_at is not None and feed.next_attempt_at > now:
-            result.error = f"backing off until {feed.next_attempt_at.isoformat()}"
-            return result
-        validators = Validators(etag=feed.etag, last_modified=feed.last_modified)
+    try:
+        with ctx.transaction() as session:
+            validators = feeds.start_poll(session, feed_id=feed_id, spec=f"cap:{url}", now=now)
+    except feeds.BackingOff as exc:
+        result.error = str(exc)
+        return result
     try:
         fetched = fetch(
             url,

@@ -23,8 +23,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import defusedxml
-import defusedxml.ElementTree as DefusedET
 import shapely
 import shapely.errors
 from shapely.geometry import shape
@@ -41,6 +39,7 @@ from outage_notify.ingest.cap import (
     Info,
     Pair,
     Reference,
+    defused_root,
     parse_cap,
 )
 from outage_notify.matching.geometry import AreaError, area_to_geojson, parse_area
@@ -105,7 +104,7 @@ def _looks_like_json(data: bytes, content_type: str | None) -> bool:
 
 
 def _read_xml(data: bytes, base_url: str, max_bytes: int) -> Source:
-    root = _defused_root(data)
+    root = defused_root(data, what="source")
     if root.tag in CAP_TAGS:
         return Source(kind="cap", alerts=tuple(parse_cap(data, max_bytes=max_bytes)), links=())
     if root.tag == f"{ATOM}feed":
@@ -120,22 +119,6 @@ def _read_xml(data: bytes, base_url: str, max_bytes: int) -> Source:
         f"not a CAP source: the root element {root.tag[:80]} is not a CAP alert, an Atom feed "
         "or an RSS channel, and holds no CAP alert"
     )
-
-
-def _defused_root(data: bytes) -> Any:
-    """defusedxml's reading: a DTD (and so every entity bomb and external reference) refused."""
-    try:
-        return DefusedET.fromstring(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except defusedxml.DTDForbidden as exc:
-        raise CapError(f"refused: the source declares a DTD (<!DOCTYPE {exc.name}>)") from exc
-    except defusedxml.DefusedXmlException as exc:
-        raise CapError(f"refused: {exc}") from exc
-    except StdET.ParseError as exc:
-        raise CapError(f"not XML: {exc}") from exc
-    except (ValueError, LookupError) as exc:  # an unknown or impossible encoding
-        raise CapError(f"not XML: {exc}") from exc
 
 
 def _cap_alerts(element: Any) -> list[Any]:

@@ -26,6 +26,20 @@ MAX_BACKOFF = timedelta(minutes=15)
 STALE_AFTER_POLLS = 3
 
 
+class BackingOff(Exception):
+    """The feed failed lately and is not to be tried again yet."""
+
+
+def start_poll(session: Session, *, feed_id: str, spec: str, now: datetime) -> Validators:
+    """The validators for this poll's conditional GET; BackingOff while the feed waits."""
+    from outage_notify.ingest.fetch import Validators
+
+    feed = get_or_create(session, feed_id=feed_id, spec=spec)
+    if feed.next_attempt_at is not None and feed.next_attempt_at > now:
+        raise BackingOff(f"backing off until {feed.next_attempt_at.isoformat()}")
+    return Validators(etag=feed.etag, last_modified=feed.last_modified)
+
+
 def get_or_create(session: Session, *, feed_id: str, spec: str) -> Feed:
     feed = session.get(Feed, feed_id)
     if feed is None:

@@ -53,10 +53,10 @@ def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> Inciden
         area=_area(body.get("area"), max_vertices),
         feeders=grid_ids(_ids(body.get("feeders"), "feeders")),
         transformers=grid_ids(_ids(body.get("transformers"), "transformers")),
-        etr=_time(body.get("etr"), "etr"),
-        starts_at=_time(body.get("starts_at"), "starts_at"),
-        ends_at=_time(body.get("ends_at"), "ends_at"),
-        started_at=_time(body.get("started_at"), "started_at"),
+        etr=parse_time(body.get("etr"), "etr"),
+        starts_at=parse_time(body.get("starts_at"), "starts_at"),
+        ends_at=parse_time(body.get("ends_at"), "ends_at"),
+        started_at=parse_time(body.get("started_at"), "started_at"),
     )
     return check_consistent(record)
 
@@ -72,10 +72,10 @@ def apply_patch(
     if unknown:
         raise RecordError(f"unknown fields: {', '.join(sorted(unknown))}")
     parsers = {
-        "etr": lambda v: _time(v, "etr"),
-        "starts_at": lambda v: _time(v, "starts_at"),
-        "ends_at": lambda v: _time(v, "ends_at"),
-        "started_at": lambda v: _time(v, "started_at"),
+        "etr": lambda v: parse_time(v, "etr"),
+        "starts_at": lambda v: parse_time(v, "starts_at"),
+        "ends_at": lambda v: parse_time(v, "ends_at"),
+        "started_at": lambda v: parse_time(v, "started_at"),
         "status": lambda v: _choice(v, "status", tuple(Status)),
         "cause": lambda v: _optional_text(v, "cause", 300),
         "message": lambda v: frozen_message(_message(v)),
@@ -152,7 +152,7 @@ def _ids(value: Any, name: str) -> tuple[str, ...]:
     return tuple(sorted(i for i in ids if i))
 
 
-def _time(value: Any, name: str) -> datetime | None:
+def parse_time(value: Any, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):

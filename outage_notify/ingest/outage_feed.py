@@ -46,11 +46,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from outage_notify.incidents.model import IncidentValue, Status
-from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.ingest.operator_api import incident_from_body, parse_time
 from outage_notify.ingest.records import RecordError
 from outage_notify.ingest.text import check_text, has_control
 from outage_notify.matching.geometry import AreaError, circle_polygon
-from outage_notify.timeutil import EARLIEST, LATEST, TimeRangeError, parse_iso_aware
+from outage_notify.timeutil import EARLIEST, LATEST
 
 MAX_ID_LENGTH = 200  # as the incident body's external_id
 MAX_CREW_STATUS = 300
@@ -400,16 +400,7 @@ def _moment(value: Any, name: str, spec: FeedMapping) -> datetime | None:
         return None
     if spec.time_format == "epoch":
         return _epoch(value, name, spec)
-    if not isinstance(value, str):
-        raise RecordError(f"{name} must be an ISO 8601 time with offset")
-    try:
-        return parse_iso_aware(value)
-    except TimeRangeError as exc:
-        raise RecordError(f"{name} {exc}") from exc
-    except ValueError as exc:
-        raise RecordError(
-            f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"
-        ) from exc
+    return parse_time(value, name)
 
 
 def _epoch(value: Any, name: str, spec: FeedMapping) -> datetime:

@@ -33,7 +33,7 @@ from outage_notify.db.models import FeedItem, Incident
 from outage_notify.incidents.model import TERMINAL_STATUSES, IncidentKind, describe
 from outage_notify.incidents.service import IncidentError, IncidentService, get_incident
 from outage_notify.ingest import feeds
-from outage_notify.ingest.fetch import FetchError, Validators, fetch
+from outage_notify.ingest.fetch import FetchError, fetch
 from outage_notify.ingest.outage_feed import (
     MAPPINGS,
     FeedError,
@@ -111,12 +111,12 @@ def poll_feed(ctx: JobContext, spec_text: str) -> PollResult:
     except ValueError as exc:
         return PollResult(feed=spec_text[:80], error=str(exc))
     result = PollResult(feed=spec.actor)
-    with ctx.transaction() as session:
-        feed = feeds.get_or_create(session, feed_id=spec.id, spec=spec.spec)
-        if feed.next_attempt_at is not None and feed.next_attempt_at > now:
-            result.error = f"backing off until {feed.next_attempt_at.isoformat()}"
-            return result
-        validators = Validators(etag=feed.etag, last_modified=feed.last_modified)
+    try:
+        with ctx.transaction() as session:
+            validators = feeds.start_poll(session, feed_id=spec.id, spec=spec.spec, now=now)
+    except feeds.BackingOff as exc:
+        result.error = str(exc)
+        return result
     try:
         fetched = fetch(
             spec.url,
@@ -191,6 +191,7 @@ def _apply_snapshot(
             for item in session.scalars(select(FeedItem).where(FeedItem.feed_id == spec.id))
         }
     unchanged: list[str] = []
+    ctx.warm()  # once a poll, outside the write transactions: customers rarely move mid-poll
     for outage in snapshot.outages:
         if ctx.stopping():
             return  # the rest comes with the next poll; absences are not counted from a part
@@ -225,7 +226,6 @@ def _apply_outage(
     result: PollResult,
 ) -> None:
     service = _service(ctx)
-    ctx.warm()
     try:
         with ctx.transaction() as session:
             item = session.get(FeedItem, (spec.id, outage.record.external_id))
