@@ -3,7 +3,6 @@ hostile and broken input. Every expected count below was written by reading the 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -346,11 +345,10 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
     ],
     ids=["billion-laughs", "external-entity", "external-dtd"],
 )
-def test_dtds_and_entities_are_refused_quickly(document: bytes) -> None:
-    started = time.perf_counter()
+def test_dtds_and_entities_are_refused(document: bytes) -> None:
+    # Refused before anything is expanded: a bomb that were expanded would exhaust memory here.
     with pytest.raises(CapError, match=r"^refused: the document declares a DTD \(<!DOCTYPE"):
         parse_cap(document)
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize(
@@ -419,19 +417,15 @@ def test_documents_over_the_byte_limit_or_not_bytes_are_refused() -> None:
         parse_cap(document, max_bytes=1000)
     with pytest.raises(CapError, match="bytes, not str"):
         parse_cap(document.decode())  # type: ignore[arg-type]
-    started = time.perf_counter()
     with pytest.raises(CapError, match="over the limit"):
         parse_cap(b" " * (20 * 2**20))
-    assert time.perf_counter() - started < 1.0
 
 
-def test_deep_nesting_is_refused_quickly() -> None:
+def test_deep_nesting_is_refused() -> None:
     depth = 100_000
     document = b"<a>" * depth + b"</a>" * depth
-    started = time.perf_counter()
     with pytest.raises(CapError, match=r"^not XML: .*[Ee]xcessive depth"):
         parse_cap(document)
-    assert time.perf_counter() - started < 1.0
 
 
 def test_alerts_embedded_in_an_atom_feed_are_found() -> None:

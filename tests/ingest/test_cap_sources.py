@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -391,13 +390,11 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
         (b"[" * 100_000, None, "not JSON"),
     ],
 )
-def test_what_is_not_a_cap_source_is_refused_quickly(
+def test_what_is_not_a_cap_source_is_refused(
     data: bytes, content_type: str | None, message: str
 ) -> None:
-    started = time.perf_counter()
     with pytest.raises(CapError, match=message):
         read_source(data, content_type=content_type, base_url="https://example.org/")
-    assert time.perf_counter() - started < 1.0
 
 
 def test_a_source_over_the_byte_limit_is_refused() -> None:

@@ -215,13 +215,13 @@ def test_an_unresolvable_host_names_the_error() -> None:
 
 
 def test_a_server_that_hangs_times_out_at_the_timeout(feeds: FeedServer) -> None:
-    feeds.hang("/feed", 5)
+    feeds.hang("/feed", 10)
     started = time.monotonic()
     reason = failure(feeds.url("/feed"), timeout=0.5)
     elapsed = time.monotonic() - started
     assert reason.startswith("timed out after 0.5 s")
-    # Cut off at the deadline, not after the server's 5 s (room for a loaded machine).
-    assert 0.45 < elapsed < 3.0
+    # Cut off at the deadline, not after the server's 10 s (room for a loaded machine).
+    assert 0.45 < elapsed < 5.0
 
 
 @pytest.mark.parametrize("stage", ["body", "headers"])
@@ -232,7 +232,7 @@ def test_a_trickling_server_is_cut_off_at_the_total_deadline(feeds: FeedServer, 
     reason = failure(feeds.url("/feed"), timeout=0.6)
     elapsed = time.monotonic() - started
     assert reason == "timed out after 0.6 s"
-    assert 0.55 < elapsed < 3.0  # the trickle alone would take 50 s
+    assert 0.55 < elapsed < 5.0  # the trickle alone would take 50 s
 
 
 def test_the_deadline_also_holds_with_the_callers_client(feeds: FeedServer) -> None:
@@ -243,7 +243,7 @@ def test_the_deadline_also_holds_with_the_callers_client(feeds: FeedServer) -> N
         started = time.monotonic()
         with pytest.raises(FetchError, match="timed out"):
             get(feeds.url("/feed"), client=client, timeout=0.5)
-        assert time.monotonic() - started < 3.0  # the trickle alone would take 50 s
+        assert time.monotonic() - started < 5.0  # the trickle alone would take 50 s
         assert get(feeds.url("/warm"), client=client).body == SNAPSHOT_1  # still usable
 
 
