@@ -98,6 +98,11 @@ class WeatherWarning(Base):
     area: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # GeoJSON, lon/lat
     references: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     superseded_by: Mapped[str | None] = mapped_column(String(40))  # a later Update's id
+    # The incident (kind `warning`) this alert and its Updates and Cancel are about; NULL when
+    # it was filtered or rejected before any of its chain was active.
+    incident_id: Mapped[str | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -105,3 +110,15 @@ class WeatherWarning(Base):
         UniqueConstraint("sender", "identifier", "sent"),
         Index("ix_warnings_state_received", "state", "received_at"),
     )
+
+
+class FeederLine(Base):
+    """Where a feeder runs (`outage-notify grid import`): a customer whose feeder crosses a
+    weather warning's area is exposed to it even when their own point is outside."""
+
+    __tablename__ = "feeder_lines"
+
+    feeder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)  # GeoJSON (Multi)LineString, lon/lat
+    name: Mapped[str | None] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)

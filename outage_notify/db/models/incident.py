@@ -48,6 +48,8 @@ class Incident(Base):
     # unplanned outage from a feed is confirmed once it has lasted CONFIRM_SECONDS (a momentary
     # cut that ends sooner is never told). NULL: not (yet) confirmed.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A weather warning's CAP severity (Minor, Moderate, Severe, Extreme); NULL otherwise.
+    severity: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
@@ -110,3 +112,6 @@ class IncidentCustomer(Base):
     # outage has reached (the due-rules sweep keeps it current), and the band they were told.
     compensation_percent: Mapped[int | None] = mapped_column(Integer)
     compensation_told: Mapped[int | None] = mapped_column(Integer)
+    # A weather warning: the severity named in the last advisory this customer was sent (a
+    # warning raised above it sends a new one).
+    told_severity: Mapped[str | None] = mapped_column(String(10))
