@@ -110,6 +110,9 @@ class IncidentOut(Out):
     starts_at: Timestamp | None
     ends_at: Timestamp | None
     started_at: Timestamp
+    severity: str | None = Field(
+        None, description="A weather warning's CAP severity: Minor, Moderate, Severe, Extreme"
+    )
     version: int
     affected_customers: int
     planning: Literal["pending", "done"] = Field(

@@ -34,6 +34,10 @@ class WarningOut(Out):
     headline: dict[str, str] | None = Field(description="By language, as the sender wrote it")
     references: list[list[str]] = Field(description="[sender, identifier, sent] it refers to")
     superseded_by: str | None = Field(description="The id of a later Update of it")
+    incident_id: str | None = Field(
+        description="The incident (kind warning) its exposed customers were advised of; "
+        "null when none of its chain reached customers of ours"
+    )
     area: dict[str, Any] | None = Field(description="GeoJSON, [lon, lat]")
     received_at: Timestamp
 

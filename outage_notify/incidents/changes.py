@@ -27,8 +27,11 @@ class Change(StrEnum):
     SILENCE = "SILENCE"
     REMINDER_DUE = "REMINDER_DUE"
     COMPENSATION_DUE = "COMPENSATION_DUE"  # a told customer's outage reached the first band
+    # A weather warning's severity moved (up: its exposed customers hear of it again).
+    SEVERITY_CHANGED = "SEVERITY_CHANGED"
     RESTORED = "RESTORED"
     CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"  # a weather warning reached its expiry
 
 
 def detect(
@@ -50,6 +53,8 @@ def detect(
         changes.extend(_terminal(new))
     if (new.starts_at, new.ends_at) != (previous.starts_at, previous.ends_at):
         changes.append(Change.SCHEDULE_CHANGED)
+    if new.severity != previous.severity:
+        changes.append(Change.SEVERITY_CHANGED)
     if (new.cause, new.message) != (previous.cause, previous.message):
         changes.append(Change.DETAILS_CHANGED)
     if _extent(new) != _extent(previous):
@@ -66,6 +71,8 @@ def _terminal(state: IncidentValue) -> list[Change]:
         return [Change.RESTORED]
     if state.status == "cancelled":
         return [Change.CANCELLED]
+    if state.status == "expired":
+        return [Change.EXPIRED]
     return []
 
 

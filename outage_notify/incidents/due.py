@@ -14,6 +14,8 @@ planning then moves those customers' state past it.
   `reassurance`, and again after each further period of silence.
 - Planned work: the evening before it starts, one `planned_reminder`; at its end, the incident is
   closed and those told get `planned_done`.
+- Weather warnings: at its expiry a warning is closed (`expired`); advisories still held for
+  quiet hours are then withdrawn, and nothing more is sent.
 - Standard compensation: each affected customer's band is kept current from their outage's
   duration as the Act counts it (compensation.py), with a timeline event for agents when it
   rises; reaching the first band, a told customer gets one `compensation` notice.
@@ -22,6 +24,7 @@ planning then moves those customers' state past it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +34,7 @@ from sqlalchemy.orm import Session
 from outage_notify.db.models import FeedItem, Incident, IncidentCustomer, PlanningJob
 from outage_notify.incidents.changes import Change
 from outage_notify.incidents.compensation import CHAIN_GAP, Band, band_for, bands, chained_duration
-from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind
+from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind, Status, value_of
 from outage_notify.incidents.service import IncidentService
 from outage_notify.planning.rules import RECENTLY_TOLD, reminder_at
 from outage_notify.timeline import service as timeline
@@ -46,6 +49,7 @@ SILENCE_ACTOR = "rule:reassure"
 REMINDER_ACTOR = "rule:planned-reminder"
 PLANNED_END_ACTOR = "rule:planned-end"
 COMPENSATION_ACTOR = "rule:compensation"
+WARNING_EXPIRY_ACTOR = "rule:warning-expiry"
 
 
 def due_for_confirmation(session: Session, *, now: datetime, confirm_seconds: float) -> list[str]:
@@ -145,6 +149,18 @@ def due_planned_ends(session: Session, *, now: datetime) -> list[str]:
         session.scalars(
             select(Incident.id).where(
                 Incident.kind == IncidentKind.PLANNED,
+                Incident.status.in_(ACTIVE),
+                Incident.ends_at <= now,
+            )
+        )
+    )
+
+
+def due_warning_expiries(session: Session, *, now: datetime) -> list[str]:
+    return list(
+        session.scalars(
+            select(Incident.id).where(
+                Incident.kind == IncidentKind.WARNING,
                 Incident.status.in_(ACTIVE),
                 Incident.ends_at <= now,
             )
@@ -304,6 +320,23 @@ def _end_planned(
     )
 
 
+def _expire_warning(
+    session: Session, *, service: IncidentService, incident_id: str, now: datetime
+) -> bool:
+    incident = _locked(session, incident_id)
+    if incident is None or incident.status not in ACTIVE_STATUSES:
+        return False
+    outcome = service.upsert(
+        session,
+        source=incident.source,
+        record=replace(value_of(incident), status=Status.EXPIRED),
+        actor=WARNING_EXPIRY_ACTOR,
+        now=now,
+        territory_checked=False,
+    )
+    return bool(outcome.changes)
+
+
 def run_due_rules(ctx: JobContext) -> dict[str, Any]:
     """The sweep: each incident in its own short transaction."""
     if ctx.incidents is None:
@@ -333,6 +366,7 @@ def run_due_rules(ctx: JobContext) -> dict[str, Any]:
                 _noter(Change.REMINDER_DUE, REMINDER_ACTOR),
             ),
             "planned_ended": (due_planned_ends(session, now=now), _end_planned),
+            "warnings_expired": (due_warning_expiries(session, now=now), _expire_warning),
             "compensation": (
                 due_compensation_notices(session),
                 _noter(Change.COMPENSATION_DUE, COMPENSATION_ACTOR),

@@ -1,8 +1,8 @@
 """The incident vocabulary, defined once: kinds of incident, their statuses, and the kinds of
 message a customer can be sent (contract rule 0). Pure: no database, no web.
 
-An outage, planned work and (with weather warnings) an advisory are incidents of a kind with
-one lifecycle; matching, planning and the timeline treat them alike.
+An outage, planned work and a weather warning are incidents of a kind with one lifecycle;
+matching, planning and the timeline treat them alike.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from outage_notify.timeutil import iso
 class IncidentKind(StrEnum):
     UNPLANNED = "unplanned"  # an outage
     PLANNED = "planned"  # maintenance: starts_at / ends_at, customers told ahead
+    # A weather warning from a CAP feed: its exposed customers get an advisory. starts_at is
+    # its onset, ends_at its expiry; it has a severity.
+    WARNING = "warning"
 
 
 class Status(StrEnum):
@@ -27,10 +30,21 @@ class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     RESTORED = "restored"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # a warning past its expiry
 
 
 ACTIVE_STATUSES = frozenset({Status.DETECTED, Status.CREW_ASSIGNED, Status.IN_PROGRESS})
-TERMINAL_STATUSES = frozenset({Status.RESTORED, Status.CANCELLED})
+TERMINAL_STATUSES = frozenset({Status.RESTORED, Status.CANCELLED, Status.EXPIRED})
+# What an operator may state: warnings come only from CAP feeds, and only warnings expire.
+OPERATOR_KINDS = (IncidentKind.UNPLANNED, IncidentKind.PLANNED)
+OPERATOR_STATUSES = tuple(status for status in Status if status is not Status.EXPIRED)
+# CAP's severities, least first (a warning's `severity`).
+SEVERITIES = ("Minor", "Moderate", "Severe", "Extreme")
+
+
+def severity_rank(severity: str | None) -> int:
+    """Higher is more severe; Unknown or none ranks below Minor."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 class MessageKind(StrEnum):
@@ -74,6 +88,7 @@ class IncidentValue:
     starts_at: datetime | None = None  # planned work
     ends_at: datetime | None = None
     started_at: datetime | None = None  # when the outage began (None: when first reported)
+    severity: str | None = None  # a warning's CAP severity
     # May customers be told? Not yet for an outage from a feed younger than CONFIRM_SECONDS.
     # State the service keeps, not something a source sends: no part of equality or change.
     confirmed: bool = field(default=True, compare=False)
@@ -85,6 +100,10 @@ class IncidentValue:
     @property
     def planned(self) -> bool:
         return self.kind == IncidentKind.PLANNED
+
+    @property
+    def warning(self) -> bool:
+        return self.kind == IncidentKind.WARNING
 
     @property
     def message_json(self) -> str | dict[str, str] | None:
@@ -116,6 +135,7 @@ def describe(value: IncidentValue, *, extent: bool) -> dict[str, Any]:
         "starts_at": iso(value.starts_at),
         "ends_at": iso(value.ends_at),
         "started_at": iso(value.started_at),
+        "severity": value.severity,
     }
     if extent:
         data.update(
@@ -139,5 +159,6 @@ def value_of(row: Any) -> IncidentValue:
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         started_at=row.started_at,
+        severity=row.severity,
         confirmed=row.confirmed_at is not None,
     )

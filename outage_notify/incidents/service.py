@@ -69,18 +69,23 @@ class IncidentService:
         now: datetime,
         confirmed: bool = True,
         past_etr_allowed: bool = False,
+        territory_checked: bool = True,
     ) -> IncidentOutcome:
         """Create the incident, or record what changed since its last state (idempotent).
         confirmed=False creates it unconfirmed: tied to its customers and shown to operators,
         but nobody is told until `confirm` (it has no effect on an existing incident).
         past_etr_allowed: a feed's ETR that has already passed is kept (the incident is then
-        overdue, and the time is never told), where an operator's is refused."""
+        overdue, and the time is never told), where an operator's is refused.
+        territory_checked=False: the area is not refused for lying outside the territory or
+        looking swapped (a weather warning's, read from CAP's own lat,lon order, may cover
+        much more than the territory or little of it)."""
         created = False
         area = shape(record.area) if record.area else None
+        checked_area = area if territory_checked else None
         incident = _find(session, source=source, external_id=record.external_id)
         etr_now = None if past_etr_allowed else now  # None: no ETR check
         if incident is None:
-            self._check_new(session, record, area, etr_now)
+            self._check_new(session, record, checked_area, etr_now)
             incident = _insert_new(
                 session, source=source, record=record, now=now, confirmed=confirmed
             )
@@ -91,7 +96,7 @@ class IncidentService:
             raise IncidentError(f"kind cannot change (incident is {incident.kind})")
         previous = None if created else value_of(incident)
         if previous is not None:
-            self._check_change(session, incident, previous, record, area, etr_now)
+            self._check_change(session, incident, previous, record, checked_area, etr_now)
         count = 0 if record.terminal else self._count(session, record, area)
         changes = detect(previous, record)
         if not changes and count != incident.affected_count:
@@ -273,11 +278,12 @@ def _apply(incident: Incident, record: IncidentValue, now: datetime) -> None:
     incident.etr = record.etr
     incident.starts_at = record.starts_at
     incident.ends_at = record.ends_at
+    incident.severity = record.severity
     if record.started_at is not None:
         incident.started_at = record.started_at
     incident.version += 1
     incident.updated_at = now
-    incident.closed_at = now if record.status in ("restored", "cancelled") else None
+    incident.closed_at = now if record.status in TERMINAL_STATUSES else None
 
 
 def _check_etr_ahead(record: IncidentValue, incident: Incident | None, now: datetime) -> None:

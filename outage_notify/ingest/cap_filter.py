@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from outage_notify.incidents.model import SEVERITIES, severity_rank
 from outage_notify.ingest.cap import Alert, Info
 
-SEVERITIES = ("Minor", "Moderate", "Severe", "Extreme")  # CAP's order; Unknown ranks below
 URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 # MeteoAlarm awareness levels: 1 green (no warning), 2 yellow, 3 orange, 4 red.
 AWARENESS_SEVERITY = {"1": "Minor", "2": "Moderate", "3": "Severe", "4": "Extreme"}
@@ -92,7 +92,7 @@ def judge(alert: Alert, rules: CapFilter) -> Verdict:
     passing = [info for info in alert.infos if _refuse(info, rules) is None]
     if not passing:
         return Verdict(False, "; ".join(dict.fromkeys(reasons)))
-    best = max(passing, key=lambda info: _rank(severity_of(info)))
+    best = max(passing, key=lambda info: severity_rank(severity_of(info)))
     return Verdict(True, severity=severity_of(best), info=passing[0])
 
 
@@ -104,7 +104,7 @@ def severity_of(info: Info) -> str:
         return stated or "Unknown"
     if stated is None:
         return level
-    return max(stated, level, key=_rank)
+    return max(stated, level, key=severity_rank)
 
 
 def _refuse(info: Info, rules: CapFilter) -> str | None:
@@ -113,7 +113,7 @@ def _refuse(info: Info, rules: CapFilter) -> str | None:
     if info.urgency not in rules.urgencies:
         return f"urgency {info.urgency} is not {' or '.join(rules.urgencies)}"
     severity = severity_of(info)
-    if _rank(severity) < _rank(rules.min_severity):
+    if severity_rank(severity) < severity_rank(rules.min_severity):
         return f"severity {severity} is below {rules.min_severity}"
     return None
 
@@ -142,10 +142,6 @@ def _awareness_level(parameters: Iterable[tuple[str, str]]) -> str | None:
         if name.lower() == "awareness_level":
             return AWARENESS_SEVERITY.get(value.split(";")[0].strip())
     return None
-
-
-def _rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def filter_from(

@@ -10,8 +10,13 @@ linked documents not seen before (at most MAX_LINKS a poll) → record each aler
 - what passes the filter (ingest/cap_filter.py) and has an area we can place is `active`;
   the rest is `filtered` or `rejected`, with the reason kept for GET /api/v1/warnings.
 Warnings past their expiry read as `expired`. A feed that cannot be read is retried with
-backoff and shown as stale, as the outage feeds are (ingest/feeds.py). Sending advisories to
-the customers in a warning's area comes next (issue 11, items 4 and 5).
+backoff and shown as stale, as the outage feeds are (ingest/feeds.py).
+
+An active warning that reaches customers becomes an incident of kind `warning` (source `cap`),
+and its Updates revise that same incident: its exposed customers (in the area, or on a feeder
+whose line crosses it) are planned an `advisory` like any incident's customers are planned
+their messages (planning/rules.py says who hears what). A Cancel, or an Update that no longer
+passes the filter, closes it as cancelled; its expiry closes it as expired (incidents/due.py).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -31,12 +36,22 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outage_notify.db.models import WeatherWarning
+from outage_notify.db.models import Incident, WeatherWarning
+from outage_notify.incidents.model import (
+    TERMINAL_STATUSES,
+    IncidentKind,
+    IncidentValue,
+    Status,
+    frozen_message,
+    value_of,
+)
+from outage_notify.incidents.service import IncidentOutcome, IncidentService
 from outage_notify.ingest import feeds
 from outage_notify.ingest.cap import Alert, CapError, alert_key, parse_cap
 from outage_notify.ingest.cap_filter import CapFilter, filter_from, judge
 from outage_notify.ingest.cap_sources import read_source
 from outage_notify.ingest.fetch import FetchError, fetch
+from outage_notify.ingest.text import one_line
 from outage_notify.matching.geocodes import GeocodeTable
 from outage_notify.matching.geometry import area_to_geojson
 from outage_notify.scheduler.jobs import JobContext
@@ -44,6 +59,8 @@ from outage_notify.timeutil import iso
 
 log = logging.getLogger(__name__)
 MAX_LINKS = 50  # linked documents fetched a poll; the rest come with the next one
+SOURCE = "cap"  # the incidents' source
+LANGUAGES = ("fi", "sv", "en")
 ACTIVE, CANCELLED, EXPIRED, FILTERED, REJECTED = (
     "active",
     "cancelled",
@@ -73,6 +90,7 @@ def cap_feed_id(url: str) -> str:
 
 
 def poll_cap(ctx: JobContext) -> dict[str, Any]:
+    ctx.warm()  # once a poll, outside the write transactions
     results = []
     for url in ctx.settings.cap_feeds:
         if ctx.stopping():
@@ -209,8 +227,9 @@ def _record(
             return
         warning = _warning(alert, feed_id, origin, now)
         earlier = _referenced(session, alert)
+        chain = _with_their_references(session, earlier)
         if alert.msg_type == "Cancel":
-            for old in _with_their_references(session, earlier):
+            for old in chain:
                 old.state, old.reason, old.updated_at = CANCELLED, f"cancelled by {warning.id}", now
             warning.state, warning.reason = CANCELLED, "a Cancel"
             result.cancelled += 1
@@ -222,7 +241,98 @@ def _record(
                 old.superseded_by, old.updated_at = warning.id, now
             setattr(result, warning.state, getattr(result, warning.state) + 1)
         session.add(warning)
+        session.flush()
+        if ctx.incidents is not None:
+            _follow(session, ctx.incidents, warning, chain, actor=_actor(origin), now=now)
         result.recorded += 1
+
+
+# ---- the warning's incident ---------------------------------------------------------------
+
+
+def _follow(
+    session: Session,
+    incidents: IncidentService,
+    warning: WeatherWarning,
+    chain: list[WeatherWarning],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Carries the warning over to its incident: opened by the first active warning of a
+    chain that reaches customers, revised by its Updates, closed by its Cancel (or an Update
+    that no longer passes the filter)."""
+    incident = _open_incident_of(session, chain)
+    if warning.state in (CANCELLED, FILTERED):
+        if incident is not None:
+            warning.incident_id = incident.id
+            ended = replace(value_of(incident), status=Status.CANCELLED)
+            _upsert(session, incidents, ended, actor=f"{actor} ({warning.state})", now=now)
+        return
+    if warning.state != ACTIVE or _expired(warning, now):
+        # Rejected (an area we cannot place: our geocode table's gap, not the sender's
+        # change of mind) or already over: the incident stays as it was.
+        warning.incident_id = incident.id if incident is not None else None
+        return
+    value = _incident_value(warning, external_id=incident.external_id if incident else warning.id)
+    if incident is None and _exposed(session, incidents, value) == 0:
+        return  # a warning for somewhere else: nobody of ours to tell (yet)
+    outcome = _upsert(session, incidents, value, actor=actor, now=now)
+    warning.incident_id = outcome.incident.id
+
+
+def _open_incident_of(session: Session, chain: list[WeatherWarning]) -> Incident | None:
+    """The chain's incident while it is open (locked by the upsert that follows)."""
+    for incident_id in {w.incident_id for w in chain if w.incident_id is not None}:
+        incident = session.get(Incident, incident_id)
+        if incident is not None and incident.status not in TERMINAL_STATUSES:
+            return incident
+    return None
+
+
+def _expired(warning: WeatherWarning, now: datetime) -> bool:
+    return warning.expires is not None and warning.expires <= now
+
+
+def _incident_value(warning: WeatherWarning, *, external_id: str) -> IncidentValue:
+    return IncidentValue(
+        external_id=external_id,
+        kind=IncidentKind.WARNING,
+        status=Status.DETECTED,
+        cause=warning.event,
+        message=frozen_message(_headlines(warning.headline)),
+        area=warning.area,
+        starts_at=warning.onset,
+        ends_at=warning.expires,
+        severity=warning.severity,
+    )
+
+
+def _headlines(headline: dict[str, str] | None) -> dict[str, str]:
+    """CAP's headlines by our languages ("fi-FI" → "fi"; the first given for each)."""
+    found: dict[str, str] = {}
+    for language, text in (headline or {}).items():
+        short = language.split("-")[0].lower()
+        if short in LANGUAGES and text.strip():
+            found.setdefault(short, one_line(text).strip()[:300])
+    return found
+
+
+def _exposed(session: Session, incidents: IncidentService, value: IncidentValue) -> int:
+    area = shape(value.area) if value.area else None
+    return incidents.matcher.count(session, area, value.feeders, value.transformers)
+
+
+def _upsert(
+    session: Session, incidents: IncidentService, value: IncidentValue, *, actor: str, now: datetime
+) -> IncidentOutcome:
+    return incidents.upsert(
+        session, source=SOURCE, record=value, actor=actor, now=now, territory_checked=False
+    )
+
+
+def _actor(origin: str) -> str:
+    return f"cap:{feeds.redacted_spec(origin)}"[:300]
 
 
 def _warning(alert: Alert, feed_id: str, origin: str, now: datetime) -> WeatherWarning:
@@ -358,6 +468,7 @@ def warning_dict(warning: WeatherWarning, now: datetime) -> dict[str, Any]:
         "headline": warning.headline,
         "references": warning.references,
         "superseded_by": warning.superseded_by,
+        "incident_id": warning.incident_id,
         "area": warning.area,
         "received_at": iso(warning.received_at),
     }

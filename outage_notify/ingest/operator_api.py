@@ -9,6 +9,8 @@ from typing import Any
 
 from outage_notify.config import LANGUAGES
 from outage_notify.incidents.model import (
+    OPERATOR_KINDS,
+    OPERATOR_STATUSES,
     IncidentKind,
     IncidentValue,
     Status,
@@ -46,8 +48,8 @@ def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> Inciden
     check_text(external_id, "external_id")
     record = IncidentValue(
         external_id=external_id.strip(),
-        kind=_choice(body.get("kind", IncidentKind.UNPLANNED), "kind", tuple(IncidentKind)),
-        status=_choice(body.get("status", Status.DETECTED), "status", tuple(Status)),
+        kind=_choice(body.get("kind", IncidentKind.UNPLANNED), "kind", OPERATOR_KINDS),
+        status=_choice(body.get("status", Status.DETECTED), "status", OPERATOR_STATUSES),
         cause=_optional_text(body.get("cause"), "cause", 300),
         message=frozen_message(_message(body.get("message"))),
         area=_area(body.get("area"), max_vertices),
@@ -76,7 +78,7 @@ def apply_patch(
         "starts_at": lambda v: parse_time(v, "starts_at"),
         "ends_at": lambda v: parse_time(v, "ends_at"),
         "started_at": lambda v: parse_time(v, "started_at"),
-        "status": lambda v: _choice(v, "status", tuple(Status)),
+        "status": lambda v: _choice(v, "status", OPERATOR_STATUSES),
         "cause": lambda v: _optional_text(v, "cause", 300),
         "message": lambda v: frozen_message(_message(v)),
         "area": lambda v: _area(v, max_vertices),

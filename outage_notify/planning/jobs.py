@@ -63,13 +63,21 @@ REVIEW_ALL = frozenset(
         Change.STATUS_CHANGED,
         Change.SCHEDULE_CHANGED,
         Change.DETAILS_CHANGED,
+        Change.SEVERITY_CHANGED,
         Change.RESTORED,
         Change.CANCELLED,
+        Change.EXPIRED,
     }
 )
 # Changes that staying customers see on their timeline as an update of the incident.
 NOTEWORTHY = frozenset(
-    {Change.ETR_CHANGED, Change.STATUS_CHANGED, Change.SCHEDULE_CHANGED, Change.DETAILS_CHANGED}
+    {
+        Change.ETR_CHANGED,
+        Change.STATUS_CHANGED,
+        Change.SCHEDULE_CHANGED,
+        Change.DETAILS_CHANGED,
+        Change.SEVERITY_CHANGED,
+    }
 )
 
 
@@ -253,6 +261,7 @@ TIE_STATE = (
     IncidentCustomer.reminded_at,
     IncidentCustomer.compensation_percent,
     IncidentCustomer.compensation_told,
+    IncidentCustomer.told_severity,
 )
 
 
@@ -329,6 +338,7 @@ def _state_of(tie: Any) -> CustomerState:
         reminded=tie.reminded_at is not None,
         compensation_percent=tie.compensation_percent,
         compensation_told=tie.compensation_told is not None,
+        told_severity=tie.told_severity if told else None,
     )
 
 

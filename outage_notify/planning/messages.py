@@ -29,7 +29,7 @@ from markupsafe import escape
 from outage_notify.incidents.model import IncidentValue, MessageKind
 from outage_notify.ingest.text import one_line
 from outage_notify.planning import sms
-from outage_notify.planning.vocabulary import cause_text, status_text
+from outage_notify.planning.vocabulary import cause_text, severity_text, status_text
 
 ADDRESS_MARK = "\x00ADDRESS\x00"
 LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
@@ -196,6 +196,10 @@ class MessageRenderer:
             "ends": when.until(incident.ends_at, incident.starts_at) if incident.ends_at else None,
             "now": when.at(now),
             "planned": incident.kind == "planned",
+            # A weather warning: its own headline where its sender wrote one in the reader's
+            # language (never another language's: our own wording is better then), the level.
+            "headline": _exactly_in(incident.message, language) if incident.warning else None,
+            "severity": severity_text(incident.severity, language),
             "later": later,
             "compensation_percent": compensation_percent,  # a band: 10, 25, 50, 100, 150, 200
             "outage_hours": outage_hours,  # the threshold the outage has passed, e.g. 12
@@ -238,6 +242,13 @@ def _message_in(message: str | tuple[tuple[str, str], ...] | None, language: str
         if by_language.get(choice):
             return by_language[choice]
     return None
+
+
+def _exactly_in(message: str | tuple[tuple[str, str], ...] | None, language: str) -> str | None:
+    if message is None or isinstance(message, str):
+        return None
+    # The templates end the sentence themselves.
+    return (dict(message).get(language) or "").strip().rstrip(".") or None
 
 
 def _personalise(group: Rendered, address: str) -> Rendered:

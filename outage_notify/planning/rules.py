@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from outage_notify.incidents.model import IncidentKind, IncidentValue, MessageKind, Status
+from outage_notify.incidents.model import (
+    IncidentKind,
+    IncidentValue,
+    MessageKind,
+    Status,
+    severity_rank,
+)
 
 CHANNELS = ("sms", "email", "push")  # what a customer chooses; in_app is always written
 
@@ -20,9 +26,17 @@ CHANNELS = ("sms", "email", "push")  # what a customer chooses; in_app is always
 M = MessageKind
 
 # Announcements that can wait until morning; news of a live outage cannot. A cancellation is
-# good news about something that has not happened: no reason to wake anyone for it.
+# good news about something that has not happened: no reason to wake anyone for it. An
+# advisory waits too, unless its warning is Extreme (see `deferrable`).
 DEFERRABLE = frozenset(
-    {M.PLANNED_NOTICE, M.PLANNED_REMINDER, M.PLANNED_CHANGED, M.PLANNED_CANCELLED, M.CANCELLED}
+    {
+        M.PLANNED_NOTICE,
+        M.PLANNED_REMINDER,
+        M.PLANNED_CHANGED,
+        M.PLANNED_CANCELLED,
+        M.CANCELLED,
+        M.ADVISORY,
+    }
 )
 
 # A new message makes older undelivered ones of these kinds wrong: a stale ETR must not reach
@@ -38,16 +52,17 @@ SUPERSEDES: dict[MessageKind, frozenset[MessageKind]] = {
     M.PLANNED_DONE: frozenset({M.PLANNED_CHANGED, M.PLANNED_REMINDER}),
     M.PLANNED_CANCELLED: frozenset({M.PLANNED_NOTICE, M.PLANNED_CHANGED, M.PLANNED_REMINDER}),
     M.CANCELLED: _NEWS_OF_A_LIVE_OUTAGE,
+    M.ADVISORY: frozenset({M.ADVISORY}),  # a raised warning replaces the one not yet sent
 }
 
 # Messages that open an episode (the customer is now "told"), and those that close one.
-OPENING = frozenset({M.OUTAGE, M.PLANNED_NOTICE})
+OPENING = frozenset({M.OUTAGE, M.PLANNED_NOTICE, M.ADVISORY})
 CLOSING = frozenset({M.RESTORED, M.CANCELLED, M.PLANNED_DONE, M.PLANNED_CANCELLED})
 # Withdrawals: sent only on channels where something about the incident went out.
 WITHDRAWALS = frozenset({M.CANCELLED, M.PLANNED_CANCELLED})
 # What time alone can call for (with a Lifecycle given to decide).
 TIMELY = frozenset({M.ETR_MISSED, M.REASSURANCE, M.PLANNED_REMINDER, M.COMPENSATION})
-# What the decision table can answer (advisories come from the weather warnings' rules).
+# What the decision table can answer.
 DECIDED = OPENING | CLOSING | {M.ETR_UPDATE, M.PLANNED_CHANGED} | TIMELY
 # Planned work is recalled the day before it starts, at this local hour.
 REMINDER_HOUR = time(18, 0)
@@ -66,6 +81,7 @@ class CustomerState:
     reminded: bool = False  # planned work: the reminder was sent
     compensation_percent: int | None = None  # the standard-compensation band reached
     compensation_told: bool = False
+    told_severity: str | None = None  # a warning: the severity their last advisory named
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,8 @@ def decide(
     lifecycle: Lifecycle | None = None,
 ) -> MessageKind | None:
     """The one message (if any) this customer should get now."""
+    if incident.kind == IncidentKind.WARNING:
+        return _advisory(incident, customer, now)
     if incident.terminal:
         return _closing_kind(incident, customer, now)
     if not customer.affected_now:
@@ -109,6 +127,31 @@ def decide(
     if lifecycle is None:
         return None
     return _timely_outage_news(incident, customer, lifecycle, now)
+
+
+def _advisory(
+    incident: IncidentValue, customer: CustomerState, now: datetime
+) -> MessageKind | None:
+    """A warning is told once to each exposed customer, and again only when it is raised
+    above the severity they heard. Its end (cancelled, expired, area shrunk) says nothing:
+    what was not sent yet is withdrawn instead (planning/service.py)."""
+    if incident.terminal or not customer.affected_now or not incident.confirmed:
+        return None
+    if incident.ends_at is not None and now >= incident.ends_at:
+        return None  # expired: too late to warn of anything
+    if not customer.told:
+        return M.ADVISORY
+    if severity_rank(incident.severity) > severity_rank(customer.told_severity):
+        return M.ADVISORY
+    return None
+
+
+def deferrable(kind: MessageKind, incident: IncidentValue) -> bool:
+    """May quiet hours hold this message until morning? Not news of a live outage, and not
+    an advisory of an Extreme warning."""
+    if kind is M.ADVISORY and incident.severity == "Extreme":
+        return False
+    return kind in DEFERRABLE
 
 
 def _timely_outage_news(
@@ -249,17 +292,37 @@ MISSING_ADDRESS = {
 }
 
 
+EXPIRES_IN_QUIET_HOURS = "the warning expires before the customer's quiet hours end"
+
+
 def channel_plan(
-    kind: MessageKind, prefs: Preferences, *, now: datetime, zone: ZoneInfo
+    kind: MessageKind,
+    prefs: Preferences,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    deferrable: bool | None = None,
+    expires: datetime | None = None,
 ) -> list[ChannelIntent]:
-    """Every channel this message goes to, or is recorded as not going to, and why."""
+    """Every channel this message goes to, or is recorded as not going to, and why.
+    deferrable: may quiet hours hold it (default: its kind says). expires: after this the
+    message is pointless (a warning's expiry); held past it, it is not sent at all."""
     not_before = None
-    if kind in DEFERRABLE and prefs.quiet_hours is not None:
+    may_wait = kind in DEFERRABLE if deferrable is None else deferrable
+    if may_wait and prefs.quiet_hours is not None:
         release = prefs.quiet_hours.ends_after(now, zone)
         not_before = release if release > now else None
     intents = [_channel_intent(ch, prefs, not_before) for ch in _channels_for(prefs)]
+    if expires is not None and not_before is not None and not_before >= expires:
+        intents = [_too_late(intent) for intent in intents]
     intents.append(ChannelIntent("in_app"))
     return intents
+
+
+def _too_late(intent: ChannelIntent) -> ChannelIntent:
+    if intent.suppressed_reason:
+        return intent
+    return ChannelIntent(intent.channel, suppressed_reason=EXPIRES_IN_QUIET_HOURS)
 
 
 def _channels_for(prefs: Preferences) -> list[str]:

@@ -31,7 +31,7 @@ from outage_notify.db.models import (
 )
 from outage_notify.delivery.outbox import suppress
 from outage_notify.incidents.compensation import PERCENTS
-from outage_notify.incidents.model import IncidentValue, MessageKind, value_of
+from outage_notify.incidents.model import IncidentValue, MessageKind, Status, value_of
 from outage_notify.planning.messages import MessageRenderer, Rendered
 from outage_notify.planning.rules import (
     CLOSING,
@@ -46,6 +46,7 @@ from outage_notify.planning.rules import (
     channel_plan,
     decide,
     dedup_key,
+    deferrable,
 )
 from outage_notify.timeline import service as timeline
 
@@ -89,6 +90,8 @@ class Planner:
         """Decides and writes every message this incident change calls for; returns how many
         messages were written."""
         value = value_of(incident)
+        if value.warning:
+            _withdraw_advisories(session, incident.id, value, audience, now)
         threshold = timedelta(minutes=self.settings.etr_change_minutes)
         lifecycle = self.lifecycle
         decisions = [
@@ -132,7 +135,14 @@ class Planner:
             customer = customers[member.customer_pk]
             later = _later(value, member.state) if kind is MessageKind.ETR_UPDATE else None
             send_from = self._send_from(kind, value, customer, now)
-            intents = channel_plan(kind, prefs[customer.id], now=send_from, zone=self.settings.zone)
+            intents = channel_plan(
+                kind,
+                prefs[customer.id],
+                now=send_from,
+                zone=self.settings.zone,
+                deferrable=deferrable(kind, value),
+                expires=value.ends_at if value.warning else None,
+            )
             if send_from > now:
                 intents = [_held_until(intent, send_from) for intent in intents]
             if kind in WITHDRAWALS:
@@ -430,6 +440,8 @@ def _record_told(
 def _told(
     kind: MessageKind, incident: Incident, facts: IncidentValue, now: datetime
 ) -> dict[str, Any]:
+    if kind is MessageKind.ADVISORY:
+        return {"told_version": incident.version, "told_severity": facts.severity}
     if kind in OPENING:
         # An ETR already past is not told (the message names none), so they hold none.
         etr = facts.etr if facts.etr is not None and facts.etr > now else None
@@ -478,6 +490,39 @@ def _supersede(
         if kind in SUPERSEDES:
             by_kinds.setdefault(SUPERSEDES[kind], []).append(member.customer_pk)
     for kinds, pks in by_kinds.items():
+        _withdraw(session, incident_id, pks, kinds, "superseded by a newer message", now)
+
+
+def _withdraw_advisories(
+    session: Session,
+    incident_id: str,
+    warning: IncidentValue,
+    audience: Sequence[Audience],
+    now: datetime,
+) -> None:
+    """A warning cancelled or expired, or a customer no longer in its area: advisories not
+    yet handed to a provider are not sent (suppressed, with why, on the timeline)."""
+    if warning.status == Status.CANCELLED:
+        pks, reason = [m.customer_pk for m in audience], "the warning was cancelled"
+    elif warning.terminal or (warning.ends_at is not None and now >= warning.ends_at):
+        pks, reason = [m.customer_pk for m in audience], "the warning expired"
+    else:
+        pks = [m.customer_pk for m in audience if not m.state.affected_now]
+        reason = "no longer in the warning's area"
+    if pks:
+        _withdraw(session, incident_id, pks, frozenset({MessageKind.ADVISORY}), reason, now)
+
+
+def _withdraw(
+    session: Session,
+    incident_id: str,
+    pks: list[int],
+    kinds: frozenset[MessageKind],
+    reason: str,
+    now: datetime,
+) -> None:
+    """Suppresses the customers' messages of these kinds not yet handed to a provider."""
+    for start in range(0, len(pks), CHUNK):
         stale = session.execute(
             select(
                 Notification.id, Notification.customer_pk, Notification.channel, Notification.kind
@@ -485,7 +530,7 @@ def _supersede(
             .join(OutboxItem, OutboxItem.notification_id == Notification.id)
             .where(
                 Notification.incident_id == incident_id,
-                among(Notification.customer_pk, pks),
+                among(Notification.customer_pk, pks[start : start + CHUNK]),
                 Notification.kind.in_([k.value for k in kinds]),
                 OutboxItem.in_flight_since.is_(None),
             )
@@ -495,7 +540,7 @@ def _supersede(
             .with_for_update(of=OutboxItem)
         ).all()
         if stale:
-            suppress(session, stale, reason="superseded by a newer message", now=now)
+            suppress(session, stale, reason=reason, now=now)
 
 
 def _channels_reached(

@@ -47,6 +47,15 @@ CAUSES: dict[str, dict[str, str]] = {
     },
 }
 
+# A warning's CAP severity as people in Finland know warnings: by the colour of the level
+# (FMI and MeteoAlarm: yellow = Moderate, orange = Severe, red = Extreme).
+SEVERITY_TEXT: dict[str, dict[str, str]] = {
+    "Minor": {"fi": "vähäinen", "sv": "låg", "en": "minor"},
+    "Moderate": {"fi": "keltainen", "sv": "gul", "en": "yellow"},
+    "Severe": {"fi": "oranssi", "sv": "orange", "en": "orange"},
+    "Extreme": {"fi": "punainen", "sv": "röd", "en": "red"},
+}
+
 _CAUSE_LOOKUP = {
     word.casefold(): key for key, names in CAUSES.items() for word in (key, *names.values())
 }
@@ -54,6 +63,10 @@ _CAUSE_LOOKUP = {
 
 def status_text(status: str, language: str) -> str:
     return STATUS_TEXT.get(status, {}).get(language, "")
+
+
+def severity_text(severity: str | None, language: str) -> str | None:
+    return SEVERITY_TEXT.get(severity or "", {}).get(language)
 
 
 def cause_text(cause: str | None, language: str) -> str | None:

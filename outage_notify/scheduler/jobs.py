@@ -132,8 +132,10 @@ JOBS: dict[str, Job] = {
             "poll-cap",
             timedelta(seconds=60),
             _poll_cap,
-            "read every source of CAP_FEEDS (conditional GET; Atom/RSS indexes followed) and "
-            "record each warning once, with its state: active, cancelled, filtered, rejected",
+            "read every source of CAP_FEEDS (conditional GET; Atom/RSS indexes followed), "
+            "record each warning once, with its state: active, cancelled, filtered, rejected; "
+            "an active warning is an incident of kind warning: advisories to the exposed",
+            changes_incidents=True,
             every_setting="poll_seconds",
         ),
         Job(
@@ -143,7 +145,7 @@ JOBS: dict[str, Job] = {
             "act on what time has made due: confirm outages from feeds that have lasted "
             "CONFIRM_SECONDS; etr_missed after ETR_GRACE_MINUTES; reassurance after "
             "REASSURE_HOURS of silence; planned-work reminders the evening before; planned "
-            "work closed at its end",
+            "work closed at its end; weather warnings closed at their expiry",
             changes_incidents=True,
         ),
         Job(

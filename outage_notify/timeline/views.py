@@ -100,10 +100,16 @@ def _step(event: TimelineEvent) -> dict[str, Any]:
     return {"at": event.at.isoformat(), "status": event.status, "reason": event.reason}
 
 
+KIND_WORDS = {"unplanned": "unplanned outage", "planned": "planned outage"}
+
+
 def _incident_line(event: TimelineEvent, zone: ZoneInfo) -> str:
     data = event.data or {}
     words = INCIDENT_WORDS[event.type]
-    parts = [f"{words} {data.get('kind', 'incident')} outage {data.get('external_id', '')}".strip()]
+    kind = data.get("kind", "incident")
+    if kind == "warning":
+        return _warning_line(words, data, zone)
+    parts = [f"{words} {KIND_WORDS.get(kind, kind)} {data.get('external_id', '')}".strip()]
     parts.append(f"status {data.get('status')}")
     if data.get("cause"):
         parts.append(f"cause {data['cause']}")
@@ -112,6 +118,20 @@ def _incident_line(event: TimelineEvent, zone: ZoneInfo) -> str:
     if data.get("starts_at"):
         parts.append(
             f"window {_local(data['starts_at'], zone)} – {_local(data.get('ends_at'), zone)}"
+        )
+    return "; ".join(parts)
+
+
+def _warning_line(words: str, data: dict[str, Any], zone: ZoneInfo) -> str:
+    parts = [f"{words} weather warning {data.get('external_id', '')}".strip()]
+    parts.append(f"status {data.get('status')}")
+    if data.get("severity"):
+        parts.append(f"severity {data['severity']}")
+    if data.get("cause"):
+        parts.append(f"event {data['cause']}")
+    if data.get("ends_at"):
+        parts.append(
+            f"valid {_local(data.get('starts_at'), zone)} – {_local(data['ends_at'], zone)}"
         )
     return "; ".join(parts)
 

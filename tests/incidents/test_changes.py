@@ -169,8 +169,8 @@ def test_a_finished_incident_that_leaves_everyone_is_not_a_shrink() -> None:
     assert Change.CANCELLED in changes and Change.AREA_SHRANK not in changes
 
 
-def test_an_incident_is_over_once_restored_or_cancelled_and_only_then() -> None:
-    assert {s for s in Status if state(status=s).terminal} == {"restored", "cancelled"}
+def test_an_incident_is_over_once_restored_cancelled_or_expired_and_only_then() -> None:
+    assert {s for s in Status if state(status=s).terminal} == {"restored", "cancelled", "expired"}
 
 
 # ---- area with gained / lost customers -----------------------------------------------------------
@@ -294,5 +294,7 @@ def test_new_is_first_and_only_with_its_terminal_status(new: IncidentValue) -> N
         if new.status == "restored"
         else [Change.CANCELLED]
         if new.status == "cancelled"
+        else [Change.EXPIRED]
+        if new.status == "expired"
         else []
     )

@@ -67,6 +67,26 @@ def planned(**changes: Any) -> IncidentValue:
     return replace(base, **changes)
 
 
+WARNING_ONSET = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # 22.00 local
+WARNING_EXPIRES = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thursday 12.00 local
+
+
+def warning(**changes: Any) -> IncidentValue:
+    """A weather warning as the CAP poll makes it: the headlines by language as its message."""
+    base = IncidentValue(
+        external_id="wrn_1",
+        kind="warning",
+        status="detected",
+        cause="Tuulivaroitus",
+        message=(("en", "Orange wind warning: Eastern Uusimaa."), ("fi", "Oranssi tuulivaroitus")),
+        started_at=NOW,
+        starts_at=WARNING_ONSET,
+        ends_at=WARNING_EXPIRES,
+        severity="Severe",
+    )
+    return replace(base, **changes)
+
+
 def render(
     renderer: MessageRenderer,
     kind: MessageKind,
@@ -110,6 +130,7 @@ INCIDENTS_FOR = {
     MessageKind.REASSURANCE: [outage],
     MessageKind.PLANNED_REMINDER: [planned],
     MessageKind.COMPENSATION: [outage],
+    MessageKind.ADVISORY: [warning],
 }
 # A compensation notice is always sent with its figures (the renderer refuses one without).
 FIGURES_FOR = {MessageKind.COMPENSATION: {"compensation_percent": 25, "outage_hours": 24}}
@@ -512,3 +533,38 @@ def test_an_address_with_line_breaks_never_splits_a_message_or_a_subject(
     for text in (rendered.subject or "", rendered.body if channel == "sms" else ""):
         assert "\n" not in text and "\r" not in text and "\x00" not in text
     assert "Kotikatu 1" in everything(rendered)
+
+
+# ---- advisories ----------------------------------------------------------------------------------
+
+
+def test_an_advisory_takes_the_warnings_headline_in_the_readers_language(
+    renderer: MessageRenderer,
+) -> None:
+    fi = render(renderer, MessageKind.ADVISORY, "sms", "fi", warning())
+    assert fi.body.startswith("Oranssi tuulivaroitus, Mannerheimintie 12 B 34: sähkökatkot")
+    # Its window in local time: onset today at 22.00, expiry tomorrow at 12.00.
+    assert "klo 22.00 - to 26.11. klo 12.00" in fi.body
+    en = render(renderer, MessageKind.ADVISORY, "email", "en", warning())
+    # The sender's full stop is not doubled.
+    assert "Orange wind warning: Eastern Uusimaa.\n" in en.body + "\n"
+    assert ".." not in en.body
+
+
+def test_without_a_headline_in_their_language_the_reader_gets_our_wording_not_another_language(
+    renderer: MessageRenderer,
+) -> None:
+    sv = render(renderer, MessageKind.ADVISORY, "sms", "sv", warning())
+    assert sv.body.startswith("Vädervarning (orange nivå), Mannerheimintie 12 B 34:")
+    assert "Oranssi" not in sv.body and "Orange wind" not in sv.body
+    push = render(renderer, MessageKind.ADVISORY, "push", "en", warning(message=None))
+    assert push.subject == "Weather warning (orange level): Mannerheimintie 12 B 34"
+    red = render(
+        renderer, MessageKind.ADVISORY, "sms", "fi", warning(severity="Extreme", message=None)
+    )
+    assert red.body.startswith("Säävaroitus (punainen taso)")
+
+
+def test_an_advisory_without_onset_says_until_when(renderer: MessageRenderer) -> None:
+    body = render(renderer, MessageKind.ADVISORY, "sms", "en", warning(starts_at=None)).body
+    assert "power cuts are possible until Thu 26 Nov 12:00." in body

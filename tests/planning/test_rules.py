@@ -18,6 +18,7 @@ from outage_notify.planning.rules import (
     channel_plan,
     decide,
     dedup_key,
+    deferrable,
 )
 
 NOW = datetime(2026, 11, 25, 19, 40, tzinfo=UTC)
@@ -285,3 +286,84 @@ def test_quiet_hours_always_release_outside_the_window(minute_of_day: int) -> No
     assert release >= local
     assert not hours.covers(release.astimezone(HELSINKI).time())
     assert release - local <= timedelta(hours=9)
+
+
+# ---- weather warnings (CONTRACT.md rules 6 and 7) ------------------------------------------------
+
+EXPIRES = NOW + timedelta(hours=12)
+
+
+def warning(**kw: object) -> IncidentValue:
+    return facts(
+        **{"kind": "warning", "etr": None, "severity": "Moderate", "ends_at": EXPIRES, **kw}
+    )
+
+
+def test_a_customer_in_a_warnings_area_gets_one_advisory() -> None:
+    assert run(warning(), CustomerState(affected_now=True)) is MessageKind.ADVISORY
+    assert run(warning(), told(told_severity="Moderate")) is None
+    assert run(warning(), CustomerState(affected_now=False)) is None
+
+
+@pytest.mark.parametrize(
+    ("told_severity", "now_severity", "again"),
+    [
+        ("Moderate", "Severe", True),
+        ("Severe", "Extreme", True),
+        ("Moderate", "Moderate", False),
+        ("Severe", "Moderate", False),  # lowered: not news worth a message
+        (None, "Moderate", True),  # told of an Unknown severity
+    ],
+)
+def test_only_a_raised_warning_sends_another_advisory(
+    told_severity: str | None, now_severity: str, again: bool
+) -> None:
+    state = told(told_severity=told_severity, told_etr=None)
+    kind = run(warning(severity=now_severity), state)
+    assert kind is (MessageKind.ADVISORY if again else None)
+
+
+@pytest.mark.parametrize("status", ["cancelled", "expired"])
+def test_the_end_of_a_warning_sends_nothing_to_anyone(status: str) -> None:
+    assert run(warning(status=status), told(told_severity="Moderate")) is None
+    assert run(warning(status=status), CustomerState(affected_now=True)) is None
+    left = told(affected_now=False, told_severity="Moderate")
+    assert run(warning(), left) is None  # left the area: no "all clear" either
+
+
+def test_a_warning_past_its_expiry_sends_nothing_even_before_the_sweep_closes_it() -> None:
+    assert run(warning(ends_at=NOW), CustomerState(affected_now=True)) is None
+
+
+def test_advisories_wait_for_quiet_hours_to_end_unless_the_warning_is_extreme() -> None:
+    assert deferrable(MessageKind.ADVISORY, warning(severity="Severe"))
+    assert not deferrable(MessageKind.ADVISORY, warning(severity="Extreme"))
+    assert not deferrable(MessageKind.OUTAGE, facts())
+    night = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)  # 23:30 in Helsinki
+    quiet = prefs(quiet_hours=QuietHours(time(22), time(7)))
+    held = channel_plan(
+        MessageKind.ADVISORY, quiet, now=night, zone=HELSINKI, deferrable=True, expires=EXPIRES
+    )
+    assert {i.channel: i.not_before for i in held}["sms"] == datetime(
+        2026, 11, 26, 7, 0, tzinfo=HELSINKI
+    )
+    extreme = channel_plan(
+        MessageKind.ADVISORY, quiet, now=night, zone=HELSINKI, deferrable=False, expires=EXPIRES
+    )
+    assert all(i.not_before is None and i.suppressed_reason is None for i in extreme)
+
+
+def test_an_advisory_that_would_wait_past_the_warnings_expiry_is_not_sent() -> None:
+    night = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)  # 23:30; quiet until 07:00 local
+    quiet = prefs(quiet_hours=QuietHours(time(22), time(7)))
+    expires = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 06:00 local
+    plan = channel_plan(
+        MessageKind.ADVISORY, quiet, now=night, zone=HELSINKI, deferrable=True, expires=expires
+    )
+    reasons = channels(plan)
+    assert (
+        reasons["sms"]
+        == reasons["email"]
+        == ("the warning expires before the customer's quiet hours end")
+    )
+    assert reasons["in_app"] is None  # the feed shows it at once: nobody is woken by it
