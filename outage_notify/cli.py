@@ -16,7 +16,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from outage_notify.logs import configure as configure_logging
 if TYPE_CHECKING:
     from outage_notify.config import Settings
     from outage_notify.db.database import Database
+    from outage_notify.matching.grid import LineRejection
 
 log = logging.getLogger("outage_notify")
 
@@ -101,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     erase = customers.add_parser("erase", help="remove a customer, keep a hashed opt-out")
     erase.add_argument("customer_id")
     erase.set_defaults(handler=cmd_customers_erase)
+
+    grid = sub.add_parser("grid", help="where the feeders run").add_subparsers(title="grid")
+    lines = grid.add_parser(
+        "import", help="replace the stored feeder lines with a GeoJSON file's (full import)"
+    )
+    lines.add_argument("file", type=Path)
+    lines.set_defaults(handler=cmd_grid_import)
 
     apikey = sub.add_parser("apikey", help="API keys").add_subparsers(title="apikey commands")
     create = apikey.add_parser("create", help="print a new key, once; only its hash is kept")
@@ -253,6 +261,39 @@ def cmd_customers_import(args: argparse.Namespace, settings: Settings) -> int:
     for warning in report.warnings:
         print(f"warning: {warning.warning}")
     return 0
+
+
+def cmd_grid_import(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.matching.grid import MAX_FILE_BYTES, GridFileError, import_lines, parse_lines
+    from outage_notify.timeutil import utcnow
+
+    try:
+        with args.file.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # one byte over is enough to refuse it
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    try:
+        parsed = parse_lines(data)
+    except GridFileError as exc:
+        raise CommandError(f"{args.file}: {exc}") from exc
+    try:
+        with _database(settings) as database, database.transaction() as session:
+            report = import_lines(session, parsed=parsed, now=utcnow())
+    except GridFileError as exc:  # no line to import: the stored network stays
+        _print_line_rejections(parsed.rejections)
+        raise CommandError(f"{args.file}: {exc}") from exc
+    removed = len(report.removed)
+    print(f"imported {report.imported}, removed {removed}, rejected {len(report.rejections)}")
+    _print_line_rejections(report.rejections)
+    if report.removed:
+        print(f"removed, no line in the file: {', '.join(report.removed)}")
+    return 0
+
+
+def _print_line_rejections(rejections: Iterable[LineRejection]) -> None:
+    for rejection in rejections:
+        who = f" ({rejection.feeder})" if rejection.feeder else ""
+        print(f"rejected index {rejection.index}{who}: {rejection.reason}")
 
 
 def cmd_customers_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,7 +20,7 @@ from outage_notify.customers.contacts import PURPOSE as CONTACTS
 from outage_notify.customers.contacts import ContactHasher
 from outage_notify.db.engine import make_engine
 from outage_notify.db.migrate import alembic_config, at_head, upgrade
-from outage_notify.db.models import ApiKey, Customer, Erasure, Notification
+from outage_notify.db.models import ApiKey, Customer, Erasure, FeederLine, Notification
 from outage_notify.runtime import Runtime
 from tests.backends import Databases, dump
 
@@ -146,6 +146,92 @@ def test_a_missing_or_unreadable_file_fails_with_one_line(
     header_only.write_text("id,x,y\n1,2,3\n")
     bad = run(database_url, "customers", "import", str(header_only))
     assert bad.returncode == 1 and "lacks customer_id, lat, lon" in bad.stderr
+
+
+DEMO_FEEDERS = Path(__file__).parent.parent / "fixtures" / "demo_town" / "feeders.geojson"
+
+
+def feeder_file(path: Path, *features: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": list(features)}))
+    return path
+
+
+def feeder(feeder_id: Any, *points: list[float], kind: str = "LineString") -> dict[str, Any]:
+    coordinates: Any = list(points) if kind == "LineString" else [list(points)]
+    return {
+        "type": "Feature",
+        "properties": {"feeder": feeder_id},
+        "geometry": {"type": kind, "coordinates": coordinates},
+    }
+
+
+def stored_feeders(database_url: str) -> list[str]:
+    runtime = Runtime.build(Settings(database_url=database_url, dispatcher_enabled=False))
+    with runtime.transaction() as session:
+        found = sorted(session.scalars(select(FeederLine.feeder)))
+    runtime.close()
+    return found
+
+
+def test_grid_import_replaces_the_network_and_reports_rejections_with_reasons(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    url = empty_database_url  # the command brings a new database to head first
+    first = feeder_file(
+        tmp_path / "feeders.geojson",
+        feeder("F-1", [25.66, 60.39], [25.67, 60.40]),
+        feeder("F-2", [25.66, 60.39], [25.64, 60.38], kind="MultiLineString"),
+        feeder("F-3", [60.39, 25.66], [60.40, 125.67]),
+        feeder(None, [25.66, 60.39], [25.65, 60.38]),
+    )
+    result = run(url, "grid", "import", str(first))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "imported 2, removed 0, rejected 2",
+        "rejected index 2 (F-3): line coordinates out of range: GeoJSON is [lon, lat] with lon "
+        "in -180..180 and lat in -90..90",
+        "rejected index 3: feature names no feeder "
+        "(looked at properties.feeder, properties.feeder_id, id)",
+    ]
+    assert stored_feeders(url) == ["F-1", "F-2"]
+    second = feeder_file(tmp_path / "later.geojson", feeder("F-2", [25.66, 60.39], [25.63, 60.37]))
+    again = run(url, "grid", "import", str(second))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [
+        "imported 1, removed 1, rejected 0",
+        "removed, no line in the file: F-1",
+    ]
+    assert stored_feeders(url) == ["F-2"]
+
+
+def test_grid_import_of_an_unusable_file_fails_with_one_line_and_keeps_the_network(
+    database_url: str, tmp_path: Path
+) -> None:
+    good = feeder_file(tmp_path / "good.geojson", feeder("F-1", [25.66, 60.39], [25.67, 60.4]))
+    assert run(database_url, "grid", "import", str(good)).returncode == 0
+    missing = run(database_url, "grid", "import", str(tmp_path / "nope.geojson"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip().count("\n") == 0 and "cannot read" in missing.stderr
+    not_json = tmp_path / "feeders.csv"
+    not_json.write_text("feeder,wkt\nF-1,LINESTRING(0 0, 1 1)\n")
+    refused = run(database_url, "grid", "import", str(not_json))
+    assert refused.returncode == 1 and "not valid JSON" in refused.stderr
+    nothing_good = feeder_file(tmp_path / "bad.geojson", feeder("F-9", [25.66, 60.39]))
+    empty = run(database_url, "grid", "import", str(nothing_good))
+    assert empty.returncode == 1
+    assert empty.stdout.splitlines() == [
+        "rejected index 0 (F-9): a line needs at least 2 distinct positions"
+    ]
+    assert "no feeder line to import (1 rejected)" in empty.stderr
+    assert "left as they were" in empty.stderr
+    assert stored_feeders(database_url) == ["F-1"]
+
+
+def test_grid_import_of_the_demo_town(database_url: str) -> None:
+    result = run(database_url, "grid", "import", str(DEMO_FEEDERS))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["imported 12, removed 0, rejected 0"]
+    assert stored_feeders(database_url) == [f"F-{n:02d}" for n in range(1, 13)]
 
 
 def test_erase_removes_the_customer_and_keeps_only_a_tombstone_keyed_by_the_secret(
@@ -346,6 +432,12 @@ def loads(*args: str, must_not_load: frozenset[str]) -> Any:
         loads("customers", "erase", "K-1", must_not_load=AT_HEAD),
         # APScheduler is for the processes that keep the clock, not for a sweep run by hand.
         loads("run-job", "retention", must_not_load=AT_HEAD),
+        # Lines and their index need shapely and numpy; PROJ only for a projected file.
+        pytest.param(
+            ("grid", "import", str(DEMO_FEEDERS)),
+            AT_HEAD - {"shapely", "numpy"},
+            id="grid import",
+        ),
     ],
 )
 def test_a_command_that_does_not_serve_loads_only_what_it_uses(

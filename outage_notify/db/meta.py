@@ -1,4 +1,5 @@
-"""Named values in app_meta: the customers' revision, and markers of one-off steps done."""
+"""Named values in app_meta: the customers' and the feeder lines' revisions, and markers of
+one-off steps done."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from outage_notify.db.models import AppMeta
 
 CUSTOMERS_REVISION = "customers_revision"
+FEEDER_LINES_REVISION = "feeder_lines_revision"
 
 
 def get_value(session: Session, key: str) -> str | None:
@@ -33,3 +35,14 @@ def bump_customers_revision(session: Session) -> str:
 
 def customers_revision(session: Session) -> str:
     return get_value(session, CUSTOMERS_REVISION) or "empty"
+
+
+def bump_feeder_lines_revision(session: Session) -> str:
+    """Every process's loaded feeder network (matching/grid.py) compares against this."""
+    revision = uuid.uuid4().hex
+    set_value(session, FEEDER_LINES_REVISION, revision)
+    return revision
+
+
+def feeder_lines_revision(session: Session) -> str:
+    return get_value(session, FEEDER_LINES_REVISION) or "empty"

@@ -130,7 +130,7 @@ def _geometries(obj: Mapping[str, Any], crs_name: str | None) -> list[tuple[str,
         )
     _check_bbox(obj)
     if "crs" in obj:
-        crs_name = _crs_name(obj["crs"])
+        crs_name = read_crs(obj["crs"])
     if kind == "Feature":
         geometry = obj.get("geometry")
         if not isinstance(geometry, Mapping):
@@ -154,23 +154,28 @@ def _check_bbox(obj: Mapping[str, Any]) -> None:
         raise AreaError("area bbox must be a list of 4 or 6 finite numbers")
 
 
-def _crs_name(member: Any) -> str | None:
+def read_crs(member: Any, *, what: str = "area") -> str | None:
     """The name in a legacy {"type": "name", "properties": {"name": …}} member; None for WGS 84.
     Linked or otherwise malformed members are refused rather than ignored: coordinates read in
     the wrong system would put the outage somewhere else."""
     if not isinstance(member, Mapping) or set(member) - {"type", "properties"}:
-        raise AreaError('area crs member must be {"type": "name", "properties": {"name": …}}')
+        raise AreaError(
+            f'{what} crs member must be {{"type": "name", "properties": {{"name": …}}}}'
+        )
     if member.get("type") != "name":
-        raise AreaError('area crs member must be of type "name" (linked crs are not read)')
+        raise AreaError(f'{what} crs member must be of type "name" (linked crs are not read)')
     properties = member.get("properties")
     if not isinstance(properties, Mapping) or set(properties) != {"name"}:
-        raise AreaError("area crs member has no properties.name (and nothing else)")
+        raise AreaError(f"{what} crs member has no properties.name (and nothing else)")
     name = properties["name"]
     if not isinstance(name, str):
-        raise AreaError("area crs member has no properties.name string")
+        raise AreaError(f"{what} crs member has no properties.name string")
     if _is_wgs84(name):
         return None
-    _transformer(name)  # an unknown system is refused here, before any geometry is built
+    try:
+        _transformer(name)  # an unknown system is refused here, before any geometry is built
+    except AreaError as exc:
+        raise AreaError(f"{exc} in the {what}'s crs member") from exc
     return name
 
 
@@ -198,14 +203,23 @@ def _ring_array(ring: Any, vertices: _Vertices) -> np.ndarray:
     if len(ring) < 4:
         raise AreaError("a polygon ring needs at least 4 positions (the first repeated last)")
     vertices.add_ring(len(ring))  # before reading the positions: a huge ring stops here
-    if not all(isinstance(p, list | tuple) for p in ring):
+    return position_array(ring)
+
+
+def position_array(
+    positions: list[Any], *, what: str = "area", forms: str = "polygon"
+) -> np.ndarray:
+    """GeoJSON positions as an (n, 2) array of (lon, lat), or AreaError: every position a list
+    of 2 or 3 finite numbers (a third, the height, is dropped), all of the same size. `what`
+    and `forms` name the geometry in the message about mixed sizes."""
+    if not all(isinstance(p, list | tuple) for p in positions):
         raise AreaError("a position must be [lon, lat]")
-    sizes = set(map(len, ring))
+    sizes = set(map(len, positions))
     if not sizes <= {2, 3}:
         raise AreaError("a position must be [lon, lat] in finite numbers")
     if len(sizes) > 1:
-        raise AreaError("area coordinates do not form a polygon: positions mix 2 and 3 values")
-    values = [v for position in ring for v in position]
+        raise AreaError(f"{what} coordinates do not form a {forms}: positions mix 2 and 3 values")
+    values = [v for position in positions for v in position]
     if not set(map(type, values)) <= {int, float}:  # bool is not int here, as in JSON
         raise AreaError("a position must be [lon, lat] in finite numbers")
     try:
@@ -214,7 +228,7 @@ def _ring_array(ring: Any, vertices: _Vertices) -> np.ndarray:
         raise AreaError("a position must be [lon, lat] in finite numbers") from exc
     if not np.isfinite(array).all():
         raise AreaError("a position must be [lon, lat] in finite numbers")
-    return array.reshape(len(ring), sizes.pop())[:, :2]
+    return array.reshape(len(positions), sizes.pop())[:, :2]
 
 
 def _polygonal(kind: str, polygons: list[list[np.ndarray]], crs_name: str | None) -> BaseGeometry:
@@ -224,8 +238,8 @@ def _polygonal(kind: str, polygons: list[list[np.ndarray]], crs_name: str | None
         raise AreaError(f"area coordinates do not form a polygon: {exc}") from exc
     geometry: BaseGeometry = parts[0] if kind == "Polygon" else MultiPolygon(parts)
     if crs_name is not None:
-        geometry = _to_wgs84(geometry, crs_name)
-    _check_ranges(geometry)
+        geometry = to_wgs84(geometry, crs_name)
+    check_ranges(geometry)
     return geometry
 
 
@@ -238,11 +252,12 @@ def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_ranges(geom: BaseGeometry) -> None:
+def check_ranges(geom: BaseGeometry, *, what: str = "area") -> None:
+    """AreaError unless every coordinate is a longitude and latitude (after any crs)."""
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise AreaError(
-            "area coordinates out of range: GeoJSON is [lon, lat] with lon in -180..180 "
+            f"{what} coordinates out of range: GeoJSON is [lon, lat] with lon in -180..180 "
             "and lat in -90..90"
         )
 
@@ -401,13 +416,12 @@ def _transformer(name: str) -> Transformer:
     try:
         source = CRS.from_user_input(name)
     except Exception as exc:  # pyproj raises its own CRSError family
-        raise AreaError(
-            f"unknown coordinate reference system {name!r} in the area's crs member"
-        ) from exc
+        raise AreaError(f"unknown coordinate reference system {name!r}") from exc
     return Transformer.from_crs(source, CRS.from_epsg(4326), always_xy=True)
 
 
-def _to_wgs84(geom: BaseGeometry, crs_name: str) -> BaseGeometry:
+def to_wgs84(geom: BaseGeometry, crs_name: str) -> BaseGeometry:
+    """A geometry in the named system (read_crs checked it) taken to WGS 84 lon/lat."""
     transformer = _transformer(crs_name)
     return shapely.transform(geom, lambda xy: _transform_xy(transformer, xy))
 
