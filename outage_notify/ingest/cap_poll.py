@@ -54,6 +54,7 @@ from outage_notify.ingest.fetch import FetchError, fetch
 from outage_notify.ingest.text import one_line
 from outage_notify.matching.geocodes import GeocodeTable
 from outage_notify.matching.geometry import area_to_geojson
+from outage_notify.matching.grid import FeederLinesCache, feeders_crossing
 from outage_notify.scheduler.jobs import JobContext
 from outage_notify.timeutil import iso
 
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 MAX_LINKS = 50  # linked documents fetched a poll; the rest come with the next one
 SOURCE = "cap"  # the incidents' source
 LANGUAGES = ("fi", "sv", "en")
+# The feeder network as this process last read it (re-read when an import changed it).
+GRID = FeederLinesCache()
 ACTIVE, CANCELLED, EXPIRED, FILTERED, REJECTED = (
     "active",
     "cancelled",
@@ -274,7 +277,11 @@ def _follow(
         # change of mind) or already over: the incident stays as it was.
         warning.incident_id = incident.id if incident is not None else None
         return
-    value = _incident_value(warning, external_id=incident.external_id if incident else warning.id)
+    value = _incident_value(
+        warning,
+        external_id=incident.external_id if incident else warning.id,
+        feeders=_feeders_crossing(session, warning.area),
+    )
     if incident is None and _exposed(session, incidents, value) == 0:
         return  # a warning for somewhere else: nobody of ours to tell (yet)
     outcome = _upsert(session, incidents, value, actor=actor, now=now)
@@ -294,7 +301,17 @@ def _expired(warning: WeatherWarning, now: datetime) -> bool:
     return warning.expires is not None and warning.expires <= now
 
 
-def _incident_value(warning: WeatherWarning, *, external_id: str) -> IncidentValue:
+def _feeders_crossing(session: Session, area: dict[str, Any] | None) -> tuple[str, ...]:
+    """Grid-aware exposure: the feeders whose line crosses the area. Their customers are
+    exposed even where their own house is outside it: the storm takes the line down."""
+    if area is None:
+        return ()
+    return feeders_crossing(shape(area), GRID.get(session))
+
+
+def _incident_value(
+    warning: WeatherWarning, *, external_id: str, feeders: tuple[str, ...]
+) -> IncidentValue:
     return IncidentValue(
         external_id=external_id,
         kind=IncidentKind.WARNING,
@@ -302,6 +319,7 @@ def _incident_value(warning: WeatherWarning, *, external_id: str) -> IncidentVal
         cause=warning.event,
         message=frozen_message(_headlines(warning.headline)),
         area=warning.area,
+        feeders=feeders,
         starts_at=warning.onset,
         ends_at=warning.expires,
         severity=warning.severity,

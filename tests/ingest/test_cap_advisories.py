@@ -22,6 +22,7 @@ from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import Customer, Incident, Notification
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.matching.grid import import_lines, parse_collection
 from outage_notify.runtime import Runtime
 from tests.engine import at, run_sweep
 from tests.standins.feeds import FeedServer
@@ -361,3 +362,42 @@ def test_the_timeline_shows_the_warning_and_its_advisory_on_every_channel(
     assert "valid 2026-11-25 10:00 EET – 2026-11-26 00:00 EET" in touched[0]["body"]
     told = {e["channel"]: e["status"] for e in events if e["kind"] == "advisory"}
     assert told == {"sms": "delivered", "email": "delivered", "in_app": "delivered"}
+
+
+# ---- grid-aware exposure (item 4) ----------------------------------------------------------------
+
+
+def test_customers_whose_feeder_crosses_the_area_are_exposed_though_their_house_is_not(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime()
+    # F-5 feeds column 5, far east of the storm, from a substation west of the town: its
+    # line runs through the warned area between rows 0 and 1. F-7 stays east of it.
+    west, row_half = LON0 - 0.01, LAT0 + STEP / 2
+    lines = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"feeder": "F-5"},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[west, row_half], [LON0 + 5 * STEP, row_half]],
+                },
+            },
+            {
+                "type": "Feature",
+                "properties": {"feeder": "F-7"},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[LON0 + 7 * STEP, LAT0], [LON0 + 7 * STEP, LAT0 + 0.05]],
+                },
+            },
+        ],
+    }
+    with runtime.transaction() as session:
+        import_lines(session, parsed=parse_collection(lines), now=DAY)
+    poll(runtime, feed_server, cap("w1", sent=DAY, polygon=cells_latlon(0, 0, 1, 1)), DAY)
+    told = {row.customer_id for row in advisories(runtime)}
+    assert told == ids(0, 0, 1, 1) | ids(5, 0, 5, 4)
+    assert warning_incident(runtime).feeders == ["F-5"]
