@@ -1,11 +1,14 @@
 """`outage-notify demo`: load the demo town and play a storm night end to end.
 
 The night (fixtures/demo_town/storm.json) is played on a simulated clock, a poll period at a
-time, as the scheduler would run it: at each moment the OMS feed's snapshot of that moment
-(fixtures/demo_town/feed/) is served from a local file, `poll-outages` and `due-rules` run,
-and the workers plan and deliver what is due. Operators' requests go through the same service
-the API calls. So every message comes from the real path: feed → incident → planning → outbox
-→ providers (the development sink unless configured) → timeline.
+time, as the scheduler would run it: at each moment the weather service's CAP warning of that
+moment (fixtures/demo_town/cap/) and the OMS feed's snapshot (fixtures/demo_town/feed/) are
+served from local files, `poll-cap`, `poll-outages` and `due-rules` run, and the workers plan
+and deliver what is due. The town's feeder network (fixtures/demo_town/feeders.geojson) is
+loaded with its customers: a warning over a feeder's line reaches the customers it feeds.
+Operators' requests go through the same service the API calls. So every message comes from the
+real path: source → incident → planning → outbox → providers (the development sink unless
+configured) → timeline.
 
 Messages held for later (a customer's quiet hours, a planned-work notice) stay queued with
 their time: only what is due at each simulated moment is delivered.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +40,7 @@ from outage_notify.db.models import FeedItem, Incident, IncidentRevision
 from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind
 from outage_notify.ingest.customers import CustomerRules, parse_file
 from outage_notify.ingest.operator_api import incident_from_body
+from outage_notify.matching.grid import import_lines, parse_lines
 from outage_notify.runtime import Runtime
 from outage_notify.scheduler.jobs import JOBS, run_job
 from outage_notify.timeutil import utcnow
@@ -45,12 +50,15 @@ if TYPE_CHECKING:
 
 TOWN = paths.FIXTURES / "demo_town"
 FEED = TOWN / "feed"
+CAP = TOWN / "cap"
 SOURCE = "operator"
 ACTOR = "demo"
 # The feed's times, moved with the night (the canonical form's time properties).
 TIME_PROPERTIES = ("started_at", "etr", "starts_at", "ends_at", "updated_at")
 EMPTY_FEED = b'{"type": "FeatureCollection", "features": []}\n'
-SWEEPS = ("poll-outages", "due-rules")
+SWEEPS = ("poll-cap", "poll-outages", "due-rules")
+# A CAP document's times (sent, onset, expires, those in references).
+CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
 # Between the story's steps the feed does not change, so the clock moves by this much unless a
 # poll can still decide something (see Player.in_motion).
 SETTLED_STEP = timedelta(minutes=5)
@@ -90,15 +98,21 @@ def play(
     with tempfile.TemporaryDirectory(prefix="outage-notify-demo-") as folder:
         feed = Path(folder) / f"oms-{run}.geojson"
         _serve(feed, EMPTY_FEED, night.at(0))
+        warnings = Path(folder) / f"fmi-{run}.xml"
         story = settings.model_copy(
-            update={**scenario["settings"], "outage_feeds": [feed.as_uri()]}
+            update={
+                **scenario["settings"],
+                "outage_feeds": [feed.as_uri()],
+                "cap_feeds": [warnings.as_uri()],
+            }
         )
         runtime = Runtime.build(story, migrate=True, clock=ManualClock(night.at(0)))
         try:
             result = DemoResult(customers=_load_town(runtime))
             say(f"Demo town loaded: {result.customers} customers in Porvoo (fixtures/demo_town).")
             say(night.headline(scenario, story))
-            Player(runtime, night, feed, run, result, say).play(scenario["steps"], pace)
+            player = Player(runtime, night, Served(feed, warnings), run, result, say)
+            player.play(scenario["steps"], pace)
             with runtime.transaction() as session:
                 _, result.agent_key = create_key(
                     session, role="agent", name="demo-agent", now=utcnow()
@@ -150,17 +164,26 @@ class Night:
         )
 
 
+@dataclass(frozen=True)
+class Served:
+    """The local files the sources are read from: the OMS feed and the CAP warnings (the
+    latter only once the story's weather service has said something)."""
+
+    feed: Path
+    warnings: Path
+
+
 class Player:
     def __init__(
         self,
         runtime: Runtime,
         night: Night,
-        feed: Path,
+        served: Served,
         run: str,
         result: DemoResult,
         say: Callable[[str], None],
     ) -> None:
-        self.runtime, self.night, self.feed, self.run = runtime, night, feed, run
+        self.runtime, self.night, self.served, self.run = runtime, night, served, run
         self.result, self.say = result, say
         self.context = runtime.job_context("demo")
         with runtime.reading() as session:
@@ -226,9 +249,12 @@ class Player:
             return bool(session.scalar(select(unconfirmed | missing)))
 
     def _act(self, step: dict[str, Any], now: datetime) -> None:
+        if "cap" in step:
+            document = (CAP / step["cap"]).read_text(encoding="utf-8")
+            _serve(self.served.warnings, self._moved_cap(document).encode(), now)
         if "feed" in step:
             snapshot = json.loads((FEED / step["feed"]).read_text(encoding="utf-8"))
-            _serve(self.feed, json.dumps(self._moved(snapshot)).encode(), now)
+            _serve(self.served.feed, json.dumps(self._moved(snapshot)).encode(), now)
         if "post" not in step and "patch" not in step:
             return
         with self.runtime.transaction() as session:
@@ -258,6 +284,11 @@ class Player:
                 if isinstance(properties.get(name), str):
                     properties[name] = self.night.moved(properties[name])
         return snapshot
+
+    def _moved_cap(self, document: str) -> str:
+        """The warning on the night played, and new to this run (its identifiers name it)."""
+        moved = CAP_TIME.sub(lambda match: self.night.moved(match.group(0)), document)
+        return moved.replace(".RUN", f".{self.run.replace('-', '.')}")
 
     def _body(self, spec: dict[str, Any]) -> dict[str, Any]:
         body = {k: v for k, v in spec.items() if k not in ("ref", "local_window")}
@@ -293,8 +324,12 @@ class Player:
 
 
 def _who(actor: str) -> str:
-    """The feed's actor names the demo's temporary file: "the feed" says enough here."""
-    return "the feed" if actor.startswith("feed:") else actor
+    """The sources' actors name the demo's temporary files: "the feed" says enough here."""
+    if actor.startswith("feed:"):
+        return "the feed"
+    if actor.startswith("cap:"):
+        return "the weather service's CAP feed"
+    return actor
 
 
 def _serve(feed: Path, body: bytes, now: datetime) -> None:
@@ -310,9 +345,11 @@ def _load_town(runtime: Runtime) -> int:
     now = runtime.clock.now()
     data = (TOWN / "customers.csv").read_bytes()
     parsed = parse_file(data, "customers.csv", CustomerRules(settings.default_language, "FI"))
+    lines = parse_lines((TOWN / "feeders.geojson").read_bytes())
     with runtime.transaction() as session:
         import_customers(session, parsed=parsed, now=now)
         add_town_subscriptions(session, now=now)
+        import_lines(session, parsed=lines, now=now)
     return len(parsed.records)
 
 

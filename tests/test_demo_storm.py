@@ -1,4 +1,5 @@
-"""`outage-notify demo`: the storm night played from the feed's snapshots on a simulated clock.
+"""`outage-notify demo`: the storm night played from the weather service's CAP warning and the
+feed's snapshots on a simulated clock.
 What each of a few named demo-town customers hears and when (local time), that every message
 is on the timeline, and that a second run on the same database plays the night again without
 touching the first run's messages."""
@@ -23,6 +24,8 @@ ON_FEEDER_F03 = "PRV-000088"  # the substation breaker's feeder (a point with `f
 RECLOSER = "PRV-000836"  # in the momentary cut's area
 MAINTENANCE = "PRV-000170"  # on transformer T-051314: the planned work
 ELSEWHERE = "PRV-000001"  # east of the storm, on another feeder and transformer
+IN_THE_WIND = "PRV-005412"  # a house in the wind warning's area (the south-west coast)
+ON_FEEDER_F08 = "PRV-000036"  # in town, outside the warning, but F-08's line runs through it
 
 
 @pytest.fixture
@@ -99,6 +102,24 @@ def test_the_storm_night_and_a_second_run_on_the_same_database(
     ]
     assert heard(runtime, RECLOSER) == []
     assert heard(runtime, ELSEWHERE) == []
+    # The storm warning first: yellow at 17:30, raised to orange at 18:15, to the customers in
+    # its area and to those whose feeder's line crosses it.
+    assert heard(runtime, IN_THE_WIND) == [("advisory", "17:30"), ("advisory", "18:15")]
+    assert heard(runtime, ON_FEEDER_F08) == [("advisory", "17:30"), ("advisory", "18:15")]
+    with runtime.reading() as session:
+        [sv_sms] = session.scalars(
+            select(Notification.body)
+            .join(Customer, Customer.id == Notification.customer_pk)
+            .where(
+                Customer.customer_id == ON_FEEDER_F08,
+                Notification.channel == "sms",
+                Notification.kind == "advisory",
+            )
+            .order_by(Notification.id)
+            .limit(1)
+        ).all()
+    assert sv_sms.startswith("Gul vindvarning: sydvästra Borgå, ")
+    assert "strömavbrott är möjliga kl. 20.00 - " in sv_sms
 
     with runtime.reading() as session:
         recloser = session.scalar(select(Customer.id).where(Customer.customer_id == RECLOSER))
@@ -141,6 +162,12 @@ def test_the_storm_night_and_a_second_run_on_the_same_database(
     assert any(
         line.startswith("[22:00] OMS-7001: ETR_MISSED by rule:etr-missed") for line in printed
     )
+    assert any(
+        line.startswith("    wrn_")
+        and "NEW by the weather service's CAP feed; 459 affected" in line
+        for line in printed
+    )
+    assert any("EXPIRED by rule:warning-expiry" in line for line in printed)
     assert printed[-1] == (
         f"Messages sent: {result.messages}. Agent key for /agent: {result.agent_key}"
     )
@@ -153,7 +180,8 @@ def test_the_storm_night_and_a_second_run_on_the_same_database(
     second = play(settings, say=lambda _: None)
     runtime = inspect()
     second_ids = set(second.incidents.values())
-    assert len(first_ids) == len(second_ids) == 4  # the planned work and three feed outages
+    # The warning, the planned work and three feed outages.
+    assert len(first_ids) == len(second_ids) == 5
     assert not first_ids & second_ids
     assert messages_of(runtime, first_ids) == before  # nothing new about the first night
     assert messages_of(runtime, second_ids) == before  # and the same messages for the second
