@@ -22,6 +22,7 @@ from typing import Any
 import shapely
 
 from bench import (
+    cap,
     cli,
     delivery,
     engine,
@@ -41,10 +42,11 @@ RESULTS = Path(__file__).parent / "results"
 COMMITTED = Path(__file__).parent / "results.json"
 # "latency": the in-process POST → provider run (bench/delivery.py); "delivery": worker
 # throughput (bench/throughput.py); "engine", "rss": the service's own processes; "feeds": a
-# storm of outages from the feed, polled and planned (bench/feeds.py).
+# storm of outages from the feed, polled and planned (bench/feeds.py); "cap": hostile weather
+# warnings read and refused or repaired (bench/cap.py).
 PARTS = (
     "matching", "planning", "latency", "geometry", "cli", "match", "engine", "delivery", "rss",
-    "feeds",
+    "feeds", "cap",
 )  # fmt: skip
 MATCH_SIZES = (100_000, 1_000_000, 5_000_000)
 PACKAGES = ("shapely", "numpy", "sqlalchemy", "fastapi", "twilio", "aiosmtpd", "pywebpush")
@@ -190,6 +192,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
         ),
         ("rss", rss.run, (args.rss_serve_sizes, args.rss_worker_cases)),
         ("feeds", feeds.run, (args.feed_customers, args.feed_profile)),
+        ("cap", cap.run, (args.repeats,)),
     ]
     return [step for step in steps if not args.only or step[0] in args.only]
 

@@ -55,6 +55,9 @@ SCHEMA_12 = Path(__file__).parent / "schemas" / "cap12.xsd"
 DEFAULT_MAX_BYTES = 10 * 2**20
 # No warning area is wider than this: past it a circle round any point covers a pole.
 MAX_RADIUS_KM = 5_000.0
+# An invalid polygon is repaired only up to this size: GEOS's repair of a ring cut into
+# thousands of lobes takes seconds (bench/cap.py), and a real sender's broken polygon is small.
+MAX_REPAIR_VERTICES = 5_000
 DEFAULT_LANGUAGE = "en-US"  # CAP: an info block with no <language> is in en-US
 
 Pair = tuple[str, str]  # (valueName, value)
@@ -449,14 +452,28 @@ def _polygons(text: str, label: str, notes: list[str]) -> list[GeoJSON]:
     if polygon.is_valid:
         return [geojson]
     reason = shapely.is_valid_reason(polygon)
+    if len(ring) > MAX_REPAIR_VERTICES:
+        notes.append(
+            f"{label} dropped: invalid ({reason}) with {len(ring) - 1} vertices, more than "
+            f"{MAX_REPAIR_VERTICES} to repair"
+        )
+        return []
     try:
         repaired = parse_area(geojson)
     except AreaError as exc:
         notes.append(f"{label} dropped: invalid ({reason}) and cannot be repaired: {exc}")
         return []
-    parts = [area_to_geojson(part) for part in shapely.get_parts(repaired)]
+    parts = _polygons_of(area_to_geojson(repaired))
     notes.append(f"{label} was invalid ({reason}): repaired into {len(parts)} polygon(s)")
     return parts
+
+
+def _polygons_of(area: GeoJSON) -> list[GeoJSON]:
+    """A GeoJSON Polygon or MultiPolygon as Polygons, converted once as a whole (a ring
+    repaired into thousands of lobes would otherwise be converted lobe by lobe)."""
+    if area["type"] == "Polygon":
+        return [area]
+    return [{"type": "Polygon", "coordinates": rings} for rings in area["coordinates"]]
 
 
 def _circle(text: str, label: str, notes: list[str]) -> Circle | None:

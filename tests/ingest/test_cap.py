@@ -14,6 +14,7 @@ from pyproj import Geod
 from shapely.geometry import Point, shape
 
 from outage_notify.ingest.cap import (
+    MAX_REPAIR_VERTICES,
     Alert,
     CapError,
     Circle,
@@ -458,6 +459,28 @@ def test_a_bow_tie_is_repaired_into_two_polygons_with_a_note() -> None:
         "2 polygon(s)",
     )
     assert alert.notes == (f"info 1 (en-US), area 'Test area': {area.notes[0]}",)
+
+
+def zig_zag(vertices: int) -> str:
+    """A ring whose closing edge crosses every tooth: repaired, each tooth is a lobe."""
+    points = " ".join(
+        f"{60.0 + 0.01 * (i % 2):.3f},{25.0 + i * 0.0001:.4f}" for i in range(vertices)
+    )
+    return f"<polygon>{points}</polygon>"
+
+
+def test_a_broken_polygon_is_repaired_up_to_a_size_and_dropped_with_why_beyond() -> None:
+    [small] = parse_cap(cap12(zig_zag(100)))
+    assert len(small.infos[0].areas[0].polygons) > 40  # the teeth, each its own lobe
+    [huge] = parse_cap(cap12(zig_zag(MAX_REPAIR_VERTICES + 10) + f"<polygon>{SQUARE}</polygon>"))
+    area = huge.infos[0].areas[0]
+    assert len(area.polygons) == 1  # the square; the feed's other polygons are kept
+    closed, dropped = area.notes  # written as it often is: the first point not repeated
+    assert closed.endswith("was not closed (first point not repeated last): closed")
+    assert dropped.startswith("polygon 1 (line 18) dropped: invalid (Self-intersection[")
+    assert dropped.endswith(
+        f"with {MAX_REPAIR_VERTICES + 10} vertices, more than {MAX_REPAIR_VERTICES} to repair"
+    )
 
 
 def test_unclosed_short_and_out_of_range_polygons() -> None:
