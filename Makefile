@@ -23,7 +23,7 @@ run: $(STAMP)
 	@echo "  outage_notify is starting on http://$(HOST):$(PORT)/"
 	@echo "    /            landing page, links to everything"
 	@echo "    /dev/inbox   every message the demo sent, per customer and channel"
-	@echo "    /agent       agent desk (sign in with the agent key printed above)"
+	@echo "    /agent       agent desk (sign in as demo-agent with the password printed above)"
 	@echo "    /docs        the API"
 	@echo
 	$(BIN)/outage-notify serve --host $(HOST) --port $(PORT)

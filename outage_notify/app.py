@@ -23,7 +23,7 @@ from outage_notify.api.errors import (
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
-from outage_notify.web import pages
+from outage_notify.web import pages, signin
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(AccessLog)
     for module in (customers, incidents, feeds, warnings, push, webhooks, health, pages):
         app.include_router(module.router)
+    signin.install(app)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")
     _serve_docs_locally(app)
     _document_only_real_errors(app)

@@ -19,17 +19,22 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from outage_notify.auth.roles import ROLES
 from outage_notify.errors import Refusal
 from outage_notify.logs import configure as configure_logging
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from outage_notify.config import Settings
     from outage_notify.db.database import Database
+    from outage_notify.db.models import User
     from outage_notify.matching.grid import LineRejection
 
 log = logging.getLogger("outage_notify")
+PASSWORD_STDIN = "read the password from the first line of stdin instead of asking for it"
 
 
 class CommandError(Exception):
@@ -112,9 +117,11 @@ def _parser() -> argparse.ArgumentParser:
 
     apikey = sub.add_parser("apikey", help="API keys").add_subparsers(title="apikey commands")
     create = apikey.add_parser("create", help="print a new key, once; only its hash is kept")
-    create.add_argument("--role", required=True, choices=("operator", "agent", "admin"))
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", required=True)
     create.set_defaults(handler=cmd_apikey_create)
+
+    _user_commands(sub)
 
     vapid = sub.add_parser("vapid", help="Web Push keys").add_subparsers(title="vapid commands")
     vapid.add_parser("generate", help="print a new VAPID key pair").set_defaults(handler=cmd_vapid)
@@ -128,6 +135,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=cmd_demo)
     return parser
+
+
+def _user_commands(sub: Any) -> None:
+    user = sub.add_parser("user", help="people who sign in to the pages").add_subparsers(
+        title="user commands"
+    )
+    create = user.add_parser(
+        "create", help="a new operator, agent or admin; the password is asked for, never shown"
+    )
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    create.set_defaults(handler=cmd_user_create)
+    password = user.add_parser("password", help="set a user's password (signs them out everywhere)")
+    password.add_argument("username")
+    password.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    password.set_defaults(handler=cmd_user_password)
+    disable = user.add_parser("disable", help="the user can no longer sign in; signed out now")
+    disable.add_argument("username")
+    disable.set_defaults(handler=cmd_user_disable)
+    enable = user.add_parser("enable", help="a disabled user may sign in again")
+    enable.add_argument("username")
+    enable.set_defaults(handler=cmd_user_enable)
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -332,6 +362,86 @@ def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(str(exc)) from exc
     print(key)
     return 0
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.auth.users import UserError, check_password, create_user
+    from outage_notify.timeutil import utcnow
+
+    try:
+        password = check_password(_read_password(args))
+        with _database(settings) as database, database.transaction() as session:
+            user = create_user(
+                session, username=args.username, role=args.role, password=password, now=utcnow()
+            )
+            name, role = user.username, user.role
+    except UserError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"created {role} {name}")
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.auth.users import UserError, check_password, set_password
+
+    try:
+        password = check_password(_read_password(args))
+        with _database(settings) as database, database.transaction() as session:
+            user = _user(session, args.username)
+            set_password(session, user=user, password=password)
+    except UserError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"password set for {user.username}; their sessions ended")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.auth.users import disable_user
+    from outage_notify.timeutil import utcnow
+
+    with _database(settings) as database, database.transaction() as session:
+        user = _user(session, args.username)
+        ended = disable_user(session, user=user, now=utcnow())
+    print(f"disabled {user.username}; {ended} session{'' if ended == 1 else 's'} ended")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from outage_notify.auth.users import enable_user
+
+    with _database(settings) as database, database.transaction() as session:
+        user = _user(session, args.username)
+        enable_user(session, user=user)
+    print(f"enabled {user.username}")
+    return 0
+
+
+def _user(session: Session, username: str) -> User:
+    from outage_notify.auth.users import find_user
+
+    user = find_user(session, username=username)
+    if user is None:
+        raise CommandError(f"no user {username!r}")
+    return user
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From the first line of stdin (--password-stdin), else asked twice on the terminal,
+    never echoed: a password given as an argument would sit in the shell's history and in
+    every process listing."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise CommandError("--password-stdin: stdin is empty")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for the password: use --password-stdin")
+    import getpass
+
+    first = getpass.getpass("Password (12 characters or more): ")
+    if getpass.getpass("Again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
 
 
 def cmd_vapid(_: argparse.Namespace, __: Settings) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -50,13 +52,16 @@ class Settings(BaseSettings):
     push_timeout_seconds: float = 10.0
 
     public_url: str = "http://127.0.0.1:8000"
-    # Keys the HMACs of customer links, agent sessions and the hashes of opted-out and erased
-    # contacts. Unset: a random key is made on first run and kept in secret_key_file, outside
-    # the database, so that a copy of the database alone cannot reverse those hashes.
+    # Keys the HMACs of customer links, the sign-in form's CSRF cookie and the hashes of
+    # opted-out and erased contacts. Unset: a random key is made on first run and kept in
+    # secret_key_file, outside the database, so that a copy of the database alone cannot
+    # reverse those hashes.
     secret_key: SecretStr | None = None
     # Where a generated key is kept. Unset: beside a SQLite database file (<name>.key), else
     # outage_notify.key in the working directory.
     secret_key_file: str | None = None
+    # A signed-in session of the pages lasts this long from sign-in (then sign in again).
+    session_hours: float = Field(12, gt=0, le=24 * 31)
     # A customer link stops working this long after its incident closes (or, for a link that
     # names no incident, after it was made); an agent can revoke a customer's links at once.
     customer_link_days: float = Field(30, gt=0)
@@ -220,8 +225,27 @@ class Settings(BaseSettings):
         return bool(self.vapid_private_key)
 
     @property
+    def secure_cookies(self) -> bool:
+        """Whether the pages' cookies are sent over HTTPS only: always, except when the
+        service's own address is plain http on this machine (a developer's `make run`), where
+        there is no HTTPS and no one between the browser and the service."""
+        parts = urlsplit(self.public_url)
+        return not (parts.scheme == "http" and is_loopback(parts.hostname or ""))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, *.localhost (RFC 6761), 127.0.0.0/8 or ::1."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def looks_like_box(text: str) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 
 from outage_notify import paths
-from outage_notify.auth.apikeys import create_key
+from outage_notify.auth.users import create_user, enable_user, find_user, set_password
 from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
 from outage_notify.customers.imports import import_customers
@@ -62,6 +63,8 @@ CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
 # Between the story's steps the feed does not change, so the clock moves by this much unless a
 # poll can still decide something (see Player.in_motion).
 SETTLED_STEP = timedelta(minutes=5)
+# Who can sign in to the pages after `make run`, and their roles.
+DEMO_USERS = {"demo-agent": "agent", "demo-operator": "operator"}
 
 
 class DemoRefused(Exception):
@@ -73,7 +76,7 @@ class DemoResult:
     customers: int = 0
     incidents: dict[str, str] = field(default_factory=dict)  # scenario ref → incident id
     messages: int = 0
-    agent_key: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)  # demo user → their password
 
 
 def play(
@@ -114,13 +117,31 @@ def play(
             player = Player(runtime, night, Served(feed, warnings), run, result, say)
             player.play(scenario["steps"], pace)
             with runtime.transaction() as session:
-                _, result.agent_key = create_key(
-                    session, role="agent", name="demo-agent", now=utcnow()
-                )
+                result.passwords = demo_users(session, now=utcnow())
         finally:
             runtime.close()
-    say(f"Messages sent: {result.messages}. Agent key for /agent: {result.agent_key}")
+    say(f"Messages sent: {result.messages}.")
+    say("Sign in at /login (these passwords are shown once; each demo run makes new ones):")
+    for name, password in result.passwords.items():
+        say(f"  {name}  {password}  ({DEMO_USERS[name]})")
     return result
+
+
+def demo_users(session: Session, *, now: datetime) -> dict[str, str]:
+    """The demo's users with new random passwords: made on the first run, given new
+    passwords (and enabled again) on the next ones, since no earlier run's can be shown."""
+    passwords = {}
+    for name, role in DEMO_USERS.items():
+        password = secrets.token_urlsafe(12)
+        user = find_user(session, username=name)
+        if user is None:
+            create_user(session, username=name, role=role, password=password, now=now)
+        else:
+            user.role = role
+            enable_user(session, user=user)
+            set_password(session, user=user, password=password)
+        passwords[name] = password
+    return passwords
 
 
 @dataclass(frozen=True)

@@ -181,10 +181,6 @@ class Runtime:
         return self.secret.derive(LINKS)
 
     @property
-    def session_key(self) -> bytes:
-        return self.secret.derive("agent-session")
-
-    @property
     def dev_sink_channels(self) -> list[str]:
         return uses_dev_sink(self.channels)
 

@@ -272,7 +272,8 @@ def test_demo_plays_the_storm_into_the_dev_inbox(database_url: str) -> None:
     result = run(database_url, "demo")
     assert result.returncode == 0, result.stderr
     assert "Demo town loaded: 5699 customers" in result.stdout
-    assert "Agent key for /agent: onk_" in result.stdout
+    assert "Sign in at /login" in result.stdout
+    assert "  demo-agent  " in result.stdout and "  demo-operator  " in result.stdout
     assert count(database_url, Customer) == 5699
     runtime = Runtime.build(Settings(database_url=database_url, dispatcher_enabled=False))
     with runtime.transaction() as session:
@@ -403,9 +404,9 @@ SERVING_ONLY = frozenset(
 AT_HEAD = SERVING_ONLY | {"alembic"}
 
 
-def imported_packages(database_url: str, *args: str) -> set[str]:
+def imported_packages(database_url: str, *args: str, stdin: str | None = None) -> set[str]:
     """The top-level packages the command imported, from Python's own -X importtime log."""
-    result = run(database_url, *args, python=("-X", "importtime"))
+    result = run(database_url, *args, python=("-X", "importtime"), stdin=stdin)
     assert result.returncode == 0, result.stderr
     names = (
         line.rsplit("|", 1)[-1].strip()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import select
 
+from outage_notify.auth.users import WrongCredentials, authenticate
 from outage_notify.config import Settings
 from outage_notify.db.models import Customer, Incident, Notification, TimelineEvent
 from outage_notify.demo import play
@@ -168,10 +169,17 @@ def test_the_storm_night_and_a_second_run_on_the_same_database(
         for line in printed
     )
     assert any("EXPIRED by rule:warning-expiry" in line for line in printed)
-    assert printed[-1] == (
-        f"Messages sent: {result.messages}. Agent key for /agent: {result.agent_key}"
-    )
-    assert result.agent_key.startswith("onk_")
+    # Then the demo users, each with a password of its own, shown once.
+    assert printed[-4:] == [
+        f"Messages sent: {result.messages}.",
+        "Sign in at /login (these passwords are shown once; each demo run makes new ones):",
+        f"  demo-agent  {result.passwords['demo-agent']}  (agent)",
+        f"  demo-operator  {result.passwords['demo-operator']}  (operator)",
+    ]
+    assert signs_in(runtime, result.passwords) == {
+        "demo-agent": "agent",
+        "demo-operator": "operator",
+    }
 
     # ---- the same night again, on the same database
     first_ids = set(result.incidents.values())
@@ -186,3 +194,19 @@ def test_the_storm_night_and_a_second_run_on_the_same_database(
     assert messages_of(runtime, first_ids) == before  # nothing new about the first night
     assert messages_of(runtime, second_ids) == before  # and the same messages for the second
     assert second.messages == result.messages
+    # A second run cannot show the first one's passwords: it gives the demo users new ones.
+    assert signs_in(runtime, second.passwords) == {
+        "demo-agent": "agent",
+        "demo-operator": "operator",
+    }
+    with pytest.raises(WrongCredentials), runtime.reading() as session:
+        authenticate(session, username="demo-agent", password=result.passwords["demo-agent"])
+
+
+def signs_in(runtime: Runtime, passwords: dict[str, str]) -> dict[str, str]:
+    """username → role of each user whose password works."""
+    with runtime.reading() as session:
+        return {
+            name: authenticate(session, username=name, password=password).role
+            for name, password in passwords.items()
+        }

@@ -20,8 +20,10 @@ from outage_notify.runtime import Runtime
 from tests.conftest import TEST_SECRET
 from tests.standins.net import free_port, wait_http
 from tests.test_cli import run
+from tests.web.signing import form_token
 
 PHONE_E164, PHONE_NATIONAL, EMAIL = "+358401234567", "040 123 4567", "maija.virtanen@example.com"
+PASSWORD = "the desk's password"
 
 
 def test_searches_and_customer_links_leave_no_personal_value_in_the_logs(
@@ -30,6 +32,13 @@ def test_searches_and_customer_links_leave_no_personal_value_in_the_logs(
     env = {"OUTAGE_NOTIFY_SECRET_KEY": TEST_SECRET}
     admin = run(database_url, "apikey", "create", "--role", "admin", "--name", "a", extra_env=env)
     key = admin.stdout.strip()
+    desk = run(
+        database_url,
+        *("user", "create", "desk", "--role", "agent", "--password-stdin"),
+        stdin=PASSWORD + "\n",
+        extra_env=env,
+    )
+    assert desk.returncode == 0, desk.stderr
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log_file:
@@ -54,7 +63,7 @@ def test_searches_and_customer_links_leave_no_personal_value_in_the_logs(
     output = log_path.read_text(errors="replace")
     assert "GET /api/v1/customers?phone=" in output  # the requests were logged...
     assert "/api/v1/feed?token=" in output
-    for secret in _forms_of(PHONE_E164, PHONE_NATIONAL, EMAIL, token, "Maija Virtanen"):
+    for secret in _forms_of(PHONE_E164, PHONE_NATIONAL, EMAIL, token, "Maija Virtanen", PASSWORD):
         assert secret not in output, f"{secret!r} leaked into the log"
 
 
@@ -79,6 +88,21 @@ def _use_the_service(base: str, admin: dict[str, str]) -> str:
         token = http.get("/api/v1/customers/LOG-1/link", headers=admin).json()["token"]
         assert http.get("/api/v1/feed", params={"token": token}).status_code == 200
         assert http.get("/api/v1/feed", params={"token": token + "x"}).status_code == 401
+        signed_out = http.get("/agent", params={"q": PHONE_NATIONAL})
+        assert signed_out.status_code == 303  # to /login?next=…, the search in it
+        form = http.get(signed_out.headers["location"])
+        assert (
+            http.post(
+                "/login",
+                data={
+                    "username": "desk",
+                    "password": PASSWORD,
+                    "csrf_token": form_token(form),
+                    "next": f"/agent?q={urllib.parse.quote(PHONE_NATIONAL)}",
+                },
+            ).status_code
+            == 303
+        )
         assert http.get("/agent", params={"q": PHONE_NATIONAL}).status_code == 200
         assert http.get("/dev/inbox", params={"q": EMAIL}).status_code == 200
     return str(token)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from outage_notify.api.errors import ApiError
 from outage_notify.auth.apikeys import find_key
 from outage_notify.auth.customer_links import LinkClaims, read_token, still_valid
+from outage_notify.auth.roles import allows
 from outage_notify.db.models import Customer, Incident
 from outage_notify.runtime import Runtime
 
@@ -67,7 +68,7 @@ def require(*roles: str) -> Callable[..., Caller]:
             caller = Caller(key.id, key.name, key.role) if key else None
         if caller is None:
             raise ApiError(401, "unknown or revoked API key")
-        if caller.role != "admin" and caller.role not in roles:
+        if not allows(caller.role, roles):
             raise ApiError(403, f"role {caller.role} may not do this (needs {' or '.join(roles)})")
         return caller
 

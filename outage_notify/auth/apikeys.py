@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outage_notify.auth.roles import ROLES, is_role
 from outage_notify.db.models import ApiKey
 
-ROLES = ("operator", "agent", "admin")
 PREFIX = "onk_"
 
 
@@ -24,7 +24,7 @@ def hash_key(key: str) -> str:
 
 
 def create_key(session: Session, *, role: str, name: str, now: datetime) -> tuple[ApiKey, str]:
-    if role not in ROLES:
+    if not is_role(role):
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not name.strip():
         raise ValueError("name must not be empty")

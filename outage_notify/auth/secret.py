@@ -1,5 +1,6 @@
 """The deployment's secret key. Every keyed hash and signature of the service derives its own
-sub-key from it: customer links, agent sessions, the hashes of opted-out and erased contacts.
+sub-key from it: customer links, the sign-in form's CSRF cookie, the hashes of opted-out and
+erased contacts.
 
 Set OUTAGE_NOTIFY_SECRET_KEY in production, the same value in every process. Unset, a key is
 made on first run and written to a file only its owner can read (never to the database: the

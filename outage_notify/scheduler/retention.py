@@ -1,5 +1,7 @@
 """What is kept only for a while, and its removal in short transactions.
 
+- Signed-in sessions of the pages are deleted once expired (an expired one opens nothing
+  already; this only keeps the table small).
 - Inbound replies are kept by provider id only so that a webhook the provider retries is
   recognised; Twilio retries within hours, so a month is plenty.
 - An incident closed more than RETENTION_DAYS ago goes with all that hangs off it: its
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from outage_notify.auth.sessions import purge_expired_sessions
 from outage_notify.db.models import (
     InboundMessage,
     Incident,
@@ -43,6 +46,7 @@ Transaction = Callable[[], AbstractContextManager[Session]]
 @dataclass
 class Purged:
     inbound_messages: int = 0
+    web_sessions: int = 0
     incidents: int = 0
     notifications: int = 0
     ties: int = 0
@@ -70,6 +74,12 @@ def purge(
         with transaction() as session:
             gone = purge_inbound(session, before=now - INBOUND_KEPT, limit=rows_per_step)
         total.add(Purged(inbound_messages=gone, transactions=1))
+        if gone < rows_per_step:
+            break
+    while not stopping():
+        with transaction() as session:
+            gone = purge_expired_sessions(session, now=now, limit=rows_per_step)
+        total.add(Purged(web_sessions=gone, transactions=1))
         if gone < rows_per_step:
             break
     cutoff = now - timedelta(days=retention_days)

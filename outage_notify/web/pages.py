@@ -1,59 +1,47 @@
-"""Server-rendered pages: the landing page, the development inbox, the agent desk."""
+"""Server-rendered pages: the landing page, the development inbox, the agent desk. Signing in
+is web/signin.py: a page that needs a user depends on `require_user(role…)`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outage_notify import paths
 from outage_notify.api.deps import get_runtime
 from outage_notify.api.errors import ApiError
-from outage_notify.auth.apikeys import find_key
+from outage_notify.auth.sessions import SignedIn
 from outage_notify.customers import service as customers
-from outage_notify.db.models import ApiKey, Customer, Incident, Notification
+from outage_notify.db.models import Customer, Incident, Notification
 from outage_notify.delivery.channels.dev_sink import PROVIDER as DEV_SINK
 from outage_notify.incidents.model import ACTIVE_STATUSES
 from outage_notify.ingest.customers import normalise_phone
 from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
 from outage_notify.timeline.views import customer_timeline
+from outage_notify.web.signin import admit, current_user, require_user
+from outage_notify.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(paths.TEMPLATES / "pages"))
-
-
-def _local(value: datetime | str | None, zone: ZoneInfo) -> str:
-    """A time as the people reading the page read clocks: in the deployment's zone."""
-    if value is None:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-
-
-templates.env.filters["local"] = _local
-AGENT_COOKIE = "outage_notify_agent"
-AGENT_SESSION_SECONDS = 12 * 3600
 CHANNELS = ("sms", "email", "push", "in_app")
 PAGE_SIZE = 25
+as_agent = require_user("agent")
 
 
 @router.get("/", response_class=HTMLResponse)
-def landing(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+def landing(
+    request: Request,
+    runtime: Runtime = Depends(get_runtime),
+    user: SignedIn | None = Depends(current_user),
+) -> Response:
     """Public; the counts (how many customers, how many messages) only for signed-in staff."""
-    staff = _agent(request, runtime) is not None
     return templates.TemplateResponse(
         request,
         "index.html",
         {
-            "counts": _counts(runtime) if staff else None,
+            "counts": _counts(runtime) if user is not None else None,
             "dev_sink": runtime.dev_sink_channels,
             "zone": runtime.settings.zone,
         },
@@ -84,13 +72,14 @@ def dev_inbox(
     channel: str | None = Query(None),
     page: int = Query(1, ge=1, le=100_000),
     runtime: Runtime = Depends(get_runtime),
+    user: SignedIn | None = Depends(current_user),
 ) -> Response:
     if not runtime.dev_sink_channels:
         raise ApiError(404, "every channel has a real provider: there is no development inbox")
-    if runtime.has_real_provider and _agent(request, runtime) is None:
+    if runtime.has_real_provider:
         # Some real provider is configured: this is not a developer's laptop, and the inbox
         # shows customers' messages and addresses. Agents only.
-        return RedirectResponse("/agent", status_code=303)
+        admit(request, user, ("agent",))
     channel = channel if channel in CHANNELS else None
     with runtime.reading() as session:
         groups, total = _inbox_groups(session, q=q, channel=channel, page=page)
@@ -155,40 +144,19 @@ def _inbox_groups(
 # ---- agent desk ------------------------------------------------------------------------------
 
 
-def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(runtime.session_key, salt="agent-session")
-
-
-def _agent(request: Request, runtime: Runtime) -> ApiKey | None:
-    cookie = request.cookies.get(AGENT_COOKIE)
-    if not cookie:
-        return None
-    try:
-        key_id = _serializer(runtime).loads(cookie, max_age=AGENT_SESSION_SECONDS)
-    except BadSignature:
-        return None
-    with runtime.reading() as session:
-        key = session.get(ApiKey, key_id)
-        if key is None or key.revoked_at is not None or key.role not in ("agent", "admin"):
-            return None
-        return key
-
-
 @router.get("/agent", response_class=HTMLResponse)
 def agent_desk(
     request: Request,
     q: str | None = Query(None),
     runtime: Runtime = Depends(get_runtime),
+    _: SignedIn = Depends(as_agent),
 ) -> Response:
-    agent = _agent(request, runtime)
-    if agent is None:
-        return templates.TemplateResponse(request, "agent_login.html", {"error": None})
     results: list[Customer] | None = None
     if q and q.strip():
         with runtime.reading() as session:
             results = _search(session, q.strip(), runtime.settings.default_region)
     return templates.TemplateResponse(
-        request, "agent_search.html", {"agent": agent, "q": q or "", "results": results}
+        request, "agent_search.html", {"q": q or "", "results": results}
     )
 
 
@@ -203,52 +171,18 @@ def _search(session: Session, q: str, region: str) -> list[Customer]:
     return customers.search_customers(session, q=q)
 
 
-@router.post("/agent/login", response_class=HTMLResponse)
-def agent_login(
-    request: Request, api_key: str = Form(...), runtime: Runtime = Depends(get_runtime)
-) -> Response:
-    with runtime.reading() as session:
-        key = find_key(session, key=api_key.strip())
-        key_id = key.id if key and key.role in ("agent", "admin") else None
-    if key_id is None:
-        return templates.TemplateResponse(
-            request,
-            "agent_login.html",
-            {"error": "That is not an agent or admin API key."},
-            status_code=401,
-        )
-    response = RedirectResponse("/agent", status_code=303)
-    response.set_cookie(
-        AGENT_COOKIE,
-        _serializer(runtime).dumps(key_id),
-        max_age=AGENT_SESSION_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=runtime.settings.public_url.startswith("https"),
-    )
-    return response
-
-
-@router.post("/agent/logout")
-def agent_logout() -> Response:
-    response = RedirectResponse("/agent", status_code=303)
-    response.delete_cookie(AGENT_COOKIE)
-    return response
-
-
 @router.get("/agent/customers/{customer_id}", response_class=HTMLResponse)
 def agent_customer(
-    customer_id: str, request: Request, runtime: Runtime = Depends(get_runtime)
+    customer_id: str,
+    request: Request,
+    runtime: Runtime = Depends(get_runtime),
+    _: SignedIn = Depends(as_agent),
 ) -> Response:
-    agent = _agent(request, runtime)
-    if agent is None:
-        return RedirectResponse("/agent", status_code=303)
     with runtime.reading() as session:
         customer = customers.get_customer(session, customer_id=customer_id)
         if customer is None:
             raise ApiError(404, f"no customer {customer_id!r}")
         context = {
-            "agent": agent,
             "customer": customer,
             "incidents": customers.current_incidents(session, customer_pk=customer.id),
             "events": customer_timeline(

@@ -23,6 +23,8 @@ from outage_notify.db.models import (
     OutboxItem,
     PlanningJob,
     TimelineEvent,
+    User,
+    WebSession,
 )
 from outage_notify.runtime import Runtime
 from outage_notify.scheduler import retention, runs
@@ -40,6 +42,7 @@ TABLES = (
     TimelineEvent,
     InboundMessage,
     Customer,
+    WebSession,
 )
 
 
@@ -127,6 +130,22 @@ def add_incident(
             )
 
 
+def add_sessions(session: Session, *, expires: list[datetime]) -> None:
+    user = User(username="retention", role="agent", password_hash="-", created_at=NOW - 9 * DAY)
+    session.add(user)
+    session.flush()
+    for n, at in enumerate(expires):
+        session.add(
+            WebSession(
+                token_hash=f"{n:064x}",
+                user_id=user.id,
+                csrf_token="-",
+                created_at=at - DAY,
+                expires_at=at,
+            )
+        )
+
+
 def counts(runtime: Runtime) -> dict[str, int]:
     with runtime.reading() as session:
         return {
@@ -153,6 +172,7 @@ def test_only_what_is_past_retention_goes_with_all_that_hangs_off_it(
         session.add(TimelineEvent(customer_pk=pks[0], at=NOW - 900 * DAY, type="reply"))
         session.add(InboundMessage(message_sid="SM-old", received_at=NOW - 31 * DAY))
         session.add(InboundMessage(message_sid="SM-new", received_at=NOW - 29 * DAY))
+        add_sessions(session, expires=[NOW - DAY, NOW, NOW + DAY])  # the first two are over
     before = counts(runtime)
     ctx = JobContext(runtime.sessions, runtime.settings, ManualClock(NOW), "test")
     outcome = run_job(JOBS["retention"], ctx)
@@ -160,11 +180,12 @@ def test_only_what_is_past_retention_goes_with_all_that_hangs_off_it(
     # "old" had 2 customers: 2 ties, 4 messages (with 4 outbox rows), 2 + 4 + 4 events.
     assert outcome.result == {
         "inbound_messages": 1,
+        "web_sessions": 2,
         "incidents": 1,
         "notifications": 4,
         "ties": 2,
         "timeline_events": 10,
-        "transactions": 5,
+        "transactions": 6,
     }
     after = counts(runtime)
     gone = {name: before[name] - after[name] for name in before}
@@ -178,6 +199,7 @@ def test_only_what_is_past_retention_goes_with_all_that_hangs_off_it(
         "timeline_events": 10,
         "inbound_messages": 1,
         "customers": 0,
+        "web_sessions": 2,
     }
     assert remaining_incidents(runtime) == {"kept", "open"}
     with runtime.reading() as session:
@@ -193,7 +215,15 @@ def test_only_what_is_past_retention_goes_with_all_that_hangs_off_it(
     again = run_job(JOBS["retention"], ctx)
     assert again.result is not None
     assert {k: v for k, v in again.result.items() if k != "transactions"} == dict.fromkeys(
-        ("inbound_messages", "incidents", "notifications", "ties", "timeline_events"), 0
+        (
+            "inbound_messages",
+            "web_sessions",
+            "incidents",
+            "notifications",
+            "ties",
+            "timeline_events",
+        ),
+        0,
     )
     assert counts(runtime) == after
     runtime.close()
@@ -207,6 +237,7 @@ def test_a_long_purge_goes_in_bounded_transactions(runtime: Runtime) -> None:
         add_incident(session, "kept", closed=NOW - 10 * DAY, customers=pks)
         for n in range(5):
             session.add(InboundMessage(message_sid=f"SM-{n}", received_at=NOW - 40 * DAY))
+        add_sessions(session, expires=[NOW - n * DAY for n in range(1, 8)])
     per_transaction: list[dict[str, int]] = []
 
     @contextmanager
@@ -229,6 +260,8 @@ def test_a_long_purge_goes_in_bounded_transactions(runtime: Runtime) -> None:
     assert max(step["incident_customers"] for step in per_transaction) <= 5
     assert max(step["incidents"] for step in per_transaction) <= 3
     assert max(step["inbound_messages"] for step in per_transaction) <= 5
+    assert purged.web_sessions == 7
+    assert max(step["web_sessions"] for step in per_transaction) <= 5
     # What is left of the kept incident is whole.
     left = counts(runtime)
     assert (left["incident_customers"], left["notifications"], left["outbox"]) == (4, 8, 8)

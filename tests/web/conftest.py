@@ -40,3 +40,14 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters for the pages' tests: the real ones (64 MiB, three passes) are
+    tested in tests/auth, and here would only make every user made and every sign-in slow."""
+    from argon2 import PasswordHasher
+
+    from outage_notify.auth import users
+
+    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))

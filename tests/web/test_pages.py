@@ -1,4 +1,5 @@
-"""Every page, in a real browser: the landing page, the dev inbox, the agent desk, the docs."""
+"""Every page, in a real browser: the landing page, signing in, the dev inbox, the agent desk,
+the docs."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from playwright.sync_api import Page, expect
 
 from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
+from outage_notify.auth.users import create_user
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from tests.conftest import LiveServer
 from tests.town import cells, customer, town
 
 pytestmark = pytest.mark.browser
+PASSWORD = "a password for the pages"
 
 
 @pytest.fixture
@@ -28,6 +31,8 @@ def site(make_settings: Any, live_port: int) -> Iterator[dict[str, Any]]:
             r: create_key(session, role=r, name=f"{r}-1", now=utcnow())[1]
             for r in ("admin", "operator", "agent")
         }
+        for role in ("admin", "operator", "agent"):
+            create_user(session, username=f"{role}-1", role=role, password=PASSWORD, now=utcnow())
     api = TestClient(create_app(runtime=runtime))
     auth = {r: {"Authorization": f"Bearer {k}"} for r, k in keys.items()}
     assert (
@@ -47,14 +52,19 @@ def site(make_settings: Any, live_port: int) -> Iterator[dict[str, Any]]:
     runtime.close()
 
 
+def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def test_the_landing_page_links_everything_and_counts_for_staff(
     page: Page, site: dict[str, Any]
 ) -> None:
     page.goto(site["url"] + "/")
     expect(page.locator("#count-customers")).to_have_count(0)  # not for the public
-    page.get_by_role("link", name="sign in").click()
-    page.get_by_label("API key").fill(site["keys"]["agent"])
-    page.get_by_role("button", name="Sign in").click()
+    page.locator("main").get_by_role("link", name="sign in").click()
+    sign_in(page, "agent-1")
     expect(page.get_by_text("Signed in as agent-1")).to_be_visible()
     page.goto(site["url"] + "/")
     expect(page.locator("#count-customers")).to_have_text("50")
@@ -88,11 +98,14 @@ def test_an_agent_signs_in_finds_a_customer_by_phone_and_reads_the_timeline(
     page: Page, site: dict[str, Any]
 ) -> None:
     page.goto(site["url"] + "/agent")
-    page.get_by_label("API key").fill(site["keys"]["operator"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("not an agent")
-    page.get_by_label("API key").fill(site["keys"]["agent"])
-    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(site["url"] + "/login?next=%2Fagent")
+    sign_in(page, "agent-1", "not the password")
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    sign_in(page, "operator-1")
+    expect(page.get_by_role("alert")).to_contain_text("this page is for agent or admin users")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "agent-1")
+    expect(page).to_have_url(site["url"] + "/agent")
     expect(page.get_by_text("Signed in as agent-1")).to_be_visible()
 
     national = "040 " + customer(1, 0)["phone"][6:]  # as a caller reads it out
@@ -111,13 +124,14 @@ def test_an_agent_signs_in_finds_a_customer_by_phone_and_reads_the_timeline(
     expect(sms.locator(".status")).to_have_text("delivered")
 
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("API key")).to_be_visible()
+    expect(page.get_by_label("Username")).to_be_visible()
+    page.goto(site["url"] + "/agent")  # signed out: the desk asks to sign in again
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
 
 def test_the_agent_desk_by_name_and_no_match(page: Page, site: dict[str, Any]) -> None:
     page.goto(site["url"] + "/agent")
-    page.get_by_label("API key").fill(site["keys"]["admin"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "admin-1")
     page.get_by_label("search").fill("Customer 3/4")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#results tbody tr")).to_have_count(1)
@@ -140,14 +154,13 @@ def test_the_dev_inbox_needs_an_agent_once_a_real_provider_is_configured(
     settings = make_settings(public_url=f"http://127.0.0.1:{live_port}", smtp_host="127.0.0.1")
     runtime = Runtime.build(settings)  # email is real; sms and push still go to the sink
     with runtime.transaction() as session:
-        agent = create_key(session, role="agent", name="agent-1", now=utcnow())[1]
+        create_user(session, username="agent-1", role="agent", password=PASSWORD, now=utcnow())
     server = LiveServer(runtime, live_port).start()
     try:
         page.goto(server.url + "/dev/inbox")
-        expect(page).to_have_url(server.url + "/agent")
-        page.get_by_label("API key").fill(agent)
-        page.get_by_role("button", name="Sign in").click()
-        page.goto(server.url + "/dev/inbox")
+        expect(page).to_have_url(server.url + "/login?next=%2Fdev%2Finbox")
+        sign_in(page, "agent-1")
+        expect(page).to_have_url(server.url + "/dev/inbox")
         expect(page.get_by_role("heading", name="Development inbox")).to_be_visible()
         expect(page.get_by_text("Messages on sms, push")).to_be_visible()
     finally:
