@@ -23,6 +23,7 @@ from outage_notify.api.errors import (
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
+from outage_notify.web import incidents as incident_pages
 from outage_notify.web import pages, signin
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
-    for module in (customers, incidents, feeds, warnings, push, webhooks, health, pages):
+    for module in (
+        customers,
+        incidents,
+        feeds,
+        warnings,
+        push,
+        webhooks,
+        health,
+        pages,
+        incident_pages,
+    ):
         app.include_router(module.router)
     signin.install(app)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, not_, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, select
 from sqlalchemy.orm import Session
 
 from outage_notify.db.models import (
@@ -166,3 +166,68 @@ def priority_customers(session: Session, *, incident_id: str) -> list[dict[str, 
         .order_by(rank, Customer.customer_id)
     )
     return [row._asdict() for row in rows]
+
+
+# ---- who was told, on which channel, and who was not --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelOutcome:
+    channel: str
+    status: str
+    reason: str | None
+    customers: int  # distinct customers with a message of this fate on this channel
+
+
+def channel_outcomes(session: Session, *, incident_id: str) -> list[ChannelOutcome]:
+    """Per channel, how many customers' messages about the incident are queued, sent,
+    delivered, failed or suppressed, and why for the last two: one GROUP BY, however large."""
+    rows = session.execute(
+        select(
+            Notification.channel,
+            Notification.status,
+            Notification.reason,
+            func.count(func.distinct(Notification.customer_pk)),
+        )
+        .where(Notification.incident_id == incident_id)
+        .group_by(Notification.channel, Notification.status, Notification.reason)
+    )
+    outcomes = [ChannelOutcome(c, s, r, n) for c, s, r, n in rows]
+    order = {name: i for i, name in enumerate(CHANNEL_ORDER)}
+    fates = {name: i for i, name in enumerate(STATUS_ORDER)}
+    return sorted(
+        outcomes,
+        key=lambda o: (
+            order.get(o.channel, 99),
+            fates.get(o.status, 99),
+            -o.customers,
+            o.reason or "",
+        ),
+    )
+
+
+CHANNEL_ORDER = ("sms", "email", "push", "in_app")
+STATUS_ORDER = ("delivered", "sent", "queued", "failed", "suppressed")
+
+
+def customers_untold(session: Session, *, incident_id: str) -> int:
+    """Customers affected now to whom nothing about the incident was sent or queued on any
+    channel but the in-app feed: the ones an agent may hear from first."""
+    reached = exists().where(
+        Notification.incident_id == incident_id,
+        Notification.customer_pk == IncidentCustomer.customer_pk,
+        Notification.channel != "in_app",
+        Notification.status.in_(("queued", "sent", "delivered")),
+    )
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(IncidentCustomer)
+            .where(
+                IncidentCustomer.incident_id == incident_id,
+                IncidentCustomer.affected.is_(True),
+                ~reached,
+            )
+        )
+        or 0
+    )

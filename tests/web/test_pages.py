@@ -166,3 +166,29 @@ def test_the_dev_inbox_needs_an_agent_once_a_real_provider_is_configured(
     finally:
         server.stop()
         runtime.close()
+
+
+def test_an_operator_sees_the_incidents_and_one_incident_with_who_was_told(
+    page: Page, site: dict[str, Any]
+) -> None:
+    page.goto(site["url"] + "/incidents")
+    sign_in(page, "operator-1")
+    expect(page).to_have_url(site["url"] + "/incidents")
+    row = page.locator("#incidents tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("WEB-1")
+    expect(row).to_contain_text("fallen tree")
+    page.get_by_role("link", name="WEB-1").click()
+
+    expect(page.get_by_role("heading", name="WEB-1")).to_be_visible()
+    # cells(0, 0, 2, 1): six customers, told by SMS and email (the town has both), and in-app.
+    outcomes = page.locator("#outcomes tbody tr")
+    expect(outcomes).to_have_count(3)
+    expect(outcomes.nth(0)).to_contain_text("sms")
+    expect(outcomes.nth(0)).to_contain_text("delivered")
+    expect(outcomes.nth(0).locator("td").nth(2)).to_have_text("6")
+    expect(page.locator("#untold")).to_contain_text("0 affected customers with nothing sent")
+    expect(page.locator("#revisions tbody tr")).to_have_count(1)
+    expect(page.locator("#revisions")).to_contain_text("apikey:operator-1")
+    expect(page.locator("#priority")).to_have_count(0)  # none: the card says so
+    expect(page.get_by_text("None.", exact=True)).to_be_visible()
