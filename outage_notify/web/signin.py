@@ -49,7 +49,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Where a user lands after signing in when no page asked for it.
-HOME = {"agent": "/agent"}
+HOME = {"agent": "/agent", "operator": "/incidents"}
 LOGIN_CSRF_PURPOSE = "login-csrf"
 MAX_NEXT = 2000
 MISSING = "Give your username and password."

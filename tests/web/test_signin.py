@@ -190,7 +190,9 @@ def test_the_sign_in_form_of_someone_signed_in_leads_on(site: Site) -> None:
     site.sign_in("ops")
     answer = site.get("/login?next=/dev/inbox")
     assert (answer.status_code, answer.headers["location"]) == (303, "/dev/inbox")
-    assert site.get("/login?next=//evil.example").headers["location"] == "/"
+    assert (
+        site.get("/login?next=//evil.example").headers["location"] == "/incidents"
+    )  # the operator's home, not elsewhere
 
 
 # ---- roles -----------------------------------------------------------------------------------
