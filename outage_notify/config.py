@@ -194,7 +194,7 @@ class Settings(BaseSettings):
     @field_validator("map_tile_url")
     @classmethod
     def _tile_template(cls, value: str | None) -> str | None:
-        value = value.strip() if value else None
+        value = (value or "").strip() or None
         if value and not (
             value.startswith(("https://", "http://")) and all(p in value for p in TILE_PARTS)
         ):
@@ -207,7 +207,7 @@ class Settings(BaseSettings):
     @field_validator("map_outlines")
     @classmethod
     def _readable_outlines(cls, value: str | None) -> str | None:
-        value = value.strip() if value else None
+        value = (value or "").strip() or None
         if value:  # read now, so that a bad file stops start-up rather than the map page
             from outage_notify.public.outlines import read_outlines
 

@@ -83,7 +83,10 @@ def public_map(
         "service_phone": settings.service_phone,
         "sms_number": settings.twilio_from,
     }
-    response = templates.TemplateResponse(request, "public_map.html", context)
+    refused = search is not None and search[1] is not None
+    response = templates.TemplateResponse(
+        request, "public_map.html", context, status_code=422 if refused else 200
+    )
     if address is not None:
         response.headers["Cache-Control"] = "no-store"  # what someone typed stays theirs
     return response
