@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shapely.geometry import Point, mapping, shape
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from sqlalchemy import and_, false, func, or_, select
@@ -49,6 +51,7 @@ class PublicIncident:
     severity: str | None
     message: str | dict[str, str] | None  # the operator's text, or a warning's headlines
     area: BaseGeometry | None  # as published: the area given, and cells round grid customers
+    area_json: dict[str, Any] | None  # the same as GeoJSON
     areas: tuple[str, ...]  # names of the outline areas it lies in
     # What the address search matches on, as the matcher does (never published).
     given_area: BaseGeometry | None
@@ -86,19 +89,22 @@ class PublicIncident:
         return {
             "type": "Feature",
             "id": self.id,
-            "geometry": mapping(self.area) if self.area is not None else None,
+            "geometry": self.area_json,
             "properties": self.as_json(),
         }
 
-    def reaches(self, customer: Customer) -> bool:
-        """Is this customer's service location in it, by area or by grid (as matching does)?"""
-        if customer.feeder and customer.feeder in self.feeders:
+    def reaches(self, customers: Sequence[Customer]) -> bool:
+        """Is any of these service locations in it, by area or by grid (as matching counts:
+        a point on the area's boundary is in)?"""
+        if self.feeders & {c.feeder for c in customers}:
             return True
-        if customer.transformer and customer.transformer in self.transformers:
+        if self.transformers & {c.transformer for c in customers}:
             return True
-        if self.given_area is None:
+        if self.given_area is None or not customers:
             return False
-        return bool(self.given_area.covers(Point(customer.lon, customer.lat)))
+        lons = np.fromiter((c.lon for c in customers), float, len(customers))
+        lats = np.fromiter((c.lat for c in customers), float, len(customers))
+        return bool(shapely.intersects_xy(self.given_area, lons, lats).any())
 
 
 def public_incidents(
@@ -139,8 +145,8 @@ def _order(incident: PublicIncident) -> tuple[Any, ...]:
     return (rank.get(IncidentKind(incident.kind), 3), *within, incident.id)
 
 
-# (the area as given, the area as published, its outline names)
-Shapes = tuple[BaseGeometry | None, BaseGeometry | None, tuple[str, ...]]
+# (the area as given, the area as published, as GeoJSON, its outline names)
+Shapes = tuple[BaseGeometry | None, BaseGeometry | None, dict[str, Any] | None, tuple[str, ...]]
 _SHAPES: dict[tuple[Any, ...], Shapes] = {}
 
 
@@ -151,9 +157,14 @@ def _public(
     if key not in _SHAPES:
         if len(_SHAPES) >= CACHE_SIZE:
             _SHAPES.clear()
-        given, drawn = _shapes(session, row)
-        _SHAPES[key] = (given, drawn, tuple(outlines.names_for(drawn)))
-    given, drawn, names = _SHAPES[key]
+        given, drawn, points = _shapes(session, row)
+        if given is not None:
+            shapely.prepare(given)  # the address search tests points against it
+        by_points = points and given is None  # a grid incident: named by where its customers are
+        named = outlines.names_of_points(points) if by_points else outlines.names_for(drawn)
+        drawn_json = mapping(drawn) if drawn is not None else None
+        _SHAPES[key] = (given, drawn, drawn_json, tuple(named))
+    given, drawn, drawn_json, names = _SHAPES[key]
     return PublicIncident(
         id=row.id,
         kind=row.kind,
@@ -168,6 +179,7 @@ def _public(
         severity=row.severity,
         message=row.message,
         area=drawn,
+        area_json=drawn_json,
         areas=names,
         given_area=given,
         feeders=frozenset(row.feeders or ()),
@@ -175,15 +187,18 @@ def _public(
     )
 
 
-def _shapes(session: Session, row: Incident) -> tuple[BaseGeometry | None, BaseGeometry | None]:
-    """(the area as given, the area as published). A warning is its weather area; an outage
-    or planned work is its area joined with the cells round the customers of its grid ids."""
+def _shapes(
+    session: Session, row: Incident
+) -> tuple[BaseGeometry | None, BaseGeometry | None, list[tuple[float, float]]]:
+    """(the area as given, the area as published, the points of its grid customers). A
+    warning is its weather area; an outage or planned work is its area joined with the cells
+    round the customers of its grid ids."""
     given = shape(row.area) if row.area else None
     if row.kind == IncidentKind.WARNING or not (row.feeders or row.transformers):
-        return given, published(given) if given is not None else None
-    cells = cells_covering(_grid_points(session, row.feeders or [], row.transformers or []))
-    parts = [g for g in (given, cells) if g is not None]
-    return given, published(unary_union(parts)) if parts else None
+        return given, published(given) if given is not None else None, []
+    points = _grid_points(session, row.feeders or [], row.transformers or [])
+    parts = [g for g in (given, cells_covering(points)) if g is not None]
+    return given, published(unary_union(parts)) if parts else None, points
 
 
 def _grid_points(
@@ -205,7 +220,7 @@ def incidents_at(
     if not incidents:
         return []
     customers = _at_address(session, query)
-    return [i for i in incidents if any(i.reaches(c) for c in customers)]
+    return [i for i in incidents if i.reaches(customers)] if customers else []
 
 
 def _at_address(session: Session, query: AddressQuery) -> list[Customer]:

@@ -9,11 +9,14 @@ municipality, only when there are no districts). Lines (streets) are only drawn.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -42,8 +45,27 @@ class Outlines:
             for name, outline in self.areas
             if outline.intersects(geometry)
         ]
-        ranked = sorted((s for s in shares if s[0] >= MIN_SHARE), key=lambda s: -s[0])
-        return [name for _, name in ranked[:limit]]
+        return _ranked(shares, limit)
+
+    def names_of_points(
+        self, points: Sequence[tuple[float, float]], *, limit: int = 3
+    ) -> list[str]:
+        """The areas these (lon, lat) points lie in, the one with most of them first: where a
+        grid incident's customers are (cheaper, and truer, than its cells' shape)."""
+        if not points:
+            return []
+        lons = np.fromiter((p[0] for p in points), float, len(points))
+        lats = np.fromiter((p[1] for p in points), float, len(points))
+        shares = [
+            (float(np.count_nonzero(shapely.contains_xy(outline, lons, lats))) / len(points), name)
+            for name, outline in self.areas
+        ]
+        return _ranked(shares, limit)
+
+
+def _ranked(shares: list[tuple[float, str]], limit: int) -> list[str]:
+    ranked = sorted((s for s in shares if s[0] >= MIN_SHARE), key=lambda s: -s[0])
+    return [name for _, name in ranked[:limit]]
 
 
 def read_outlines(path: str | Path | None = None) -> Outlines:

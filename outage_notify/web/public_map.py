@@ -98,7 +98,8 @@ def _search(
     try:
         query = parse_address(address)
     except AddressRefused as refused:
-        return address.strip()[:200], str(refused), []
+        typed = "".join(ch for ch in address if ch.isprintable()).strip()[:200]
+        return typed, str(refused), []
     return query.prefix, None, incidents_at(session, query=query, incidents=incidents)
 
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Point, shape
 
+from outage_notify.api.public import PublicFeatureCollection
 from outage_notify.app import create_app
 from outage_notify.clock import ManualClock
 from outage_notify.config import Settings
@@ -101,6 +102,7 @@ def test_the_geojson_draws_each_incident_s_area_and_grid_incidents_as_cells(
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/geo+json"
     collection, ids = answer.json(), scene["ids"]
+    PublicFeatureCollection.model_validate(collection)  # what /openapi.json documents
     assert collection["type"] == "FeatureCollection"
     features = {f["id"]: f for f in collection["features"]}
     assert list(features) == [ids[n] for n in ("area", "feeder", "pair", "planned", "warning")]

@@ -114,6 +114,8 @@ def test_a_vague_query_is_refused_with_the_reason(
     assert reason in result
     assert "Type a street name and a house number, for example Jokikatu 14." in result
     assert "incident-" not in result
+    page = scene["client"].get("/map?address=" + quote(typed)).text
+    assert "\x00" not in page  # what was typed is echoed back printable only
 
 
 def test_the_answer_holds_nothing_about_the_customers_there(scene: dict[str, Any]) -> None:
