@@ -58,7 +58,10 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """docs/screenshots/<name>.png of the page as it is now."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    # Written whole, then moved into place: the suite's two back ends run side by side.
+    partial = path.with_name(f".{name}.{os.getpid()}.png")
+    partial.write_bytes(page.screenshot(full_page=full_page, animations="disabled"))
+    os.replace(partial, path)
     return path
 
 
