@@ -8,6 +8,22 @@
 # is why every step below calls `python3` and never relies on the python:*-slim layout.
 ARG BASE=python:3.11-slim
 
+# ---- assets: the pages' browser files (leaflet, ...) from the npm registry ------------------
+# Node.js and npm from Debian in a stage of their own: nothing of them reaches the runtime
+# image, only the copied files (outage_notify/web/static/vendor/, served by the app itself).
+FROM ${BASE} AS assets
+RUN set -eu; \
+    export DEBIAN_FRONTEND=noninteractive; \
+    apt-get update -qq; \
+    apt-get install -y -qq --no-install-recommends nodejs npm ca-certificates >/dev/null; \
+    rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json .image/build-ca.cr[t] /src/
+COPY scripts/build-assets.sh /src/scripts/build-assets.sh
+RUN set -eu; \
+    if [ -s /src/build-ca.crt ]; then export NODE_EXTRA_CA_CERTS=/src/build-ca.crt; fi; \
+    VENDOR=/src/vendor bash /src/scripts/build-assets.sh
+
 # ---- builder: a venv in /opt/venv with the project installed, non-editable -----------------
 FROM ${BASE} AS builder
 
@@ -40,8 +56,9 @@ RUN set -eu; \
         > /tmp/requirements.txt; \
     /opt/venv/bin/python -m pip install -r /tmp/requirements.txt
 
-# Then the project itself, non-editable.
+# Then the project itself, non-editable, with the browser assets in its static files.
 COPY outage_notify/ /src/outage_notify/
+COPY --from=assets /src/vendor/ /src/outage_notify/web/static/vendor/
 RUN set -eu; \
     if [ -s /src/build-ca.crt ]; then export PIP_CERT=/src/build-ca.crt; fi; \
     [ -n "${PIP_INDEX_URL}" ] || unset PIP_INDEX_URL; \

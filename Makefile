@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The pages' browser assets (scripts/build-assets.sh: npm ci, copied into static/vendor/).
+ASSETS := outage_notify/web/static/vendor/.built
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export OUTAGE_NOTIFY_DATABASE_URL ?= sqlite:///outage_notify.db
 
-.PHONY: run test test-sqlite test-postgresql lint format bench image clean system-deps
+.PHONY: run test test-sqlite test-postgresql lint format bench image clean system-deps assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import outage_notify, fastapi, twilio, shapely, playwright"
 	touch $(STAMP)
 
-run: $(STAMP)
+$(ASSETS): package.json package-lock.json scripts/build-assets.sh
+	bash scripts/build-assets.sh
+
+assets: $(ASSETS)
+
+run: $(STAMP) $(ASSETS)
 	$(BIN)/outage-notify db upgrade
 	$(BIN)/outage-notify demo
 	@echo
@@ -42,13 +49,13 @@ format: $(STAMP)
 
 # The whole suite on each back end, side by side (scripts/test-both-backends.sh); PostgreSQL's
 # run starts a throwaway cluster of its own. Any non-zero pytest status fails, 5 included.
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps $(ASSETS) lint
 	bash scripts/test-both-backends.sh
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -q --backend=sqlite
 
-test-postgresql: $(STAMP) system-deps
+test-postgresql: $(STAMP) system-deps $(ASSETS)
 	$(BIN)/python -m pytest -q --backend=postgresql
 
 bench: $(STAMP)
@@ -58,4 +65,4 @@ image:
 	bash scripts/build-image.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules outage_notify/web/static/vendor

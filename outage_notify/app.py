@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from outage_notify import __version__, paths
 from outage_notify.api import customers, feeds, health, incidents, push, warnings, webhooks
+from outage_notify.api import public as public_feed
 from outage_notify.api.errors import (
     BodySizeLimit,
     drop_fastapi_validation_error,
@@ -24,7 +25,7 @@ from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
 from outage_notify.web import incidents as incident_pages
-from outage_notify.web import pages, signin
+from outage_notify.web import pages, public_map, signin
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     ):
         app.include_router(module.router)
     signin.install(app)
+    for module in (public_feed, public_map):  # no sign-in: the public outage map and its feed
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")
     _serve_docs_locally(app)
     _document_only_real_errors(app)

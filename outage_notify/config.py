@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 Language = Literal["fi", "sv", "en"]
 LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
 MIN_SECRET_LENGTH = 32
+TILE_PARTS = ("{z}", "{x}", "{y}")
 
 
 def _split_csv(value: object) -> object:
@@ -52,6 +53,16 @@ class Settings(BaseSettings):
     push_timeout_seconds: float = 10.0
 
     public_url: str = "http://127.0.0.1:8000"
+    # The maps' base layer: a tile URL template ({z}, {x}, {y}) of a tile server the readers'
+    # browsers may reach, and the attribution its licence asks for. Unset: a plain background
+    # with the outlines of MAP_OUTLINES, so the maps need no internet.
+    map_tile_url: str | None = None
+    map_tile_attribution: str = ""
+    # District or municipality outlines (a GeoJSON file): drawn on the plain background, and
+    # naming the areas of the public outage map. Unset: the demo town's (fixtures/basemap/).
+    map_outlines: str | None = None
+    # The number the public outage map gives for reporting a fault (shown as a tel: link).
+    service_phone: str | None = None
     # Keys the HMACs of customer links, the sign-in form's CSRF cookie and the hashes of
     # opted-out and erased contacts. Unset: a random key is made on first run and kept in
     # secret_key_file, outside the database, so that a copy of the database alone cannot
@@ -183,6 +194,29 @@ class Settings(BaseSettings):
                 f"secret_key must be at least {MIN_SECRET_LENGTH} characters "
                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value and not (
+            value.startswith(("https://", "http://")) and all(p in value for p in TILE_PARTS)
+        ):
+            raise ValueError(
+                "map_tile_url must be an http(s) URL template with {z}, {x} and {y}, "
+                "e.g. https://tiles.example.org/{z}/{x}/{y}.png"
+            )
+        return value
+
+    @field_validator("map_outlines")
+    @classmethod
+    def _readable_outlines(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value:  # read now, so that a bad file stops start-up rather than the map page
+            from outage_notify.public.outlines import read_outlines
+
+            read_outlines(value)
         return value
 
     @field_validator("territory")

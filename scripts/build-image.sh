@@ -221,6 +221,12 @@ smoke() {
   [ "${out%% *}" = 200 ] || die "GET / (templates under OUTAGE_NOTIFY_HOME): ${out:0:200}"
   log "GET /: 200 (page templates found under /app)"
 
+  out="$(http_status "$base/static/vendor/leaflet/leaflet.js")"
+  [ "${out%% *}" = 200 ] || die "the map's files are not in the image (static/vendor/): ${out:0:200}"
+  out="$(http_status "$base/map")"
+  [ "${out%% *}" = 200 ] || die "GET /map: ${out:0:200}"
+  log "GET /map: 200, with its map files (static/vendor/, built in the image's assets stage)"
+
   log "runs as: $(podman exec "$CONTAINER" id)"
   podman healthcheck run "$CONTAINER" >/dev/null || die "the image's HEALTHCHECK did not pass"
   log "image HEALTHCHECK (python urllib -> /healthz): healthy"

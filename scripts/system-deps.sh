@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives: Chromium for the browser tests, and
 # PostgreSQL 15 + PostGIS 3 for the suite's PostgreSQL run (the session starts its own cluster
-# in a temporary directory; the packages start no server of their own).
+# in a temporary directory; the packages start no server of their own); and Node.js + npm,
+# which build the pages' assets (scripts/build-assets.sh). `system-deps.sh node`: only those.
 # Idempotent; needs root (CI runs as root) only when something is missing.
 set -euo pipefail
 
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-test -x /usr/lib/postgresql/15/bin/initdb || need+=(postgresql-15)
-test -f /usr/share/postgresql/15/extension/postgis.control || need+=(postgresql-15-postgis-3)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ "${1:-all}" != node ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  test -x /usr/lib/postgresql/15/bin/initdb || need+=(postgresql-15)
+  test -f /usr/share/postgresql/15/extension/postgis.control || need+=(postgresql-15-postgis-3)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

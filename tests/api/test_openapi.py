@@ -14,6 +14,8 @@ from tests.town import cells, town
 
 # The customer app's routes take a signed customer link, not an API key: no role, so no 403.
 CUSTOMER_LINK_ROUTES = {("post", "/api/v1/push/subscriptions"), ("get", "/api/v1/feed")}
+# The public outage map's open feed: no key, so no 401 and no 403.
+PUBLIC_ROUTES = {("get", "/api/v1/public/outages"), ("get", "/api/v1/public/outages.geojson")}
 INCIDENT_CHANGES = {("post", "/api/v1/incidents"), ("patch", "/api/v1/incidents/{incident_id}")}
 ERROR_BODY = "#/components/schemas/ErrorBody"
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -61,7 +63,10 @@ def test_every_json_operation_declares_a_named_success_model(spec: dict[str, Any
         successes = {s: r for s, r in op["responses"].items() if s.startswith("2")}
         assert successes, f"{method} {path} documents no 2xx"
         for status, response in successes.items():
-            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            content = response.get("content", {})
+            media = "application/geo+json" if path.endswith(".geojson") else "application/json"
+            assert list(content) == [media], f"{method} {path} {status}: {list(content)}"
+            schema = content[media].get("schema", {})
             assert schema.get("$ref", "").startswith("#/components/schemas/"), (
                 f"{method} {path} {status}: {schema}"
             )
@@ -81,13 +86,16 @@ def test_the_webhooks_and_metrics_document_their_media_types(spec: dict[str, Any
 
 def test_every_api_operation_documents_401_with_the_error_body(spec: dict[str, Any]) -> None:
     for method, path, op in api_operations(spec):
+        if (method, path) in PUBLIC_ROUTES:
+            assert "401" not in op["responses"], f"{method} {path}: no key, no 401"
+            continue
         assert error_ref(op, 401) == ERROR_BODY, f"{method} {path}"
         assert op["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True
 
 
 def test_operations_guarded_by_a_role_document_403(spec: dict[str, Any]) -> None:
     for method, path, op in api_operations(spec):
-        if (method, path) in CUSTOMER_LINK_ROUTES:
+        if (method, path) in CUSTOMER_LINK_ROUTES | PUBLIC_ROUTES:
             assert "403" not in op["responses"], f"{method} {path}: no role, no 403"
         else:
             assert error_ref(op, 403) == ERROR_BODY, f"{method} {path}"

@@ -1,32 +1,24 @@
-"""Headless Chromium (Debian's package) driven by Playwright against the live app."""
+"""Headless Chromium (Debian's package) driven by Playwright against the live app (the
+harness: browser.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = os.environ.get("OUTAGE_NOTIFY_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.web.browser import ARGS, CHROMIUM, DESKTOP, PHONE, VIEWPORTS, chromium_problem
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run scripts/system-deps.sh (make test does)"
-        )
+    problem = chromium_problem()
+    if problem and os.environ.get("CI"):
+        pytest.fail(problem)  # CI installs it (scripts/system-deps.sh): missing is a defect
+    if problem:
+        pytest.skip(problem)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield chromium
@@ -40,6 +32,35 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def _page(browser: Browser, options: dict) -> Iterator[Page]:
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desktop_page(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, DESKTOP)
+
+
+@pytest.fixture
+def phone_page(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, PHONE)
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request: pytest.FixtureRequest) -> str:
+    """ "desktop" or "phone": a test that takes `sized_page` runs once at each."""
+    return str(request.param)
+
+
+@pytest.fixture
+def sized_page(browser: Browser, viewport: str) -> Iterator[Page]:
+    yield from _page(browser, VIEWPORTS[viewport])
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,139 @@
+"""The public outage map (/map): no sign-in. Server-rendered lists that work without any
+script, drawn on a map by static/map.js where scripts run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from outage_notify import paths
+from outage_notify.api.deps import get_runtime
+from outage_notify.incidents.model import IncidentKind
+from outage_notify.public import words
+from outage_notify.public.address import AddressRefused, parse_address
+from outage_notify.public.outages import PublicIncident, incidents_at, public_incidents
+from outage_notify.public.outlines import read_outlines
+from outage_notify.runtime import Runtime
+from outage_notify.web.pages import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+# The map's script files (scripts/build-assets.sh). Without them the lists still work, and
+# the page says why there is no map.
+VENDOR_FILES = ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css")
+KIND_WORDS = {
+    IncidentKind.UNPLANNED: "Power outage",
+    IncidentKind.PLANNED: "Planned work",
+    IncidentKind.WARNING: "Weather warning",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One incident as the page words it."""
+
+    incident: PublicIncident
+    place: str
+    customers: str
+    status: str
+    etr: str
+    window: str
+    since: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class Search:
+    address: str
+    refused: str | None = None
+    found: tuple[Entry, ...] = ()
+
+
+@router.get("/map", response_class=HTMLResponse)
+def public_map(
+    request: Request, address: str | None = None, runtime: Runtime = Depends(get_runtime)
+) -> Response:
+    settings = runtime.settings
+    now, zone = runtime.clock.now(), settings.zone
+    outlines = read_outlines(settings.map_outlines)
+    with runtime.reading() as session:
+        incidents = public_incidents(session, now=now, outlines=outlines)
+        search = _search(session, address, incidents) if address is not None else None
+    entries = [_entry(i, now, zone) for i in incidents]
+    by_id = {e.incident.id: e for e in entries}
+    context = {
+        "outages": [e for e in entries if e.incident.kind == IncidentKind.UNPLANNED],
+        "planned": [e for e in entries if e.incident.kind == IncidentKind.PLANNED],
+        "warnings": [e for e in entries if e.incident.kind == IncidentKind.WARNING],
+        "customers_out": words.count_words(
+            sum(e.incident.customers for e in entries if e.incident.kind == IncidentKind.UNPLANNED)
+        ),
+        "kinds": KIND_WORDS,
+        "search": search and Search(search[0], search[1], tuple(by_id[i.id] for i in search[2])),
+        "now": words.clock(now, now=now, zone=zone),
+        "map_ready": _map_ready(),
+        "tile_url": settings.map_tile_url or "",
+        "tile_attribution": settings.map_tile_attribution,
+        "service_phone": settings.service_phone,
+        "sms_number": settings.twilio_from,
+    }
+    refused = search is not None and search[1] is not None
+    response = templates.TemplateResponse(
+        request, "public_map.html", context, status_code=422 if refused else 200
+    )
+    if address is not None:
+        response.headers["Cache-Control"] = "no-store"  # what someone typed stays theirs
+    return response
+
+
+def _search(
+    session: Any, address: str, incidents: list[PublicIncident]
+) -> tuple[str, str | None, list[PublicIncident]]:
+    try:
+        query = parse_address(address)
+    except AddressRefused as refused:
+        typed = "".join(ch for ch in address if ch.isprintable()).strip()[:200]
+        return typed, str(refused), []
+    return query.prefix, None, incidents_at(session, query=query, incidents=incidents)
+
+
+def _entry(incident: PublicIncident, now: datetime, zone: ZoneInfo) -> Entry:
+    return Entry(
+        incident=incident,
+        place=", ".join(incident.areas) or _unnamed(incident),
+        customers=words.count_words(incident.customers),
+        status=words.status_words(incident.kind, incident.status),
+        etr=words.etr_words(incident.etr, now=now, zone=zone),
+        window=words.window_words(incident.starts_at, incident.ends_at, now=now, zone=zone),
+        since=words.clock(incident.started_at, now=now, zone=zone),
+        updated=f"{words.clock(incident.updated_at, now=now, zone=zone)} "
+        f"({words.ago(incident.updated_at, now=now)})",
+    )
+
+
+def _unnamed(incident: PublicIncident) -> str:
+    return "Area shown on the map" if incident.area is not None else "Area not given"
+
+
+def _map_ready() -> bool:
+    missing = [f for f in VENDOR_FILES if not (paths.STATIC / f).is_file()]
+    if missing:
+        log.warning("map files missing (%s): run scripts/build-assets.sh", ", ".join(missing))
+    return not missing
+
+
+@router.get("/map/outlines.geojson")
+def outlines(runtime: Runtime = Depends(get_runtime)) -> Response:
+    """The plain background's outlines (MAP_OUTLINES), for map.js."""
+    document = read_outlines(runtime.settings.map_outlines).document
+    return Response(
+        document,
+        media_type="application/geo+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
