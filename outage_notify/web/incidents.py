@@ -17,6 +17,7 @@ from outage_notify.incidents import views
 from outage_notify.incidents.model import IncidentKind, Status
 from outage_notify.incidents.service import IncidentNotFound, get_incident
 from outage_notify.runtime import Runtime
+from outage_notify.web.public_map import map_ready
 from outage_notify.web.signin import PageRefusal, require_user
 from outage_notify.web.templating import templates
 
@@ -88,6 +89,9 @@ def incident_page(
             "untold": views.customers_untold(session, incident_id=incident.id),
             "priority": views.priority_customers(session, incident_id=incident.id),
             "zone": runtime.settings.zone,
+            "map_ready": map_ready(),
+            "tile_url": runtime.settings.map_tile_url or "",
+            "tile_attribution": runtime.settings.map_tile_attribution,
         }
     return templates.TemplateResponse(request, "incident.html", context)
 
@@ -98,7 +102,8 @@ def incident_area(
     runtime: Runtime = Depends(get_runtime),
     user: SignedIn = Depends(as_staff),
 ) -> Response:
-    """The incident's area as a GeoJSON Feature, for the page's map (and to download)."""
+    """The incident's area as a GeoJSON FeatureCollection of one feature (none when it has no
+    area), for the page's map (and to download)."""
     with runtime.reading() as session:
         incident = _found(session, incident_id)
         feature = {
@@ -113,7 +118,8 @@ def incident_area(
                 "transformers": incident.transformers,
             },
         }
-    return JSONResponse(feature, media_type="application/geo+json")
+    collection = {"type": "FeatureCollection", "features": [feature] if incident.area else []}
+    return JSONResponse(collection, media_type="application/geo+json")
 
 
 def _found(session: Any, incident_id: str) -> Incident:

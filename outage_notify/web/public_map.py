@@ -77,7 +77,7 @@ def public_map(
         "kinds": KIND_WORDS,
         "search": search and Search(search[0], search[1], tuple(by_id[i.id] for i in search[2])),
         "now": words.clock(now, now=now, zone=zone),
-        "map_ready": _map_ready(),
+        "map_ready": map_ready(),
         "tile_url": settings.map_tile_url or "",
         "tile_attribution": settings.map_tile_attribution,
         "service_phone": settings.service_phone,
@@ -121,7 +121,8 @@ def _unnamed(incident: PublicIncident) -> str:
     return "Area shown on the map" if incident.area is not None else "Area not given"
 
 
-def _map_ready() -> bool:
+def map_ready() -> bool:
+    """Whether the vendor files of the maps were built (scripts/build-assets.sh)."""
     missing = [f for f in VENDOR_FILES if not (paths.STATIC / f).is_file()]
     if missing:
         log.warning("map files missing (%s): run scripts/build-assets.sh", ", ".join(missing))

@@ -100,7 +100,7 @@ def test_the_area_is_served_as_a_geojson_feature(runtime: Runtime) -> None:
     answer = client_as(runtime, "agent").get(f"/incidents/{incident_id}/area.geojson")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/geo+json")
-    feature = answer.json()
+    [feature] = answer.json()["features"]
     assert feature["type"] == "Feature" and feature["geometry"]["type"] == "Polygon"
     assert feature["properties"]["external_id"] == "OMS-9"
 

@@ -17,6 +17,7 @@ from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from tests.conftest import LiveServer
 from tests.town import cells, customer, town
+from tests.web.browser import check_accessibility, screenshot
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a password for the pages"
@@ -192,3 +193,10 @@ def test_an_operator_sees_the_incidents_and_one_incident_with_who_was_told(
     expect(page.locator("#revisions")).to_contain_text("apikey:operator-1")
     expect(page.locator("#priority")).to_have_count(0)  # none: the card says so
     expect(page.get_by_text("None.", exact=True)).to_be_visible()
+    # Its area drawn on the map, over the plain background (no tile server configured).
+    expect(page.locator('.map path[stroke="#b42318"]')).to_have_count(1)  # an outage's style
+    check_accessibility(page)
+    screenshot(page, "incident")
+    page.goto(site["url"] + "/incidents")
+    check_accessibility(page)
+    screenshot(page, "incidents")
