@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export OUTAGE_NOTIFY_DATABASE_URL ?= sqlite:///outage_notify.db
 
-.PHONY: run test test-sqlite test-postgresql lint format bench image clean system-deps assets
+.PHONY: run test test-sqlite test-postgresql lint format bench image clean system-deps assets messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ $(ASSETS): package.json package-lock.json scripts/build-assets.sh
 	bash scripts/build-assets.sh
 
 assets: $(ASSETS)
+
+# The pages' message catalogs after a text change (README, "Languages of the pages"): the
+# template from the sources, then each language's .po updated to it (new msgids empty).
+LOCALE := outage_notify/web/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o $(LOCALE)/messages.pot \
+		--no-location --sort-output --project=outage_notify --copyright-holder=outage_notify .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching
 
 run: $(STAMP) $(ASSETS)
 	$(BIN)/outage-notify db upgrade

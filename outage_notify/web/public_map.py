@@ -20,7 +20,9 @@ from outage_notify.public.address import AddressRefused, parse_address
 from outage_notify.public.outages import PublicIncident, incidents_at, public_incidents
 from outage_notify.public.outlines import read_outlines
 from outage_notify.runtime import Runtime
+from outage_notify.web import i18n
 from outage_notify.web.pages import templates
+from outage_notify.web.templating import page_language, page_translations
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -28,9 +30,9 @@ router = APIRouter(include_in_schema=False)
 # the page says why there is no map.
 VENDOR_FILES = ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css")
 KIND_WORDS = {
-    IncidentKind.UNPLANNED: "Power outage",
-    IncidentKind.PLANNED: "Planned work",
-    IncidentKind.WARNING: "Weather warning",
+    IncidentKind.UNPLANNED: words.N_("Power outage"),
+    IncidentKind.PLANNED: words.N_("Planned work"),
+    IncidentKind.WARNING: words.N_("Weather warning"),
 }
 
 
@@ -61,22 +63,26 @@ def public_map(
 ) -> Response:
     settings = runtime.settings
     now, zone = runtime.clock.now(), settings.zone
+    lang = page_language(request)
+    voice = words.Voice(page_translations(request), i18n.format_locale(lang))
     outlines = read_outlines(settings.map_outlines)
     with runtime.reading() as session:
         incidents = public_incidents(session, now=now, outlines=outlines)
         search = _search(session, address, incidents) if address is not None else None
-    entries = [_entry(i, now, zone) for i in incidents]
+    entries = [_entry(i, now, zone, voice) for i in incidents]
     by_id = {e.incident.id: e for e in entries}
     context = {
         "outages": [e for e in entries if e.incident.kind == IncidentKind.UNPLANNED],
         "planned": [e for e in entries if e.incident.kind == IncidentKind.PLANNED],
         "warnings": [e for e in entries if e.incident.kind == IncidentKind.WARNING],
         "customers_out": words.count_words(
-            sum(e.incident.customers for e in entries if e.incident.kind == IncidentKind.UNPLANNED)
+            sum(e.incident.customers for e in entries if e.incident.kind == IncidentKind.UNPLANNED),
+            voice=voice,
         ),
-        "kinds": KIND_WORDS,
+        "lang": lang,
+        "kinds": {kind: voice.gettext(message) for kind, message in KIND_WORDS.items()},
         "search": search and Search(search[0], search[1], tuple(by_id[i.id] for i in search[2])),
-        "now": words.clock(now, now=now, zone=zone),
+        "now": words.clock(now, now=now, zone=zone, voice=voice),
         "map_ready": map_ready(),
         "tile_url": settings.map_tile_url or "",
         "tile_attribution": settings.map_tile_attribution,
@@ -103,22 +109,26 @@ def _search(
     return query.prefix, None, incidents_at(session, query=query, incidents=incidents)
 
 
-def _entry(incident: PublicIncident, now: datetime, zone: ZoneInfo) -> Entry:
+def _entry(incident: PublicIncident, now: datetime, zone: ZoneInfo, voice: words.Voice) -> Entry:
     return Entry(
         incident=incident,
-        place=", ".join(incident.areas) or _unnamed(incident),
-        customers=words.count_words(incident.customers),
-        status=words.status_words(incident.kind, incident.status),
-        etr=words.etr_words(incident.etr, now=now, zone=zone),
-        window=words.window_words(incident.starts_at, incident.ends_at, now=now, zone=zone),
-        since=words.clock(incident.started_at, now=now, zone=zone),
-        updated=f"{words.clock(incident.updated_at, now=now, zone=zone)} "
-        f"({words.ago(incident.updated_at, now=now)})",
+        place=", ".join(incident.areas) or _unnamed(incident, voice),
+        customers=words.count_words(incident.customers, voice=voice),
+        status=words.status_words(incident.kind, incident.status, voice=voice),
+        etr=words.etr_words(incident.etr, now=now, zone=zone, voice=voice),
+        window=words.window_words(
+            incident.starts_at, incident.ends_at, now=now, zone=zone, voice=voice
+        ),
+        since=words.clock(incident.started_at, now=now, zone=zone, voice=voice),
+        updated=f"{words.clock(incident.updated_at, now=now, zone=zone, voice=voice)} "
+        f"({words.ago(incident.updated_at, now=now, voice=voice)})",
     )
 
 
-def _unnamed(incident: PublicIncident) -> str:
-    return "Area shown on the map" if incident.area is not None else "Area not given"
+def _unnamed(incident: PublicIncident, voice: words.Voice) -> str:
+    if incident.area is not None:
+        return voice.gettext("Area shown on the map")
+    return voice.gettext("Area not given")
 
 
 def map_ready() -> bool:

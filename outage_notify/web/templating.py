@@ -1,16 +1,22 @@
-"""The pages' templates (templates/pages/), with what every page may show: who is signed in
-and the CSRF token their forms carry back."""
+"""The pages' templates (templates/pages/), with what every page may show: who is signed in,
+the CSRF token their forms carry back, and the page's language with its catalog (jinja2's i18n
+extension: `{% trans %}` and `_()` look `gettext`/`ngettext` up in each page's context, so each
+request gets its own language without sharing state between requests)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
+from starlette.templating import _TemplateResponse
 
 from outage_notify import paths
+from outage_notify.web import i18n
 
 
 def _local(value: datetime | str | None, zone: ZoneInfo) -> str:
@@ -28,7 +34,56 @@ def _signed_in(request: Request) -> dict[str, Any]:
     return {"user": user, "csrf_token": user.csrf_token if user else ""}
 
 
-templates = Jinja2Templates(
-    directory=str(paths.TEMPLATES / "pages"), context_processors=[_signed_in]
+def page_language(request: Request) -> str:
+    """The request's language (web.i18n), with the deployment's default behind it."""
+    return i18n.request_language(request, request.app.state.runtime.settings.default_language)
+
+
+def page_translations(request: Request) -> i18n.Translations:
+    return i18n.translations(page_language(request))
+
+
+def _language(request: Request) -> dict[str, Any]:
+    """`lang`, the switcher's `languages`, and the catalog's gettext/ngettext."""
+    lang = page_language(request)
+    catalog = i18n.translations(lang)
+    return {
+        "lang": lang,
+        "languages": i18n.NAMES,
+        "gettext": catalog.gettext,
+        "ngettext": catalog.ngettext,
+    }
+
+
+class PageTemplates(Jinja2Templates):
+    """Jinja2Templates that remember a language picked with `?lang=` in a cookie."""
+
+    def TemplateResponse(  # Starlette's name
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any] | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> _TemplateResponse:
+        response = super().TemplateResponse(
+            request, name, context, status_code, headers, media_type, background
+        )
+        asked = i18n.asked_language(request)
+        if asked:
+            # Lax and readable by scripts: it only says which language to show.
+            response.set_cookie(
+                i18n.COOKIE, asked, max_age=i18n.COOKIE_MAX_AGE, samesite="lax", httponly=False
+            )
+        return response
+
+
+templates = PageTemplates(
+    directory=str(paths.TEMPLATES / "pages"),
+    context_processors=[_signed_in, _language],
 )
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.policies["ext.i18n.trimmed"] = True  # msgids without the template's line breaks
 templates.env.filters["local"] = _local

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from outage_notify.public.words import (
+    Voice,
     ago,
     clock,
     count_words,
@@ -16,6 +17,7 @@ from outage_notify.public.words import (
     status_words,
     window_words,
 )
+from outage_notify.web.i18n import format_locale, translations
 
 ZONE = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 18:00 in Helsinki
@@ -100,3 +102,26 @@ def test_states_in_words_per_kind() -> None:
     assert status_words("unplanned", "crew_assigned") == "A crew is on its way"
     assert status_words("planned", "detected") == "Scheduled"
     assert status_words("warning", "detected") == "In force"
+
+
+def voice(lang: str) -> Voice:
+    return Voice(translations(lang), format_locale(lang))
+
+
+def test_the_words_in_finnish_and_swedish() -> None:
+    fi, sv = voice("fi"), voice("sv")
+    assert clock(at(0), now=NOW, zone=ZONE, voice=fi) == "tänään klo 18.00"
+    assert clock(at(30), now=NOW, zone=ZONE, voice=fi) == "to 26.11. klo 0.00"
+    assert clock(at(30), now=NOW, zone=ZONE, voice=sv) == "tors 26 nov. kl. 00.00"
+    assert etr_words(at(2.5), now=NOW, zone=ZONE, voice=fi) == (
+        "Sähköjen arvioidaan palaavan tänään klo 20.30 mennessä (vielä noin 2 tuntia)."
+    )
+    assert etr_words(at(2.5), now=NOW, zone=ZONE, voice=sv) == (
+        "Strömmen väntas vara tillbaka senast i dag kl. 20.30 (om cirka 2 timmar)."
+    )
+    assert window_words(None, None, now=NOW, zone=ZONE, voice=sv) == "Tills vidare."
+    assert count_words(1477, voice=fi) == "1\xa0477 asiakasta"
+    assert count_words(1, voice=sv) == "färre än 3 kunder"
+    assert span(timedelta(minutes=1), voice=fi) == "1 minuutti"
+    assert ago(NOW - timedelta(minutes=12), now=NOW, voice=sv) == "för 12 minuter sedan"
+    assert status_words("unplanned", "crew_assigned", voice=fi) == "Asentaja on matkalla"

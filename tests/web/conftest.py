@@ -4,12 +4,26 @@ harness: browser.py)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from outage_notify.config import Settings
 from tests.web.browser import ARGS, CHROMIUM, DESKTOP, PHONE, VIEWPORTS, chromium_problem
+
+
+@pytest.fixture
+def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The pages' tests read English (the deployment's default is Finnish): a test that wants
+    another language asks for it (?lang=, the cookie, Accept-Language, or this setting)."""
+
+    def make(**overrides: Any) -> Settings:
+        overrides.setdefault("default_language", "en")
+        return make_settings(**overrides)
+
+    return make
 
 
 @pytest.fixture(scope="session")
