@@ -44,7 +44,7 @@ def page_translations(request: Request) -> i18n.Translations:
 
 
 def _language(request: Request) -> dict[str, Any]:
-    """`lang`, the switcher's `languages`, and the catalog's gettext/ngettext."""
+    """`lang`, the switcher's `languages`, and the catalog's gettext and its kin."""
     lang = page_language(request)
     catalog = i18n.translations(lang)
     return {
@@ -52,6 +52,8 @@ def _language(request: Request) -> dict[str, Any]:
         "languages": i18n.NAMES,
         "gettext": catalog.gettext,
         "ngettext": catalog.ngettext,
+        "pgettext": catalog.pgettext,
+        "npgettext": catalog.npgettext,
     }
 
 

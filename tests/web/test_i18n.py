@@ -11,7 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outage_notify.app import create_app
+from outage_notify.auth.users import create_user
 from outage_notify.runtime import Runtime
+from outage_notify.timeutil import utcnow
+from tests.web.signing import sign_in
 
 HEADINGS = {"fi": "Sähkökatkot", "sv": "Strömavbrott", "en": "Power outages"}
 
@@ -84,6 +87,23 @@ def test_an_unknown_language_is_ignored(client: TestClient) -> None:
     assert "set-cookie" not in answer.headers
     client.cookies.set("lang", "xx")
     assert language(client.get("/map").text) == "fi"
+
+
+def test_the_agent_desk_and_incident_list_in_swedish(
+    make_settings: Callable[..., Any],
+) -> None:
+    runtime = Runtime.build(
+        make_settings(default_language="sv", public_url="http://127.0.0.1:8000")
+    )
+    with runtime.transaction() as session:
+        create_user(session, username="kim", role="agent", password="x" * 12, now=utcnow())
+    with TestClient(create_app(runtime=runtime)) as client:
+        sign_in(client, "kim", "x" * 12)
+        desk = client.get("/agent?q=nobody").text
+        assert heading(desk) == "Kundtjänst" and "Ingen kund matchar ”nobody”." in desk
+        listing = client.get("/incidents").text
+        assert heading(listing) == "Störningar" and "Ingen störning matchar." in listing
+    runtime.close()
 
 
 def test_the_sign_in_and_refusal_pages_in_finnish(client: TestClient) -> None:
