@@ -24,6 +24,7 @@ import shapely
 from bench import (
     cap,
     cli,
+    dashboard,
     delivery,
     engine,
     feeds,
@@ -43,12 +44,14 @@ COMMITTED = Path(__file__).parent / "results.json"
 # "latency": the in-process POST → provider run (bench/delivery.py); "delivery": worker
 # throughput (bench/throughput.py); "engine", "rss": the service's own processes; "feeds": a
 # storm of outages from the feed, polled and planned (bench/feeds.py); "cap": hostile weather
-# warnings read and refused or repaired (bench/cap.py).
+# warnings read and refused or repaired (bench/cap.py); "dashboard": the storm dashboard's
+# figures over a million notifications (bench/dashboard.py).
 PARTS = (
     "matching", "planning", "latency", "geometry", "cli", "match", "engine", "delivery", "rss",
-    "feeds", "cap",
+    "feeds", "cap", "dashboard",
 )  # fmt: skip
 MATCH_SIZES = (100_000, 1_000_000, 5_000_000)
+BACKENDS = ("sqlite", "postgresql")
 PACKAGES = ("shapely", "numpy", "sqlalchemy", "fastapi", "twilio", "aiosmtpd", "pywebpush")
 
 
@@ -112,6 +115,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--feed-profile", action="store_true", help="feeds: cProfile the first poll (slows it)"
     )
+    parser.add_argument(
+        "--dashboard-notifications",
+        type=_size,
+        help="dashboard: notifications in the storm (default 1,000,000)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     args.customers = args.customers or (100_000 if args.quick else 1_000_000)
@@ -129,6 +137,7 @@ def _service_defaults(args: argparse.Namespace) -> None:
     if args.engine_sqlite_affected is None:
         args.engine_sqlite_affected = (2_000,) if quick else (100_000,)
     args.feed_customers = args.feed_customers or (20_000 if quick else 1_000_000)
+    args.dashboard_notifications = args.dashboard_notifications or (100_000 if quick else 1_000_000)
     args.delivery_messages = args.delivery_messages or (2_000 if quick else 20_000)
     args.delivery_workers = args.delivery_workers or ((1, 4) if quick else (1, 4, 8))
     args.rss_serve_sizes = args.rss_serve_sizes or ((20_000,) if quick else (100_000, 1_000_000))
@@ -193,6 +202,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
         ("rss", rss.run, (args.rss_serve_sizes, args.rss_worker_cases)),
         ("feeds", feeds.run, (args.feed_customers, args.feed_profile)),
         ("cap", cap.run, (args.repeats,)),
+        ("dashboard", dashboard.run, (args.dashboard_notifications, args.repeats, BACKENDS)),
     ]
     return [step for step in steps if not args.only or step[0] in args.only]
 
