@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from outage_notify import __version__, paths
 from outage_notify.api import customers, feeds, health, incidents, push, warnings, webhooks
+from outage_notify.api import dashboard as dashboard_api
 from outage_notify.api import public as public_feed
 from outage_notify.api.errors import (
     BodySizeLimit,
@@ -24,6 +25,7 @@ from outage_notify.api.errors import (
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
+from outage_notify.web import dashboard as dashboard_page
 from outage_notify.web import incidents as incident_pages
 from outage_notify.web import pages, public_map, signin
 
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         incident_pages,
     ):
         app.include_router(module.router)
+    app.include_router(dashboard_api.router)
+    app.include_router(dashboard_page.router)
     signin.install(app)
     for module in (public_feed, public_map):  # no sign-in: the public outage map and its feed
         app.include_router(module.router)

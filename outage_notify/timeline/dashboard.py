@@ -36,6 +36,7 @@ from outage_notify.db.models import (
 from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind, Status
 from outage_notify.incidents.nested import SOURCE as STILL_OUT_REPLY
 from outage_notify.timeline.stats import Buckets, nearest_rank
+from outage_notify.timeutil import iso
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in IncidentKind)
 CHANNELS = ("sms", "email", "push", "in_app")
@@ -310,3 +311,44 @@ def _series(
     inner = select(index).where(moment >= buckets.start, moment < buckets.end, *where).subquery()
     rows = session.execute(select(inner.c.bucket, func.count()).group_by(inner.c.bucket))
     return buckets.series({int(bucket): count for bucket, count in rows})
+
+
+# ---- as JSON -----------------------------------------------------------------------------------
+
+
+def stats_dict(stats: StormStats) -> dict[str, Any]:
+    """The figures as the API gives them (times ISO 8601 UTC)."""
+    first = stats.first_message
+    buckets = stats.buckets
+    return {
+        "now": iso(stats.now),
+        "since": iso(buckets.start),
+        "until": iso(buckets.end),
+        "bucket_seconds": buckets.seconds,
+        "affected": {**stats.affected, "total": stats.affected_total},
+        "incidents": {
+            "open": stats.open_total,
+            "overdue": stats.overdue_incidents,
+            "open_by_kind": dict(stats.open_incidents),
+        },
+        "messages": {channel: dict(counts) for channel, counts in stats.messages.items()},
+        "first_message": {
+            "measured": first.measured,
+            "awaiting": first.awaiting,
+            "p50_seconds": first.p50_seconds,
+            "p95_seconds": first.p95_seconds,
+            "max_seconds": first.max_seconds,
+        },
+        "buckets": [
+            {"start": iso(start), "replies": replies, "reports": reports, "opt_outs": opt_outs}
+            for start, replies, reports, opt_outs in zip(
+                buckets.starts(), stats.replies, stats.reports, stats.opt_outs, strict=True
+            )
+        ],
+        "inbound_totals": {
+            "replies": sum(stats.replies),
+            "reports": sum(stats.reports),
+            "opt_outs": sum(stats.opt_outs),
+        },
+        "notes": list(stats.notes),
+    }
