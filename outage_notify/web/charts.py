@@ -17,11 +17,11 @@ VALUE_WIDTH = 70.0
 ROW_HEIGHT = 22.0
 BAR_HEIGHT = 14.0
 # Column charts: the y-axis labels on the left, the time labels underneath.
-AXIS_WIDTH = 56.0
+AXIS_WIDTH = 64.0
 AXIS_HEIGHT = 30.0
 TOP_MARGIN = 24.0
 # Room a time label takes under the axis: none is written closer than this to the right edge.
-TIME_LABEL_WIDTH = 70.0
+TIME_LABEL_WIDTH = 90.0
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,13 @@ def columns(
     *,
     title: str,
     unit: str,
-    every: int,
+    marks: Sequence[int],
     width: float = 900.0,
     height: float = 200.0,
 ) -> Chart:
     """One column a value, left to right (a time series); `labels` name each column (its
-    time), and every `every`-th is written under the axis. The y axis runs from 0 to a round
-    number at or above the highest value."""
+    time), and those of the columns in `marks` are written under the axis (where they fit).
+    The y axis runs from 0 to a round number at or above the highest value."""
     if len(values) != len(labels):
         raise ValueError("one label a value")
     top = scale_top(max(values, default=0.0))
@@ -132,8 +132,8 @@ def columns(
         Tick(AXIS_WIDTH - 6, TOP_MARGIN, _number(top)),
     ] + [
         Tick(AXIS_WIDTH + i * slot, height - 6, labels[i])
-        for i in range(0, len(labels), max(every, 1))
-        if AXIS_WIDTH + i * slot <= width - TIME_LABEL_WIDTH
+        for i in sorted(set(marks))
+        if 0 <= i < len(labels) and AXIS_WIDTH + i * slot <= width - TIME_LABEL_WIDTH
     ]
     return Chart(
         width=width,

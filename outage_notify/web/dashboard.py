@@ -33,12 +33,13 @@ class Span:
     label: str
     window: timedelta
     bucket: timedelta
+    marks: int  # minutes between the time labels under a series chart (on the clock's round)
 
 
 SPANS = {
-    "1h": Span("last hour, per minute", timedelta(hours=1), timedelta(minutes=1)),
-    "6h": Span("last 6 hours, per 5 minutes", timedelta(hours=6), timedelta(minutes=5)),
-    "24h": Span("last 24 hours, per 15 minutes", timedelta(hours=24), timedelta(minutes=15)),
+    "1h": Span("last hour, per minute", timedelta(hours=1), timedelta(minutes=1), 10),
+    "6h": Span("last 6 hours, per 5 minutes", timedelta(hours=6), timedelta(minutes=5), 60),
+    "24h": Span("last 24 hours, per 15 minutes", timedelta(hours=24), timedelta(minutes=15), 240),
 }
 DEFAULT_SPAN = "6h"
 CHANNEL_NAMES = {"sms": "SMS", "email": "Email", "push": "Push", "in_app": "In-app"}
@@ -48,8 +49,6 @@ SERIES = (
     ("reports", "Outage reports", "reports per minute"),
     ("opt_outs", "Opt-outs", "opt-outs per minute"),
 )
-# Time labels under a series chart: about this many.
-TIME_LABELS = 6
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -66,7 +65,7 @@ def dashboard(
     context = {
         "span": span,
         "spans": SPANS,
-        "figures": figures(stats, runtime.settings.zone),
+        "figures": figures(stats, runtime.settings.zone, marks=chosen.marks),
         "zone": runtime.settings.zone,
     }
     name = "dashboard_figures.html" if partial else "dashboard.html"
@@ -78,7 +77,7 @@ def dashboard(
 # ---- what the templates show ------------------------------------------------------------------
 
 
-def figures(stats: StormStats, zone: ZoneInfo) -> dict[str, Any]:
+def figures(stats: StormStats, zone: ZoneInfo, *, marks: int = 60) -> dict[str, Any]:
     """The figures as the page shows them: numbers in words, charts as geometry."""
     first = stats.first_message
     return {
@@ -91,7 +90,7 @@ def figures(stats: StormStats, zone: ZoneInfo) -> dict[str, Any]:
         "channels": _channel_rows(stats),
         "channel_charts": _channel_charts(stats),
         "status_totals": {status: stats.messages_total(status) for status in STATUSES},
-        "series": _series_charts(stats, zone),
+        "series": _series_charts(stats, zone, marks),
         "series_rows": _series_rows(stats, zone),
         "per_minute": stats.buckets.seconds / 60,
     }
@@ -120,14 +119,16 @@ def _channel_charts(stats: StormStats) -> list[tuple[str, str, Chart]]:
     return charts
 
 
-def _series_charts(stats: StormStats, zone: ZoneInfo) -> list[tuple[str, str, Chart]]:
-    labels = [_clock(start, zone) for start in stats.buckets.starts()]
+def _series_charts(stats: StormStats, zone: ZoneInfo, marks: int) -> list[tuple[str, str, Chart]]:
+    starts = [start.astimezone(zone) for start in stats.buckets.starts()]
+    labels = [start.strftime("%H:%M") for start in starts]
+    # Labelled: the buckets that start on the clock's round (every `marks` minutes, local).
+    on_round = [i for i, t in enumerate(starts) if (t.hour * 60 + t.minute) % marks == 0]
     minutes = _bucket_minutes(stats)
-    every = max(1, round(len(labels) / TIME_LABELS))
     charts = []
     for key, name, unit in SERIES:
         rates = [count / span for count, span in zip(getattr(stats, key), minutes, strict=True)]
-        chart = columns(rates, labels, title=name, unit=unit, every=every)
+        chart = columns(rates, labels, title=name, unit=unit, marks=on_round)
         charts.append((key, name, chart))
     return charts
 

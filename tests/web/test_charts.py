@@ -59,7 +59,9 @@ def test_one_among_a_million_still_shows() -> None:
 @given(COUNTS)
 def test_columns_stay_inside_their_plot(values: list[int]) -> None:
     labels = [f"{i // 60:02d}:{i % 60:02d}" for i in range(len(values))]
-    chart = columns(values, labels, title="Replies", unit="per minute", every=12, width=900)
+    chart = columns(
+        values, labels, title="Replies", unit="per minute", marks=range(0, 300, 12), width=900
+    )
     top = scale_top(max(values))
     assert len(chart.bars) == len(values)
     for bar, value in zip(chart.bars, values, strict=True):
@@ -75,16 +77,20 @@ def test_columns_stay_inside_their_plot(values: list[int]) -> None:
 
 def test_a_series_summary_names_its_peak_and_its_latest() -> None:
     chart = columns(
-        [0, 3, 1.5], ["18:00", "18:05", "18:10"], title="Replies", unit="per minute", every=1
+        [0, 3, 1.5],
+        ["18:00", "18:05", "18:10"],
+        title="Replies",
+        unit="per minute",
+        marks=[0, 1, 2],
     )
     assert chart.summary == (
         "Replies: highest 3 per minute at 18:05; latest 1.5 per minute (18:10)."
     )
-    quiet = columns([0, 0], ["18:00", "18:05"], title="Opt-outs", unit="per minute", every=1)
+    quiet = columns([0, 0], ["18:00", "18:05"], title="Opt-outs", unit="per minute", marks=[0, 1])
     assert quiet.summary == "Opt-outs: none in this period."
     assert [t.text for t in quiet.ticks] == ["0", "1", "18:00", "18:05"]
 
 
 def test_every_column_needs_its_label() -> None:
     with pytest.raises(ValueError, match="one label a value"):
-        columns([1, 2], ["18:00"], title="x", unit="y", every=1)
+        columns([1, 2], ["18:00"], title="x", unit="y", marks=[0])

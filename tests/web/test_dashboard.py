@@ -103,15 +103,15 @@ def test_every_chart_has_a_text_alternative_and_a_table(site: Site) -> None:
     assert len(charts) == 4 + 3  # a chart per channel; replies, reports, opt-outs
     for chart in charts:
         assert 'role="img"' in chart
-        labelled = re.search(r'aria-labelledby="([^"]+)"', chart)
+        labelled = re.search(r'aria-labelledby="([^"]+)" aria-describedby="([^"]+)"', chart)
         assert labelled
-        title_id, desc_id = labelled.group(1).split()
+        title_id, desc_id = labelled.groups()
         assert re.search(rf'<title id="{title_id}">[^<]+</title>', chart)
         assert re.search(rf'<desc id="{desc_id}">[^<]+</desc>', chart)
     assert "SMS messages by status: 0 queued, 0 sent, 6 delivered, 0 failed, 0 suppressed." in html
     assert "Replies: none in this period." in html
     assert '<table id="messages-table">' in html and '<table id="inbound-table">' in html
-    assert html.count("<caption>") == 2
+    assert html.count("<caption") == 2
 
 
 def test_the_figures_alone_refresh_and_move_with_the_storm(site: Site) -> None:
