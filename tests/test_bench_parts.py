@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench import data, feeds, services, throughput
+from bench import dashboard, data, feeds, services, throughput
 from bench.__main__ import parse_args, plan
 from outage_notify.ingest.outage_feed import parse_outage_feed
 from tests.standins.twilio import TwilioStandIn
@@ -147,3 +147,21 @@ def test_feed_part_polls_and_plans_a_small_storm() -> None:
     assert steps["idle"]["messages"] == 0
     fits = [row for row in section.rows if row.metric.endswith("poll + planning")]
     assert len(fits) == 4
+
+
+def test_dashboard_part_sizes() -> None:
+    assert parse_args(["--quick"]).dashboard_notifications == 100_000
+    assert parse_args([]).dashboard_notifications == 1_000_000
+    args = parse_args(["--only", "dashboard", "--dashboard-notifications", "20_000"])
+    assert [(step[0], step[2][0]) for step in plan(args)] == [("dashboard", 20_000)]
+
+
+def test_dashboard_part_counts_a_small_storm() -> None:
+    """Every notification written is counted; every customer is tied to an incident, one in
+    twenty released since, and those of the 50 restored incidents no longer count."""
+    section = dashboard.run(4_000, 1, ("sqlite",))
+    (case,) = section.figures["dashboard"]
+    assert case["messages"] == 4_000
+    assert 0 < case["affected"] < 1_000
+    assert case["first_message_p50_s"] is not None
+    assert case["stats_ms"] > 0 and case["stats_with_index_ms"] > 0

@@ -2,15 +2,19 @@
 what was sent on which channel and what became of it, how long the first message of an outage
 took, and what customers are sending back, minute by minute.
 
-Every query groups in the database (GROUP BY), so the work in Python is bounded by the number
-of groups (channels × statuses × incidents of the window, buckets), never by the number of
-notifications. The same SQL runs on SQLite and PostgreSQL (db/epoch.py buckets times on both).
+Every query counts and groups in the database (GROUP BY, COUNT DISTINCT, MIN), so the work in
+Python is bounded by the number of groups (channels × statuses, outages of the window,
+buckets), never by the number of notifications. The same SQL runs on SQLite and PostgreSQL
+(db/epoch.py puts times into buckets on both).
 
-Indexes: the affected count walks incident_customers by its primary key (incident, customer)
-for the open incidents only. The window's messages, replies, reports and opt-outs are found by
-their creation time, which no index covers (notifications has (provider, created_at) but no
-index led by created_at; inbound_messages.received_at and opt_outs.created_at none): those
-are scans, measured by the bench's dashboard part.
+Indexes used: incident_customers' primary key (incident, customer) for the ties of the open
+incidents; incidents (status, updated_at) for the open ones and those confirmed in the window;
+notifications (incident_id) for each new outage's first message; incidents (source, …) for
+the reports. Not covered by any index: the window's messages by channel and status (no index
+of notifications holds either, so they are counted from the table itself), and the replies
+and opt-outs of the window (small tables, kept short by retention). bench/dashboard.py
+measures it, and what notifications (channel, status, created_at) and (incident_id, channel,
+sent_at) would buy: a migration may add them.
 """
 
 from __future__ import annotations
