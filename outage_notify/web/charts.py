@@ -1,18 +1,21 @@
-"""Chart geometry for pages drawn as inline SVG on the server: where each bar goes and what
-it says. Pure: numbers in, rectangles and labels out; the templates draw them (so a chart is
-plain markup, works without JavaScript, and scales with its viewBox).
-
-Every chart also says in words what it shows (`summary`), for its SVG title and description;
-the templates put the exact numbers in a table beside it.
+"""Chart geometry for pages drawn as inline SVG on the server: where each bar goes and the
+words written on it. Pure: numbers and words in, rectangles out; the templates draw them (so a
+chart is plain markup, works without JavaScript, and scales with its viewBox). The words (bar
+labels, the summary every chart carries for its SVG description) come from the caller, in the
+reader's language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# Room for the labels left of horizontal bars and the count right of them (SVG units).
-LABEL_WIDTH = 90.0
+# Horizontal bars: the longest bar, and room for the count right of it (SVG units); the labels
+# on the left get what their longest needs, at about CHAR_WIDTH a character (the pages' sans
+# serif at 14 px), at least LABEL_WIDTH.
+BAR_SPAN = 200.0
+LABEL_WIDTH = 60.0
+CHAR_WIDTH = 8.0
 VALUE_WIDTH = 70.0
 ROW_HEIGHT = 22.0
 BAR_HEIGHT = 14.0
@@ -33,6 +36,7 @@ class Bar:
     width: float
     height: float
     tone: str = ""  # a CSS class for its colour; the label says the same in words
+    text: str = ""  # the value as written beside the bar
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,21 @@ class Chart:
     width: float
     height: float
     bars: list[Bar]
-    summary: str
+    summary: str  # what the chart shows, in words (its SVG description)
     ticks: list[Tick]  # axis labels (column charts)
     baseline: float  # y of the axis the bars stand on (column charts)
     plot_left: float
     top_line: float = 0.0  # y of the axis's top value (column charts)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One bar of a horizontal chart."""
+
+    label: str
+    value: float
+    tone: str = ""
+    text: str = ""  # the value as written beside the bar (default: the plain number)
 
 
 def scale_top(value: float) -> float:
@@ -67,36 +81,32 @@ def scale_top(value: float) -> float:
 
 
 def horizontal_bars(
-    rows: Sequence[tuple[str, float, str]],
-    *,
-    top: float,
-    title: str,
-    width: float = 380.0,
+    rows: Sequence[Row], *, top: float, summary: str, span: float = BAR_SPAN
 ) -> Chart:
-    """One bar a row, (label, value, tone), lengths in proportion to `top` (shared by charts
-    that are to be compared, so equal counts draw equal bars in each)."""
-    span = width - LABEL_WIDTH - VALUE_WIDTH
+    """One bar a row, lengths in proportion to `top` (shared by charts that are to be
+    compared, so equal counts draw equal bars in each), the longest `span` long."""
+    labels = max(LABEL_WIDTH, CHAR_WIDTH * max((len(row.label) for row in rows), default=0) + 8)
     bars = [
         Bar(
-            label=label,
-            value=value,
-            x=LABEL_WIDTH,
+            label=row.label,
+            value=row.value,
+            x=labels,
             y=i * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2,
-            width=_length(value, top, span),
+            width=length(row.value, top, span),
             height=BAR_HEIGHT,
-            tone=tone,
+            tone=row.tone,
+            text=row.text or plain_number(row.value),
         )
-        for i, (label, value, tone) in enumerate(rows)
+        for i, row in enumerate(rows)
     ]
-    parts = ", ".join(f"{_number(value)} {label}" for label, value, _ in rows)
     return Chart(
-        width=width,
+        width=labels + span + VALUE_WIDTH,
         height=max(len(rows), 1) * ROW_HEIGHT,
         bars=bars,
-        summary=f"{title}: {parts}." if rows else f"{title}: nothing.",
+        summary=summary,
         ticks=[],
         baseline=0.0,
-        plot_left=LABEL_WIDTH,
+        plot_left=labels,
     )
 
 
@@ -104,17 +114,19 @@ def columns(
     values: Sequence[float],
     labels: Sequence[str],
     *,
-    title: str,
-    unit: str,
+    summary: str,
     marks: Sequence[int],
+    number: Callable[[float], str] | None = None,
     width: float = 900.0,
     height: float = 200.0,
 ) -> Chart:
     """One column a value, left to right (a time series); `labels` name each column (its
     time), and those of the columns in `marks` are written under the axis (where they fit).
-    The y axis runs from 0 to a round number at or above the highest value."""
+    The y axis runs from 0 to a round number at or above the highest value, written with
+    `number`."""
     if len(values) != len(labels):
         raise ValueError("one label a value")
+    write = number or plain_number
     top = scale_top(max(values, default=0.0))
     plot_width = width - AXIS_WIDTH
     plot_height = height - AXIS_HEIGHT - TOP_MARGIN
@@ -123,13 +135,13 @@ def columns(
     gap = min(1.0, slot / 4)
     bars = []
     for i, (value, label) in enumerate(zip(values, labels, strict=True)):
-        tall = _length(value, top, plot_height)
+        tall = length(value, top, plot_height)
         bars.append(
             Bar(label, value, AXIS_WIDTH + i * slot + gap / 2, baseline - tall, slot - gap, tall)
         )
     ticks = [
-        Tick(AXIS_WIDTH - 6, baseline, "0"),
-        Tick(AXIS_WIDTH - 6, TOP_MARGIN, _number(top)),
+        Tick(AXIS_WIDTH - 6, baseline, write(0)),
+        Tick(AXIS_WIDTH - 6, TOP_MARGIN, write(top)),
     ] + [
         Tick(AXIS_WIDTH + i * slot, height - 6, labels[i])
         for i in sorted(set(marks))
@@ -139,7 +151,7 @@ def columns(
         width=width,
         height=height,
         bars=bars,
-        summary=_series_summary(values, labels, title=title, unit=unit),
+        summary=summary,
         ticks=ticks,
         baseline=baseline,
         plot_left=AXIS_WIDTH,
@@ -147,19 +159,14 @@ def columns(
     )
 
 
-def _series_summary(
-    values: Sequence[float], labels: Sequence[str], *, title: str, unit: str
-) -> str:
+def peak(values: Sequence[float]) -> int | None:
+    """The index of the highest value (the first of equals), None when all are zero."""
     if not values or max(values) <= 0:
-        return f"{title}: none in this period."
-    peak = max(range(len(values)), key=lambda i: values[i])
-    return (
-        f"{title}: highest {_number(values[peak])} {unit} at {labels[peak]}; "
-        f"latest {_number(values[-1])} {unit} ({labels[-1]})."
-    )
+        return None
+    return max(range(len(values)), key=lambda i: values[i])
 
 
-def _length(value: float, top: float, span: float) -> float:
+def length(value: float, top: float, span: float) -> float:
     """A bar's length: in proportion, and at least a hairline for anything above zero (one
     message among a million still shows)."""
     if value <= 0 or top <= 0:
@@ -167,8 +174,6 @@ def _length(value: float, top: float, span: float) -> float:
     return max(span * min(value / top, 1.0), 1.0)
 
 
-def _number(value: float) -> str:
-    """Counts as integers with thin separators; rates with one decimal at most."""
-    if float(value).is_integer():
-        return f"{int(value):,}".replace(",", "\u202f")
-    return f"{value:,.1f}".replace(",", "\u202f")
+def plain_number(value: float) -> str:
+    """A number without a locale: an integer as such, anything else with one decimal."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"

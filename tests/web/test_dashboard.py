@@ -109,7 +109,7 @@ def test_every_chart_has_a_text_alternative_and_a_table(site: Site) -> None:
         assert re.search(rf'<title id="{title_id}">[^<]+</title>', chart)
         assert re.search(rf'<desc id="{desc_id}">[^<]+</desc>', chart)
     assert "SMS messages by status: 0 queued, 0 sent, 6 delivered, 0 failed, 0 suppressed." in html
-    assert "Replies: none in this period." in html
+    assert "Replies per minute: none in this period." in html
     assert '<table id="messages-table">' in html and '<table id="inbound-table">' in html
     assert html.count("<caption") == 2
 
@@ -130,7 +130,7 @@ def test_the_period_can_be_chosen_and_a_bad_one_is_the_default(site: Site) -> No
     client = site.signed_in_as("operator-1")
     hour = client.get("/dashboard?span=1h").text
     assert '<option value="1h" selected>' in hour
-    assert "Counted per 1 minute, shown per minute." in hour
+    assert "Counted per minute." in hour
     inbound = hour[hour.index('<table id="inbound-table">') :]
     assert inbound.count('<tr><th scope="row">') == 61  # a row a minute: the hour, and now
     odd = client.get("/dashboard?span=<script>")
@@ -146,3 +146,28 @@ def test_the_live_script_and_styles_are_served(site: Site) -> None:
     assert script.status_code == 200
     assert "visibilitychange" in script.text and "prefers-reduced-motion" in script.text
     assert site.client.get("/static/dashboard.css").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("fi", ["Myrskyn tilannekuva", "Tekstiviesti: viestit tilan mukaan", "perillä", "Päivitä"]),
+        (
+            "sv",
+            ["Lägesbild under storm", "Sms: meddelanden efter status", "levererade", "Uppdatera"],
+        ),
+    ],
+)
+def test_the_dashboard_in_finnish_and_swedish(site: Site, lang: str, words: list[str]) -> None:
+    site.post("W-1", cells(0, 0, 2, 1))
+    html = site.signed_in_as("operator-1").get(f"/dashboard?lang={lang}").text
+    assert f'<html lang="{lang}">' in html
+    for word in words:
+        assert word in html
+    # The live script's sentences come from the page, in its language.
+    live = re.search(r'<span id="dash-live"[^>]*data-live="([^"]+)"', html)
+    assert live and live.group(1) in (
+        "Päivittyy itsestään 10 sekunnin välein.",
+        "Uppdateras av sig själv var tionde sekund.",
+    )
+    assert "Storm dashboard" not in html

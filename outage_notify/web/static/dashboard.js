@@ -14,6 +14,13 @@
   }
   var source = region.getAttribute("data-partial");
   var reduced = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+  // Its sentences come from the page, in the page's language.
+  var words = {
+    live: live.getAttribute("data-live") || "",
+    paused: live.getAttribute("data-paused") || "",
+    stopped: live.getAttribute("data-stopped") || "",
+    unreachable: live.getAttribute("data-unreachable") || ""
+  };
   var paused = false;
   var stopped = false;
   var timer = null;
@@ -35,7 +42,7 @@
       .then(function (response) {
         if (response.redirected || !response.ok) {
           stopped = true;
-          say("Live updates stopped: you may have been signed out. Reload the page.");
+          say(words.stopped);
           return null;
         }
         return response.text();
@@ -43,11 +50,11 @@
       .then(function (html) {
         if (html !== null) {
           replace(html);
-          say(paused ? "" : "Live: updates every 10 seconds.");
+          say(paused ? words.paused : words.live);
         }
       })
       .catch(function () {
-        say("The server did not answer; trying again in 10 seconds.");
+        say(words.unreachable);
       })
       .then(schedule);
   }
@@ -96,7 +103,7 @@
   pause.addEventListener("click", function () {
     paused = !paused;
     pause.setAttribute("aria-pressed", paused ? "true" : "false");
-    say(paused ? "Live updates paused." : "Live: updates every 10 seconds.");
+    say(paused ? words.paused : words.live);
     if (!paused) {
       refresh();
     } else {
@@ -110,6 +117,6 @@
       schedule();
     }
   });
-  say("Live: updates every 10 seconds.");
+  say(words.live);
   schedule();
 })();
