@@ -24,7 +24,6 @@ planning then moves those customers' state past it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from sqlalchemy.orm import Session
 from outage_notify.db.models import FeedItem, Incident, IncidentCustomer, PlanningJob
 from outage_notify.incidents.changes import Change
 from outage_notify.incidents.compensation import CHAIN_GAP, Band, band_for, bands, chained_duration
-from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind, Status, value_of
+from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind, Status
 from outage_notify.incidents.service import IncidentService
 from outage_notify.planning.rules import RECENTLY_TOLD, reminder_at
 from outage_notify.timeline import service as timeline
@@ -145,22 +144,18 @@ def due_reminders(session: Session, *, now: datetime, zone: Any) -> list[str]:
 
 
 def due_planned_ends(session: Session, *, now: datetime) -> list[str]:
-    return list(
-        session.scalars(
-            select(Incident.id).where(
-                Incident.kind == IncidentKind.PLANNED,
-                Incident.status.in_(ACTIVE),
-                Incident.ends_at <= now,
-            )
-        )
-    )
+    return _open_past_their_end(session, IncidentKind.PLANNED, now)
 
 
 def due_warning_expiries(session: Session, *, now: datetime) -> list[str]:
+    return _open_past_their_end(session, IncidentKind.WARNING, now)
+
+
+def _open_past_their_end(session: Session, kind: IncidentKind, now: datetime) -> list[str]:
     return list(
         session.scalars(
             select(Incident.id).where(
-                Incident.kind == IncidentKind.WARNING,
+                Incident.kind == kind,
                 Incident.status.in_(ACTIVE),
                 Incident.ends_at <= now,
             )
@@ -326,15 +321,9 @@ def _expire_warning(
     incident = _locked(session, incident_id)
     if incident is None or incident.status not in ACTIVE_STATUSES:
         return False
-    outcome = service.upsert(
-        session,
-        source=incident.source,
-        record=replace(value_of(incident), status=Status.EXPIRED),
-        actor=WARNING_EXPIRY_ACTOR,
-        now=now,
-        territory_checked=False,
+    return service.close(
+        session, incident=incident, status=Status.EXPIRED, actor=WARNING_EXPIRY_ACTOR, now=now
     )
-    return bool(outcome.changes)
 
 
 def run_due_rules(ctx: JobContext) -> dict[str, Any]:

@@ -182,11 +182,31 @@ class IncidentService:
     ) -> bool:
         """Power is back (a feed stopped listing the outage): `at` is when, if earlier than
         now. False if the incident was already closed."""
-        record = replace(value_of(incident), status=Status.RESTORED)
+        return self.close(
+            session, incident=incident, status=Status.RESTORED, actor=actor, now=now, at=at
+        )
+
+    def close(
+        self,
+        session: Session,
+        *,
+        incident: Incident,
+        status: Status,
+        actor: str,
+        now: datetime,
+        at: datetime | None = None,
+    ) -> bool:
+        """Closes the incident as it stands with a terminal status (restored, cancelled,
+        expired): `at` is when, if earlier than now. False if it was already closed."""
+        record = replace(value_of(incident), status=status)
         outcome = self.upsert(session, source=incident.source, record=record, actor=actor, now=now)
         if outcome.changes and at is not None:
             outcome.incident.closed_at = min(at, now)
         return bool(outcome.changes)
+
+    def affected_count(self, session: Session, record: IncidentValue) -> int:
+        """How many customers the record's extent reaches now (one set-based count)."""
+        return self._count(session, record, shape(record.area) if record.area else None)
 
     def patch(
         self,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -43,7 +43,6 @@ from outage_notify.incidents.model import (
     IncidentValue,
     Status,
     frozen_message,
-    value_of,
 )
 from outage_notify.incidents.service import IncidentOutcome, IncidentService
 from outage_notify.ingest import feeds
@@ -269,8 +268,13 @@ def _follow(
     if warning.state in (CANCELLED, FILTERED):
         if incident is not None:
             warning.incident_id = incident.id
-            ended = replace(value_of(incident), status=Status.CANCELLED)
-            _upsert(session, incidents, ended, actor=f"{actor} ({warning.state})", now=now)
+            incidents.close(
+                session,
+                incident=incident,
+                status=Status.CANCELLED,
+                actor=f"{actor} ({warning.state})",
+                now=now,
+            )
         return
     if warning.state != ACTIVE or _expired(warning, now):
         # Rejected (an area we cannot place: our geocode table's gap, not the sender's
@@ -282,7 +286,7 @@ def _follow(
         external_id=incident.external_id if incident else warning.id,
         feeders=_feeders_crossing(session, warning.area),
     )
-    if incident is None and _exposed(session, incidents, value) == 0:
+    if incident is None and incidents.affected_count(session, value) == 0:
         return  # a warning for somewhere else: nobody of ours to tell (yet)
     outcome = _upsert(session, incidents, value, actor=actor, now=now)
     warning.incident_id = outcome.incident.id
@@ -334,11 +338,6 @@ def _headlines(headline: dict[str, str] | None) -> dict[str, str]:
         if short in LANGUAGES and text.strip():
             found.setdefault(short, one_line(text).strip()[:300])
     return found
-
-
-def _exposed(session: Session, incidents: IncidentService, value: IncidentValue) -> int:
-    area = shape(value.area) if value.area else None
-    return incidents.matcher.count(session, area, value.feeders, value.transformers)
 
 
 def _upsert(
