@@ -20,7 +20,7 @@ between. Chunks already planned at a version still current are skipped cheaply.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,8 +41,8 @@ from outage_notify.db.models import (
 from outage_notify.incidents.changes import Change
 from outage_notify.incidents.model import TERMINAL_STATUSES, describe, value_of
 from outage_notify.matching.matcher import Matcher
-from outage_notify.planning.rules import CustomerState
-from outage_notify.planning.service import Audience, Planner
+from outage_notify.planning import setwise
+from outage_notify.planning.service import TIE_STATE, Audience, Planner, state_of
 from outage_notify.timeline import service as timeline
 
 PENDING, DONE = "pending", "done"
@@ -179,6 +179,9 @@ class JobContext:
     matcher: Matcher  # moves an incident's ties to its current extent
     chunk_size: int
     lease: timedelta
+    # PostgreSQL: plan each chunk in the database, decided per class of customer
+    # (planning/setwise.py); off, every customer is decided in Python as on SQLite.
+    setwise: bool = True
 
 
 def advance(
@@ -198,16 +201,50 @@ def advance(
         # The first chunk goes in the same transaction: for the many small incidents of a
         # storm the whole job is then one step.
         _match(session, job, incident, context, now)
+    if context.setwise and session.get_bind().dialect.name == "postgresql":
+        return _advance_setwise(session, job, incident, context, now)
     ties, priority_pass = _next_ties(session, job, context.chunk_size)
     if not ties:
         _finish(job, now)
         return Progress(Step.DONE)
     written = _plan_ties(session, job, incident, ties, context, now)
+    return _after_chunk(job, len(ties), ties[-1].customer_pk, priority_pass, written, context, now)
+
+
+def _advance_setwise(
+    session: Session, job: PlanningJob, incident: Incident, context: JobContext, now: datetime
+) -> Progress:
+    chunk = setwise.plan_chunk(
+        session,
+        job=job,
+        incident=incident,
+        planner=context.planner,
+        size=context.chunk_size,
+        touches=touch_entries,
+        now=now,
+    )
+    if chunk.customers == 0 or chunk.last_pk is None:
+        _finish(job, now)
+        return Progress(Step.DONE)
+    return _after_chunk(
+        job, chunk.customers, chunk.last_pk, chunk.priority_pass, chunk.messages, context, now
+    )
+
+
+def _after_chunk(
+    job: PlanningJob,
+    count: int,
+    last_pk: int,
+    priority_pass: bool,
+    written: int,
+    context: JobContext,
+    now: datetime,
+) -> Progress:
     job.chunks += 1
     if priority_pass:
         return Progress(Step.PLANNED, messages=written)
-    job.cursor = ties[-1].customer_pk
-    if len(ties) < context.chunk_size:  # the pass reached its end: nothing is left behind
+    job.cursor = last_pk
+    if count < context.chunk_size:  # the pass reached its end: nothing is left behind
         _finish(job, now)
         return Progress(Step.DONE, messages=written)
     return Progress(Step.PLANNED, messages=written)
@@ -247,22 +284,6 @@ def _changes_since(session: Session, incident_id: str, version: int) -> set[Chan
         )
     )
     return {Change(name) for changes in rows for name in changes if name in KNOWN_CHANGES}
-
-
-TIE_STATE = (
-    IncidentCustomer.customer_pk,
-    IncidentCustomer.affected,
-    IncidentCustomer.planned_affected,
-    IncidentCustomer.planned_version,
-    IncidentCustomer.told_version,
-    IncidentCustomer.told_etr,
-    IncidentCustomer.told_starts_at,
-    IncidentCustomer.last_told_at,
-    IncidentCustomer.reminded_at,
-    IncidentCustomer.compensation_percent,
-    IncidentCustomer.compensation_told,
-    IncidentCustomer.told_severity,
-)
 
 
 def _next_ties(session: Session, job: PlanningJob, size: int) -> tuple[list[Any], bool]:
@@ -308,7 +329,7 @@ def _plan_ties(
     context: JobContext,
     now: datetime,
 ) -> int:
-    audience = [Audience(customer_pk=t.customer_pk, state=_state_of(t)) for t in ties]
+    audience = [Audience(customer_pk=t.customer_pk, state=state_of(t)) for t in ties]
     written = context.planner.plan_incident(session, incident=incident, audience=audience, now=now)
     _log_touches(session, incident, ties)
     for affected in (True, False):
@@ -326,46 +347,61 @@ def _plan_ties(
     return written
 
 
-def _state_of(tie: Any) -> CustomerState:
-    told = tie.told_version is not None
-    return CustomerState(
-        affected_now=bool(tie.affected),
-        affected_before=bool(tie.planned_affected),
-        told=told,
-        told_etr=tie.told_etr if told else None,
-        told_starts_at=tie.told_starts_at if told else None,
-        last_told_at=tie.last_told_at if told else None,
-        reminded=tie.reminded_at is not None,
-        compensation_percent=tie.compensation_percent,
-        compensation_told=tie.compensation_told is not None,
-        told_severity=tie.told_severity if told else None,
-    )
-
-
 # ---- the timeline: who joined, left or saw the incident change --------------------------------
 
 
 def _log_touches(session: Session, incident: Incident, ties: list[Any]) -> None:
-    revisions = _revisions_since(session, incident.id, min(_seen(t) for t in ties))
-    latest_at = revisions[-1].at if revisions else incident.updated_at
-    summary = {**describe(value_of(incident), extent=False), "version": incident.version}
-    terminal = incident.status in TERMINAL_STATUSES
+    classes = {_touch_class(tie) for tie in ties}
+    entries, at = touch_entries(session, incident, classes)
     events = []
     for tie in ties:
-        changes = sorted({c for r in revisions if r.version > _seen(tie) for c in r.changes})
-        kind = _touch(tie, terminal, bool(NOTEWORTHY & set(changes)))
-        if kind is not None:
+        entry = entries.get(_touch_class(tie))
+        if entry is not None:
+            kind, reason, data = entry
             events.append(
                 timeline.Event(
                     customer_pk=tie.customer_pk,
-                    at=latest_at,
+                    at=at,
                     type=kind,
                     incident_id=incident.id,
-                    reason=_why_untold(incident, kind),
-                    data={"changes": changes, **summary},
+                    reason=reason,
+                    data=data,
                 )
             )
     timeline.log_events(session, events)
+
+
+TouchClass = tuple[bool, bool, int]  # affected, affected when last planned, version seen
+TouchEntry = tuple[str, str | None, dict[str, Any]]  # event type, reason, data
+
+
+def _touch_class(tie: Any) -> TouchClass:
+    return bool(tie.affected), bool(tie.planned_affected), _seen(tie)
+
+
+def touch_entries(
+    session: Session, incident: Incident, classes: Iterable[TouchClass]
+) -> tuple[dict[TouchClass, TouchEntry], datetime]:
+    """The timeline entry each class of tie gets for this incident's news (classes that get
+    none left out), and the moment it is dated: the latest revision's."""
+    classes = list(classes)
+    if not classes:
+        return {}, incident.updated_at
+    revisions = _revisions_since(session, incident.id, min(seen for _, _, seen in classes))
+    latest_at = revisions[-1].at if revisions else incident.updated_at
+    summary = {**describe(value_of(incident), extent=False), "version": incident.version}
+    terminal = incident.status in TERMINAL_STATUSES
+    entries: dict[TouchClass, TouchEntry] = {}
+    for affected, before, seen in classes:
+        changes = sorted({c for r in revisions if r.version > seen for c in r.changes})
+        kind = _touch(affected, before, terminal, bool(NOTEWORTHY & set(changes)))
+        if kind is not None:
+            entries[(affected, before, seen)] = (
+                kind,
+                _why_untold(incident, kind),
+                {"changes": changes, **summary},
+            )
+    return entries, latest_at
 
 
 def _why_untold(incident: Incident, kind: str) -> str | None:
@@ -383,12 +419,12 @@ def _seen(tie: Any) -> int:
     return tie.planned_version or 0
 
 
-def _touch(tie: Any, terminal: bool, noteworthy: bool) -> str | None:
-    if tie.affected and not tie.planned_affected:
+def _touch(affected: bool, before: bool, terminal: bool, noteworthy: bool) -> str | None:
+    if affected and not before:
         return timeline.INCIDENT_AFFECTED
-    if tie.planned_affected and not tie.affected:
+    if before and not affected:
         return timeline.INCIDENT_CLOSED if terminal else timeline.INCIDENT_RELEASED
-    if tie.affected and noteworthy:
+    if affected and noteworthy:
         return timeline.INCIDENT_UPDATED
     return None
 

@@ -102,6 +102,33 @@ class MessageRenderer:
         # An address is one line wherever it goes: it must not split an SMS or a subject.
         return _personalise(group, one_line(address or "").strip())
 
+    def render_group(
+        self,
+        *,
+        kind: MessageKind,
+        channel: str,
+        language: str,
+        incident: IncidentValue,
+        now: datetime,
+        has_address: bool,
+        later: bool | None = None,
+        compensation_percent: int | None = None,
+        outage_hours: int | None = None,
+    ) -> Rendered:
+        """The text every customer of a group gets, the address a marker (ADDRESS_MARK); an
+        SMS has both wordings (`body` and `compact`), not yet fitted."""
+        return self._group(
+            kind,
+            channel,
+            language,
+            incident,
+            now,
+            has_address,
+            later,
+            compensation_percent,
+            outage_hours,
+        )
+
     def reply(self, keyword: str, language: str) -> str:
         """The answer to an SMS keyword ("stop", "start") in the customer's language."""
         return _clean(self._env.get_template(f"sms/reply_{keyword}.{language}.j2").render())

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
@@ -71,6 +72,38 @@ class Audience:
 
     customer_pk: int
     state: CustomerState
+
+
+TIE_STATE = (
+    IncidentCustomer.customer_pk,
+    IncidentCustomer.affected,
+    IncidentCustomer.planned_affected,
+    IncidentCustomer.planned_version,
+    IncidentCustomer.told_version,
+    IncidentCustomer.told_etr,
+    IncidentCustomer.told_starts_at,
+    IncidentCustomer.last_told_at,
+    IncidentCustomer.reminded_at,
+    IncidentCustomer.compensation_percent,
+    IncidentCustomer.compensation_told,
+    IncidentCustomer.told_severity,
+)
+
+
+def state_of(tie: Any) -> CustomerState:
+    told = tie.told_version is not None
+    return CustomerState(
+        affected_now=bool(tie.affected),
+        affected_before=bool(tie.planned_affected),
+        told=told,
+        told_etr=tie.told_etr if told else None,
+        told_starts_at=tie.told_starts_at if told else None,
+        last_told_at=tie.last_told_at if told else None,
+        reminded=tie.reminded_at is not None,
+        compensation_percent=tie.compensation_percent,
+        compensation_told=tie.compensation_told is not None,
+        told_severity=tie.told_severity if told else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +167,7 @@ class Planner:
         for member, kind in decisions:
             customer = customers[member.customer_pk]
             later = _later(value, member.state) if kind is MessageKind.ETR_UPDATE else None
-            send_from = self._send_from(kind, value, customer, now)
+            send_from = self.send_from(kind, value, bool(customer.priority), now)
             intents = channel_plan(
                 kind,
                 prefs[customer.id],
@@ -156,7 +189,7 @@ class Planner:
                     value,
                     now,
                     later,
-                    self._compensation(kind, member.state),
+                    self.compensation_of(kind, member.state),
                 )
                 for intent in intents
             )
@@ -165,7 +198,7 @@ class Planner:
         _record_told(session, incident, value, decisions, now)
         return len(written)
 
-    def _compensation(
+    def compensation_of(
         self, kind: MessageKind, state: CustomerState
     ) -> tuple[int | None, int | None]:
         """(band %, its threshold in hours) for the messages that name it: the compensation
@@ -176,17 +209,15 @@ class Planner:
         threshold = dict(zip(PERCENTS, self.settings.compensation_hours, strict=True))[percent]
         return percent, int(threshold)
 
-    def _send_from(
-        self, kind: MessageKind, value: IncidentValue, customer: Row[Any], now: datetime
+    def send_from(
+        self, kind: MessageKind, value: IncidentValue, priority: bool, now: datetime
     ) -> datetime:
         """Planned work is announced PLANNED_NOTICE_HOURS before it starts
         (PRIORITY_NOTICE_HOURS for priority customers), or at once when that has passed."""
         if kind is not MessageKind.PLANNED_NOTICE or value.starts_at is None:
             return now
         hours = (
-            self.settings.priority_notice_hours
-            if customer.priority
-            else self.settings.planned_notice_hours
+            self.settings.priority_notice_hours if priority else self.settings.planned_notice_hours
         )
         return max(now, value.starts_at - timedelta(hours=hours))
 
@@ -523,24 +554,44 @@ def _withdraw(
 ) -> None:
     """Suppresses the customers' messages of these kinds not yet handed to a provider."""
     for start in range(0, len(pks), CHUNK):
-        stale = session.execute(
-            select(
-                Notification.id, Notification.customer_pk, Notification.channel, Notification.kind
-            )
-            .join(OutboxItem, OutboxItem.notification_id == Notification.id)
-            .where(
-                Notification.incident_id == incident_id,
-                among(Notification.customer_pk, pks[start : start + CHUNK]),
-                Notification.kind.in_([k.value for k in kinds]),
-                OutboxItem.in_flight_since.is_(None),
-            )
-            # A worker marking one of these in flight holds its outbox row: wait for it, and
-            # leave it out once marked (PostgreSQL checks the condition again after the wait),
-            # so a message is never both sent and suppressed.
-            .with_for_update(of=OutboxItem)
-        ).all()
-        if stale:
-            suppress(session, stale, reason=reason, now=now)
+        _withdraw_where(
+            session,
+            incident_id,
+            among(Notification.customer_pk, pks[start : start + CHUNK]),
+            kinds,
+            reason,
+            now,
+        )
+
+
+def _withdraw_where(
+    session: Session,
+    incident_id: str,
+    customers: ColumnElement[bool],
+    kinds: frozenset[MessageKind],
+    reason: str,
+    now: datetime,
+) -> None:
+    """As `_withdraw`, for the customers a condition on Notification.customer_pk names (their
+    keys, or a planning chunk's subquery)."""
+    stale = session.execute(
+        select(Notification.id, Notification.customer_pk, Notification.channel, Notification.kind)
+        .join(OutboxItem, OutboxItem.notification_id == Notification.id)
+        .where(
+            Notification.incident_id == incident_id,
+            customers,
+            Notification.kind.in_([k.value for k in kinds]),
+            OutboxItem.in_flight_since.is_(None),
+        )
+        # The timeline's entries in the order the messages were planned, whichever planner.
+        .order_by(Notification.id)
+        # A worker marking one of these in flight holds its outbox row: wait for it, and
+        # leave it out once marked (PostgreSQL checks the condition again after the wait),
+        # so a message is never both sent and suppressed.
+        .with_for_update(of=OutboxItem)
+    ).all()
+    if stale:
+        suppress(session, stale, reason=reason, now=now)
 
 
 def _channels_reached(

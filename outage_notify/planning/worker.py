@@ -48,7 +48,7 @@ class PlanningWorker:
         pause_between_steps: float = 0.0,
     ) -> None:
         self._sessions = sessions
-        self._context = context
+        self.context = context
         self._now = now
         self.worker_id = worker_id
         self._on_planned = on_planned
@@ -103,7 +103,7 @@ class PlanningWorker:
         """Claims one job and advances it for one turn; returns the steps taken."""
         with transaction(self._sessions) as session:
             incident_id = jobs.claim(
-                session, worker=self.worker_id, now=self._now(), lease=self._context.lease
+                session, worker=self.worker_id, now=self._now(), lease=self.context.lease
             )
         if incident_id is None:
             return 0
@@ -143,7 +143,7 @@ class PlanningWorker:
                     session,
                     incident_id=incident_id,
                     worker=self.worker_id,
-                    context=self._context,
+                    context=self.context,
                     now=self._now(),
                 )
             steps, last = steps + 1, progress.step

@@ -126,7 +126,7 @@ def test_a_storm_is_planned_in_chunks_and_the_first_messages_are_queued_after_th
                     session,
                     incident_id=incident.id,
                     worker=worker,
-                    context=runtime.planner._context,
+                    context=runtime.planner.context,
                     now=NOW,
                 )
             )
@@ -299,7 +299,7 @@ def test_an_incident_whose_planning_fails_waits_and_holds_no_other_up(
     fine = upsert_incident(
         runtime, {"external_id": "J-12", "area": cells(5, 0, 6, 1)}, now=NOW, plan=False
     ).incident
-    matcher = runtime.planner._context.matcher
+    matcher = runtime.planner.context.matcher
     real = matcher.move_ties
 
     def fail_for_one(session: Any, **kw: Any) -> Any:
@@ -334,7 +334,7 @@ def test_a_step_that_lost_a_race_is_tried_again_within_seconds(
     made = upsert_incident(
         runtime, {"external_id": "J-14", "area": cells(0, 0, 1, 1)}, now=NOW, plan=False
     ).incident
-    matcher = runtime.planner._context.matcher
+    matcher = runtime.planner.context.matcher
     real = matcher.move_ties
     raised: list[int] = []
 
