@@ -138,7 +138,7 @@ DDL = (
     ) ON COMMIT DELETE ROWS""",
     """CREATE TEMPORARY TABLE IF NOT EXISTS plan_route (
         state_key text, pref_key text, ord integer, channel text, kind text, later boolean,
-        reason text, not_before timestamptz, held_until text, text_key text, status text,
+        reason text, not_before timestamptz, text_key text, status text,
         provider text, needs_reach boolean
     ) ON COMMIT DELETE ROWS""",
     """CREATE TEMPORARY TABLE IF NOT EXISTS plan_text (
@@ -231,6 +231,12 @@ UPDATE plan_chunk SET
       coalesce(address, '') <> '', coalesce(sms_blocked, '~'), coalesce(email_blocked, '~'))
 """
 
+# Python's datetime.isoformat() of a UTC moment: microseconds only when there are any.
+ISOFORMAT = (
+    "to_char({moment} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    "|| CASE WHEN extract(microseconds FROM {moment})::bigint % 1000000 <> 0 "
+    "THEN '.' || to_char({moment} AT TIME ZONE 'UTC', 'US') ELSE '' END || '+00:00'"
+)
 HTML_ADDRESS = (
     "replace(replace(replace(replace(replace(coalesce(k.address, ''), '&', '&amp;'), '<', '&lt;'),"
     " '>', '&gt;'), '\"', '&#34;'), '''', '&#39;')"
@@ -238,7 +244,7 @@ HTML_ADDRESS = (
 
 WRITE = f"""
 WITH planned AS (
-  SELECT k.customer_pk, k.priority AS customer_priority, r.ord, r.channel, r.kind, r.later,
+  SELECT k.customer_pk, r.ord, r.channel, r.kind, r.later,
     k.language, CASE r.channel WHEN 'sms' THEN k.phone WHEN 'email' THEN k.email END AS to_address,
     CASE WHEN r.channel = 'sms' THEN replace(s.body, :mark, coalesce(k.address, ''))
          ELSE replace(t.body, :mark, coalesce(k.address, '')) END AS body,
@@ -249,7 +255,7 @@ WITH planned AS (
       SELECT 1 FROM notifications n WHERE n.incident_id = :incident
         AND n.customer_pk = k.customer_pk AND n.channel = r.channel
         AND n.status IN ('queued', 'sent', 'delivered')) AS unreached,
-    r.reason, r.not_before, r.held_until, r.status, r.provider
+    r.reason, r.not_before, r.status, r.provider
   FROM plan_chunk k
   JOIN plan_route r ON r.state_key = k.state_key AND r.pref_key = k.pref_key
   LEFT JOIN plan_text t ON t.text_key = r.text_key
@@ -261,7 +267,6 @@ WITH planned AS (
     CASE WHEN unreached THEN 'suppressed' ELSE status END AS final_status,
     CASE WHEN unreached THEN '{NOT_REACHED}' ELSE reason END AS final_reason,
     CASE WHEN unreached THEN NULL ELSE not_before END AS final_not_before,
-    CASE WHEN unreached THEN NULL ELSE held_until END AS final_held,
     CASE WHEN unreached THEN NULL ELSE provider END AS final_provider
   FROM planned p
 ), ins AS (
@@ -289,14 +294,13 @@ WITH planned AS (
 ), logged AS (
   INSERT INTO timeline_events (customer_pk, at, type, incident_id, notification_id, channel,
     kind, status, reason, body, data)
-  SELECT ins.customer_pk, :now, 'message', :incident, ins.id, ins.channel, ins.kind, ins.status,
-    ins.reason, ins.body,
-    CASE WHEN f.final_held IS NULL
-      THEN json_build_object('to', ins.to_address, 'subject', ins.subject)
-      ELSE json_build_object('to', ins.to_address, 'subject', ins.subject,
-                             'held_until', f.final_held) END
-  FROM ins JOIN final f ON f.customer_pk = ins.customer_pk AND f.channel = ins.channel
-  ORDER BY ins.id
+  SELECT customer_pk, :now, 'message', :incident, id, channel, kind, status, reason, body,
+    CASE WHEN not_before IS NULL
+      THEN json_build_object('to', to_address, 'subject', subject)
+      ELSE json_build_object('to', to_address, 'subject', subject,
+                             'held_until', {ISOFORMAT.format(moment="not_before")}) END
+  FROM ins
+  ORDER BY id
 )
 SELECT count(*) FROM ins
 """
@@ -656,7 +660,6 @@ def _route_row(
         later,
         intent.suppressed_reason,
         intent.not_before,
-        intent.not_before.isoformat() if intent.not_before else None,
         text_key,
         status,
         provider,

@@ -359,3 +359,24 @@ def test_postgresql_reads_the_plain_address_pattern_as_the_plain_gsm7_alphabet(
             {"address": address, "pattern": setwise.PLAIN_ADDRESS},
         )
     assert found is (bool(address) and set(address) <= setwise.PLAIN_GSM7)
+
+
+@pytest.mark.postgresql_only(reason="the expression is PostgreSQL's")
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_postgresql_writes_a_held_time_as_python_s_isoformat(
+    runtime: Runtime, moment: datetime
+) -> None:
+    """The timeline's `held_until` is the same text whichever planner wrote it."""
+    with runtime.reading() as session:
+        written = session.scalar(
+            text("SELECT " + setwise.ISOFORMAT.format(moment="CAST(:moment AS timestamptz)")),
+            {"moment": moment},
+        )
+    assert written == moment.isoformat()
