@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from outage_notify.config import Settings
 from outage_notify.customers.contacts import ContactHasher
@@ -554,44 +553,27 @@ def _withdraw(
 ) -> None:
     """Suppresses the customers' messages of these kinds not yet handed to a provider."""
     for start in range(0, len(pks), CHUNK):
-        _withdraw_where(
-            session,
-            incident_id,
-            among(Notification.customer_pk, pks[start : start + CHUNK]),
-            kinds,
-            reason,
-            now,
-        )
-
-
-def _withdraw_where(
-    session: Session,
-    incident_id: str,
-    customers: ColumnElement[bool],
-    kinds: frozenset[MessageKind],
-    reason: str,
-    now: datetime,
-) -> None:
-    """As `_withdraw`, for the customers a condition on Notification.customer_pk names (their
-    keys, or a planning chunk's subquery)."""
-    stale = session.execute(
-        select(Notification.id, Notification.customer_pk, Notification.channel, Notification.kind)
-        .join(OutboxItem, OutboxItem.notification_id == Notification.id)
-        .where(
-            Notification.incident_id == incident_id,
-            customers,
-            Notification.kind.in_([k.value for k in kinds]),
-            OutboxItem.in_flight_since.is_(None),
-        )
-        # The timeline's entries in the order the messages were planned, whichever planner.
-        .order_by(Notification.id)
-        # A worker marking one of these in flight holds its outbox row: wait for it, and
-        # leave it out once marked (PostgreSQL checks the condition again after the wait),
-        # so a message is never both sent and suppressed.
-        .with_for_update(of=OutboxItem)
-    ).all()
-    if stale:
-        suppress(session, stale, reason=reason, now=now)
+        stale = session.execute(
+            select(
+                Notification.id, Notification.customer_pk, Notification.channel, Notification.kind
+            )
+            .join(OutboxItem, OutboxItem.notification_id == Notification.id)
+            .where(
+                Notification.incident_id == incident_id,
+                among(Notification.customer_pk, pks[start : start + CHUNK]),
+                Notification.kind.in_([k.value for k in kinds]),
+                OutboxItem.in_flight_since.is_(None),
+            )
+            # The timeline's entries in the order the messages were planned (as planning in
+            # the database writes them, planning/setwise.py).
+            .order_by(Notification.id)
+            # A worker marking one of these in flight holds its outbox row: wait for it, and
+            # leave it out once marked (PostgreSQL checks the condition again after the wait),
+            # so a message is never both sent and suppressed.
+            .with_for_update(of=OutboxItem)
+        ).all()
+        if stale:
+            suppress(session, stale, reason=reason, now=now)
 
 
 def _channels_reached(

@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from outage_notify.db.models import IncidentCustomer, Notification, OptOut, PlanningJob
+from outage_notify.db.models import IncidentCustomer, OptOut, PlanningJob
 from outage_notify.incidents.model import IncidentValue, MessageKind, Status, value_of
 from outage_notify.planning import sms
 from outage_notify.planning.messages import ADDRESS_MARK
@@ -69,7 +69,6 @@ from outage_notify.planning.service import (
     _held_until,
     _later,
     _told,
-    _withdraw_where,
     state_of,
 )
 
@@ -512,10 +511,11 @@ def _supersede(
         if cls.kind in SUPERSEDES:
             by_superseded.setdefault(SUPERSEDES[cls.kind], set()).add(cls.kind.value)
     for superseded, kinds in by_superseded.items():
-        _withdraw_where(
+        _withdraw(
             session,
             incident_id,
-            Notification.customer_pk.in_(_in_chunk(kinds)),
+            "kind = ANY(:new_kinds)",
+            {"new_kinds": sorted(kinds)},
             superseded,
             "superseded by a newer message",
             now,
@@ -525,20 +525,60 @@ def _supersede(
 def _withdraw_advisories(
     session: Session, incident_id: str, warning: IncidentValue, now: datetime
 ) -> None:
-    everyone = select(CHUNK.c.customer_pk).where(CHUNK.c.route == SQL)
     if warning.status == Status.CANCELLED:
-        who, reason = everyone, "the warning was cancelled"
+        who, reason = "true", "the warning was cancelled"
     elif warning.terminal or (warning.ends_at is not None and now >= warning.ends_at):
-        who, reason = everyone, "the warning expired"
+        who, reason = "true", "the warning expired"
     else:
-        who, reason = everyone.where(CHUNK.c.affected.is_(False)), "no longer in the warning's area"
-    _withdraw_where(
-        session,
-        incident_id,
-        Notification.customer_pk.in_(who.scalar_subquery()),
-        frozenset({MessageKind.ADVISORY}),
-        reason,
-        now,
+        who, reason = "NOT affected", "no longer in the warning's area"
+    _withdraw(session, incident_id, who, {}, frozenset({MessageKind.ADVISORY}), reason, now)
+
+
+WITHDRAW = f"""
+WITH stale AS (
+  SELECT n.id FROM notifications n JOIN outbox o ON o.notification_id = n.id
+  WHERE n.incident_id = :incident AND n.kind = ANY(:kinds) AND o.in_flight_since IS NULL
+    AND n.customer_pk IN (SELECT customer_pk FROM plan_chunk WHERE route = '{SQL}' AND {{who}})
+  ORDER BY n.id
+  -- A worker marking one of these in flight holds its outbox row: wait for it, and leave it
+  -- out once marked (the condition is checked again after the wait), so a message is never
+  -- both sent and suppressed.
+  FOR UPDATE OF o
+), unqueued AS (
+  DELETE FROM outbox o USING stale WHERE o.notification_id = stale.id
+  RETURNING o.notification_id
+), suppressed AS (
+  UPDATE notifications n SET status = 'suppressed', reason = :reason, updated_at = :now
+  FROM unqueued WHERE n.id = unqueued.notification_id
+  RETURNING n.id, n.customer_pk, n.channel, n.kind
+)
+INSERT INTO timeline_events (customer_pk, at, type, notification_id, channel, kind, status,
+  reason)
+SELECT customer_pk, :now, 'message_status', id, channel, kind, 'suppressed', :reason
+FROM suppressed ORDER BY id
+"""
+
+
+def _withdraw(
+    session: Session,
+    incident_id: str,
+    who: str,
+    params: dict[str, Any],
+    kinds: frozenset[MessageKind],
+    reason: str,
+    now: datetime,
+) -> None:
+    """delivery/outbox.py's `suppress` for the chunk's customers `who` names (a condition on
+    plan_chunk): their queued messages of these kinds, not yet handed to a provider."""
+    session.execute(
+        text(WITHDRAW.format(who=who)),
+        {
+            "incident": incident_id,
+            "kinds": sorted(k.value for k in kinds),
+            "reason": reason,
+            "now": now,
+            **params,
+        },
     )
 
 
