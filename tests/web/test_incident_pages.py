@@ -1,5 +1,6 @@
 """The incident pages without a browser: who may see them, the overdue warning, the outcome
-counts by channel and reason, priority customers, the area as GeoJSON, and bad requests."""
+counts by channel and reason, priority customers, the area as GeoJSON, bad requests, and the
+incident page and the development inbox in Finnish and Swedish."""
 
 from __future__ import annotations
 
@@ -115,3 +116,49 @@ def test_who_may_not_see_it_and_what_is_not_there(runtime: Runtime) -> None:
     assert missing.status_code == 404 and "no incident" in missing.text
     assert client.get("/incidents?status=burning").status_code == 422
     assert client.get("/incidents?kind=meteor").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        (
+            "fi",
+            [
+                "Kenelle kerrottiin",
+                "Häiriön piirissä olevat etusija-asiakkaat",
+                "Historia",
+                "elintoimintoja ylläpitävä laite",
+                "Myöhässä",
+            ],
+        ),
+        (
+            "sv",
+            [
+                "Vem som informerades",
+                "Berörda prioriterade kunder",
+                "Historik",
+                "livsuppehållande utrustning",
+                "Försenad",
+            ],
+        ),
+    ],
+)
+def test_the_incident_page_in_finnish_and_swedish(
+    runtime: Runtime, lang: str, words: list[str]
+) -> None:
+    incident_id = outage(runtime)
+    at(runtime, runtime.clock.now() + timedelta(hours=2))  # overdue: the alert too
+    page = client_as(runtime, "operator").get(f"/incidents/{incident_id}?lang={lang}")
+    assert page.status_code == 200
+    assert f'<html lang="{lang}">' in page.text
+    for word in words:
+        assert word in page.text
+    assert "Who was told" not in page.text
+
+
+def test_the_development_inbox_in_swedish(runtime: Runtime) -> None:
+    outage(runtime)
+    page = TestClient(create_app(runtime=runtime)).get("/dev/inbox?lang=sv")
+    assert page.status_code == 200
+    assert "Utvecklingens inkorg" in page.text and "fick ett meddelande" in page.text
+    assert "Development inbox" not in page.text
