@@ -67,6 +67,21 @@ class Matcher(Protocol):
         """Makes the incident's ties follow its match (postgis.move_ties); (gained, lost)."""
         ...
 
+    def head_start(
+        self,
+        session: Session,
+        *,
+        incident_id: str,
+        area: BaseGeometry | None,
+        feeders: Iterable[str] = (),
+        transformers: Iterable[str] = (),
+        now: datetime,
+        limit: int,
+    ) -> int | None:
+        """Ties a new incident's first `limit` customers (postgis.head_start) and returns how
+        many; None where the whole match is quick anyway and move_ties does it at once."""
+        ...
+
 
 class MemoryMatcher:
     """Matches against this process's in-memory index, reloaded when the customers' revision
@@ -110,6 +125,19 @@ class MemoryMatcher:
     ) -> TieMoves:
         matched = self.cache.get(session).match(area, feeders, transformers)
         return move_ties_in_memory(session, incident_id=incident_id, matched_pks=matched, now=now)
+
+    def head_start(
+        self,
+        session: Session,
+        *,
+        incident_id: str,
+        area: BaseGeometry | None,
+        feeders: Iterable[str] = (),
+        transformers: Iterable[str] = (),
+        now: datetime,
+        limit: int,
+    ) -> int | None:
+        return None  # matching in memory takes milliseconds: move_ties does it all at once
 
 
 class PostgisMatcher:
@@ -167,6 +195,27 @@ class PostgisMatcher:
             feeders=feeders,
             transformers=transformers,
             now=now,
+        )
+
+    def head_start(
+        self,
+        session: Session,
+        *,
+        incident_id: str,
+        area: BaseGeometry | None,
+        feeders: Iterable[str] = (),
+        transformers: Iterable[str] = (),
+        now: datetime,
+        limit: int,
+    ) -> int | None:
+        return postgis.head_start(
+            session,
+            incident_id=incident_id,
+            area=area,
+            feeders=feeders,
+            transformers=transformers,
+            now=now,
+            limit=limit,
         )
 
 

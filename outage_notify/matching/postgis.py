@@ -51,6 +51,7 @@ customers = sa.table(
     sa.column("lat", sa.Float),
     sa.column("feeder", sa.String),
     sa.column("transformer", sa.String),
+    sa.column("priority", sa.String),
     sa.column("geom"),
 )
 ties = cast(sa.Table, IncidentCustomer.__table__)
@@ -195,6 +196,51 @@ def move_ties(
     )
     row = session.execute(counts).one()
     return TieMoves(int(row[0]), int(row[1]))
+
+
+def head_start(
+    session: Session,
+    *,
+    incident_id: str,
+    area: BaseGeometry | None,
+    feeders: Iterable[str] = (),
+    transformers: Iterable[str] = (),
+    now: datetime,
+    limit: int,
+) -> int:
+    """Ties the first `limit` customers a new incident matches (its priority customers first),
+    affected since `now`, without waiting for the whole match: a storm's first chunk can then
+    be planned, and its messages leave, while the rest is tied by move_ties in the next step.
+    Returns how many were tied; fewer than `limit` means the match had no more."""
+    priority = matching_customers(area, feeders, transformers).subquery("priority_match")
+    anyone = matching_customers(area, feeders, transformers).subquery("any_match")
+    ranked = sa.union_all(
+        sa.select(priority.c.id, sa.literal(0).label("rank"))
+        .join(customers, customers.c.id == priority.c.id)
+        .where(customers.c.priority.is_not(None))
+        .limit(limit),
+        # No ORDER BY: the scan stops after `limit` rows instead of reading the whole area.
+        sa.select(anyone.c.id, sa.literal(1).label("rank")).limit(limit),
+    ).subquery("ranked")
+    head = (
+        sa.select(
+            sa.literal(incident_id, sa.String),
+            ranked.c.id,
+            sa.true(),
+            sa.literal(now, UTCDateTime()),
+            sa.false(),
+        )
+        .group_by(ranked.c.id)
+        .order_by(sa.func.min(ranked.c.rank), ranked.c.id)
+        .limit(limit)
+    )
+    tied = session.execute(
+        pg_insert(ties)
+        .from_select(["incident_id", "customer_pk", "affected", "since", "planned_affected"], head)
+        .on_conflict_do_nothing(index_elements=[ties.c.incident_id, ties.c.customer_pk])
+        .returning(ties.c.customer_pk)
+    ).all()
+    return len(tied)
 
 
 def _gain(incident_id: str, matched: sa.CTE, now: datetime) -> sa.Insert:

@@ -258,23 +258,43 @@ def _finish(job: PlanningJob, now: datetime) -> None:
 def _match(
     session: Session, job: PlanningJob, incident: Incident, context: JobContext, now: datetime
 ) -> None:
-    """Moves the ties to the extent of the latest version; decides who must be looked at."""
+    """Moves the ties to the extent of the latest version; decides who must be looked at.
+
+    A new incident's first step ties only its first chunk of customers (priority ones first)
+    where the whole match is slow (PostGIS over a large area): the first chunk is planned in
+    this same step and its messages leave, and the next step ties the rest."""
     changes = _changes_since(session, incident.id, job.matched_version)
     terminal = incident.status in TERMINAL_STATUSES
+    area = None if terminal or not incident.area else shape(incident.area)
+    feeders = () if terminal else tuple(incident.feeders or ())
+    transformers = () if terminal else tuple(incident.transformers or ())
+    # Those in its first extent are out since the outage began (its compensation counts from
+    # then); those it reaches later, since then.
+    since = incident.started_at if job.matched_version == 0 and not terminal else now
+    if REVIEW_ALL & changes:
+        job.review_from = job.version
+    job.cursor = 0
+    if job.matched_version == 0 and job.chunks == 0 and not terminal:
+        tied = context.matcher.head_start(
+            session,
+            incident_id=incident.id,
+            area=area,
+            feeders=feeders,
+            transformers=transformers,
+            now=since,
+            limit=context.chunk_size,
+        )
+        if tied is not None and tied >= context.chunk_size:
+            return  # matched_version stays behind: the next step ties everyone
     context.matcher.move_ties(
         session,
         incident_id=incident.id,
-        area=None if terminal or not incident.area else shape(incident.area),
-        feeders=() if terminal else tuple(incident.feeders or ()),
-        transformers=() if terminal else tuple(incident.transformers or ()),
-        # Those in its first extent are out since the outage began (its compensation counts
-        # from then); those it reaches later, since then.
-        now=incident.started_at if job.matched_version == 0 and not terminal else now,
+        area=area,
+        feeders=feeders,
+        transformers=transformers,
+        now=since,
     )
-    if REVIEW_ALL & changes:
-        job.review_from = job.version
     job.matched_version = job.version
-    job.cursor = 0
 
 
 def _changes_since(session: Session, incident_id: str, version: int) -> set[Change]:

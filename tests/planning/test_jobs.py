@@ -410,3 +410,54 @@ def test_priority_customers_are_planned_in_the_first_chunks_and_claimed_first(
     assert first_two == {people[-1]["customer_id"], people[-2]["customer_id"]}
     assert [priority for _, priority in rows[:2]] == [15, 15]
     assert {priority for _, priority in rows[2:]} == {10}
+
+
+@pytest.mark.postgresql_only(reason="the head start is PostGIS's; the in-memory match is whole")
+def test_a_new_storm_s_first_chunk_is_tied_and_planned_before_the_rest_is_matched(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The first step ties one chunk (priority customers first) and plans it, so its messages
+    are queued before the whole area is matched; the next steps tie and plan everyone else,
+    each customer once."""
+    runtime = make_runtime(planning_chunk=6)
+    people = town(channels="sms")
+    people[-1]["priority"] = "life_support"  # last in key order, first in the head start
+    parsed = parse_json_list(people, CustomerRules())
+    with runtime.transaction() as session:
+        upsert_customers(session, records=[r for _, r in parsed.records], now=NOW)
+    incident = upsert_incident(
+        runtime, {"external_id": "J-30", "area": EVERYONE}, now=NOW, plan=False
+    ).incident
+    worker = "test-worker"
+    with runtime.transaction() as session:
+        assert jobs.claim(session, worker=worker, now=NOW, lease=timedelta(seconds=45))
+    with runtime.transaction() as session:
+        jobs.advance(
+            session,
+            incident_id=incident.id,
+            worker=worker,
+            context=runtime.planner.context,
+            now=NOW,
+        )
+    with runtime.reading() as session:
+        tied = session.scalar(select(func.count()).select_from(IncidentCustomer))
+        job = session.get(PlanningJob, incident.id)
+        assert job is not None and job.matched_version == 0  # the rest is not matched yet
+    assert tied == 6
+    assert _messages(runtime) == Counter({(_pk(runtime, people[-1]["customer_id"]), "outage"): 1})
+    with runtime.transaction() as session:
+        jobs.release(session, incident_id=incident.id, worker=worker)
+    runtime.planner.drain()
+    assert _job(runtime, incident.id).state == "done"
+    sent = _messages(runtime)
+    assert len(sent) == 50 and set(sent.values()) == {1}
+    with runtime.reading() as session:
+        since = set(session.scalars(select(IncidentCustomer.since)))
+    assert len(since) == 1  # the head and the rest: out since the outage began
+
+
+def _pk(runtime: Runtime, customer_id: str) -> int:
+    with runtime.reading() as session:
+        found = session.scalar(select(Customer.id).where(Customer.customer_id == customer_id))
+        assert found is not None
+        return found
