@@ -57,6 +57,7 @@ RECENT_REPLIES = 20
 INCIDENTS_SHOWN = 100
 SEARCH_LIMIT = 50
 MAX_QUERY = 200
+MAX_ID = 2_147_483_647  # notifications.id is a 32-bit integer in PostgreSQL
 
 # A refusal's code (errors.ActionRefused) as the page says it; %(channel)s is the channel's name.
 REFUSALS = {
@@ -494,11 +495,18 @@ def _entry(
             what=words.kind_words(incident.get("kind"), voice=voice),
             id=incident.get("external_id", ""),
         )
-        detail = [status_words(incident["kind"], incident["status"], voice=voice)]
+        detail = [_status_words(incident, voice)]
         if incident.get("cause"):
             detail.append(voice.gettext("cause: %(cause)s", cause=incident["cause"]))
         return Entry(side="system", title=title, body=" · ".join(detail), **base)
     return Entry(side="system", title=kind.replace("_", " "), body=raw.get("body") or "", **base)
+
+
+def _status_words(incident: dict[str, Any], voice: Voice) -> str:
+    try:
+        return status_words(str(incident.get("kind")), str(incident.get("status")), voice=voice)
+    except ValueError:  # an event written before kinds or statuses were what they are now
+        return str(incident.get("status") or "").replace("_", " ")
 
 
 def _message_entry(
@@ -599,8 +607,9 @@ def _refused(
         params["channel"] = words.channel_words(params["channel"], voice=voice)
     sentence = REFUSALS.get(refusal.code)
     message = voice.gettext(sentence, **params) if sentence else refusal.message
-    status = 422 if refusal.status == 404 and refusal.code == "no_message" else refusal.status
-    return _customer_page(request, runtime, customer_id, refused=message, form=form, status=status)
+    return _customer_page(
+        request, runtime, customer_id, refused=message, form=form, status=refusal.status
+    )
 
 
 @router.post("/agent/customers/{customer_id}/notes", response_class=HTMLResponse)
@@ -630,7 +639,7 @@ def post_note(
 def post_resend(
     customer_id: str,
     request: Request,
-    notification_id: int = Form(..., ge=1, le=2**62),
+    notification_id: int = Form(..., ge=1, le=MAX_ID),
     channel: str = Form(..., max_length=10),
     runtime: Runtime = Depends(get_runtime),
     user: SignedIn = Depends(as_agent),

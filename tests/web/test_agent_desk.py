@@ -179,7 +179,7 @@ def test_resend_on_email_is_queued_and_shown(runtime: Runtime) -> None:
         "/agent/customers/C-0-0/resend",
         {**data, "notification_id": sms_id(runtime, "C-1-0")},
     )
-    assert other.status_code == 422 and "no such message" in other.text
+    assert other.status_code == 404 and "no such message" in other.text
     assert post(client, "/agent/customers/C-0-0/resend", {"channel": "email"}).status_code == 422
 
 
