@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from outage_notify.api.deps import get_runtime
@@ -140,9 +140,12 @@ def _results(session: Session, q: str | None, region: str) -> list[Customer] | N
 
 
 def search(session: Session, q: str, region: str) -> list[Customer]:
-    """Looks like a phone number: search by phone; otherwise by id, name or address."""
-    digits = sum(ch.isdigit() for ch in q)
-    if digits >= 6 and all(ch.isdigit() or ch in "+ -()" for ch in q):
+    """A whole phone number in any format: that number. Part of one, as the agent types it
+    ("040 12"): numbers holding those digits, and ids, names or addresses holding the text (an
+    id may be all digits). Anything else: by id, name or address."""
+    phone_like = all(ch.isdigit() or ch in "+ -()" for ch in q)
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if phone_like and len(digits) >= 6:
         try:
             found = customers.search_customers(
                 session, phone=normalise_phone(q, region), limit=SEARCH_LIMIT
@@ -151,17 +154,18 @@ def search(session: Session, q: str, region: str) -> list[Customer]:
             found = []
         if found:
             return found
-    # Part of a number as the agent types it ("040 12"): the digits, anywhere in the phone.
-    if digits >= 3 and all(ch.isdigit() or ch in "+ -()" for ch in q):
-        return _phone_contains(session, "".join(ch for ch in q if ch.isdigit()))
+    if phone_like and len(digits) >= 3:
+        return _phone_or_text(session, digits, q)
     return customers.search_customers(session, q=q, limit=SEARCH_LIMIT)
 
 
-def _phone_contains(session: Session, digits: str) -> list[Customer]:
-    """Customers whose number holds these digits, read as typed at home ("0401…" is
-    "+358401…"): a national number's leading 0 stands for the country code."""
+def _phone_or_text(session: Session, digits: str, q: str) -> list[Customer]:
+    """Numbers holding these digits, read as typed at home ("0401…" is "+358401…": a national
+    number's leading 0 stands for the country code), or ids, names, addresses holding q."""
     needle = digits[1:] if digits.startswith("0") else digits
-    query = select(Customer).where(Customer.phone.contains(needle, autoescape=True))
+    query = select(Customer).where(
+        or_(Customer.phone.contains(needle, autoescape=True), customers.text_matches(q))
+    )
     return list(session.scalars(query.order_by(Customer.customer_id).limit(SEARCH_LIMIT)))
 
 

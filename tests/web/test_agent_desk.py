@@ -37,7 +37,8 @@ def runtime(make_settings: Any) -> Iterator[Runtime]:
     two columns with the SMS delivered, and a reply from C-1-0."""
     now = utcnow().replace(microsecond=0)
     rt = Runtime.build(make_settings(public_url="http://127.0.0.1:8000"), clock=ManualClock(now))
-    parsed = parse_json_list(town(channels="sms"), CustomerRules())
+    people = [*town(channels="sms"), customer(9, 9, customer_id="4711", phone=None, channels="")]
+    parsed = parse_json_list(people, CustomerRules())
     with rt.transaction() as session:
         upsert_customers(session, records=[r for _, r in parsed.records], now=now)
         for role in ("operator", "agent"):
@@ -116,6 +117,8 @@ def test_the_home_in_finnish_and_swedish(runtime: Runtime) -> None:
         ("040 " + customer(1, 0)["phone"][6:], ["C-1-0"]),  # as a caller reads it out
         ("040 100000", [f"C-{c}-0" for c in range(10)]),  # part of a number, being typed
         ("C-3-4", ["C-3-4"]),
+        ("4711", ["4711"]),  # an id that is all digits
+        ("471", ["4711"]),  # part of it
         ("customer 3/4", ["C-3-4"]),
         ("Testikatu 45,", ["C-4-4"]),
         ("nobody by this name", []),
