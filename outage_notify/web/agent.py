@@ -232,8 +232,7 @@ def _estimate(incident: Any, *, now: datetime, zone: ZoneInfo, voice: Voice) -> 
 
 @dataclass
 class Reply:
-    customer_id: str
-    name: str | None
+    customers: list[tuple[str, str | None]]  # (customer_id, name): all who have the number
     body: str
     keyword: str | None
     when: str
@@ -243,25 +242,32 @@ class Reply:
 def _recent_replies(
     session: Session, *, now: datetime, zone: ZoneInfo, voice: Voice
 ) -> list[Reply]:
-    """The latest replies and reports from customers, newest first."""
+    """The latest replies and reports from customers, newest first. A reply is on the timeline
+    of every customer who has the number it came from: here it is shown once, with them all."""
     rows = session.execute(
         select(TimelineEvent, Customer.customer_id, Customer.name)
         .join(Customer, Customer.id == TimelineEvent.customer_pk)
         .where(TimelineEvent.type == timeline.REPLY)
         .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
-        .limit(RECENT_REPLIES)
+        .limit(RECENT_REPLIES * 5)
     ).all()
-    return [
-        Reply(
-            customer_id=customer_id,
-            name=name,
-            body=event.body or "",
-            keyword=(event.data or {}).get("keyword"),
-            when=ago(event.at, now=now, voice=voice),
-            at=event.at.isoformat(),
-        )
-        for event, customer_id, name in rows
-    ]
+    replies: dict[object, Reply] = {}
+    for event, customer_id, name in rows:
+        data = event.data or {}
+        key = data.get("sid") or event.id
+        reply = replies.get(key)
+        if reply is None:
+            if len(replies) == RECENT_REPLIES:
+                continue
+            reply = replies[key] = Reply(
+                customers=[],
+                body=event.body or "",
+                keyword=data.get("keyword"),
+                when=ago(event.at, now=now, voice=voice),
+                at=event.at.isoformat(),
+            )
+        reply.customers.append((customer_id, name))
+    return list(replies.values())
 
 
 # ---- the customer ----------------------------------------------------------------------------
