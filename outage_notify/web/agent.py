@@ -561,6 +561,13 @@ def _message_entry(
     )
 
 
+# What the replies service writes when a number says STOP or START (customers/replies.py).
+REPLY_CHANGES = {
+    "SMS opted out (STOP)": N_("Opted out of SMS by replying STOP"),
+    "SMS opted back in (START)": N_("Opted back in to SMS by replying START"),
+}
+
+
 def _preference_entry(
     raw: dict[str, Any], data: dict[str, Any], base: dict[str, Any], voice: Voice
 ) -> Entry:
@@ -577,12 +584,17 @@ def _preference_entry(
     return Entry(
         side="agent" if by else "customer",
         title=title,
-        body="" if changes else raw.get("body") or "",
+        body="" if changes else _reply_change(raw.get("body") or "", voice),
         by=by,
         reason=data.get("reason") or raw.get("reason"),
         changes=changes,
         **base,
     )
+
+
+def _reply_change(body: str, voice: Voice) -> str:
+    known = REPLY_CHANGES.get(body)
+    return voice.gettext(known) if known else body
 
 
 def _shown(value: Any, voice: Voice) -> str:

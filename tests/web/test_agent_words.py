@@ -115,6 +115,7 @@ def test_the_timeline_grouped_by_incident_newest_first() -> None:
             history=[],
         ),
         _event(NOW + timedelta(minutes=4), "reply", body="Kiitos"),
+        _event(NOW + timedelta(minutes=5), "preference_changed", body="SMS opted out (STOP)"),
     ]
     groups = conversation(entries, now=NOW, zone=ZONE, voice=Voice(), reachable=["sms", "email"])
     assert [g.title for g in groups] == [
@@ -123,6 +124,12 @@ def test_the_timeline_grouped_by_incident_newest_first() -> None:
         "Not about an incident",
     ]
     first = groups[0]
-    assert [e.type for e in first.entries] == ["reply", "message", "incident_affected"]
-    assert first.entries[0].side == "customer" and first.entries[1].resend_to == ["email"]
+    assert [e.type for e in first.entries] == [
+        "preference_changed",
+        "reply",
+        "message",
+        "incident_affected",
+    ]
+    assert first.entries[0].body == "Opted out of SMS by replying STOP"
+    assert first.entries[1].side == "customer" and first.entries[2].resend_to == ["email"]
     assert first.estimate is not None and first.estimate.words == "No estimate yet"
