@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from outage_notify.auth.users import create_user
@@ -167,10 +167,14 @@ def test_an_agent_helps_a_caller_from_search_to_three_actions(
     expect(page.locator("#replies")).to_contain_text("Onko arvio vielä voimassa?")
 
     # Part of the number, as the caller reads it out: no Enter, the results come as typed.
+    searches: list[str] = []
+    page.on("request", lambda r: searches.append(r.url) if "/agent/search" in r.url else None)
     search = page.get_by_label("Search customers")
-    search.press_sequentially(CALLER["phone"][-7:], delay=40)
+    typed = CALLER["phone"][-7:]
+    search.press_sequentially(typed, delay=40)
     results = page.locator("#results li")
     expect(results).to_have_count(1)
+    assert 1 <= len(searches) < len(typed)  # after a pause in typing, not at each key
     expect(results).to_contain_text(CALLER["address"])
     expect(page).to_have_url(re.compile(r"/agent\?q=\d{7}$"))
     check_accessibility(page)
@@ -228,3 +232,19 @@ def test_an_agent_helps_a_caller_from_search_to_three_actions(
     expect(page.get_by_role("alert")).to_contain_text("HH:MM-HH:MM")
     expect(page.get_by_label("Quiet hours")).to_have_value("late evenings")
     check_accessibility(page)
+
+
+def test_without_javascript_the_form_still_searches(browser: Browser, desk: dict[str, Any]) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(desk["url"] + "/agent")
+    page.get_by_label("Username").fill("agent-1")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Search customers").fill("040 " + CALLER["phone"][6:])
+    page.get_by_label("Search customers").press("Enter")
+    expect(page).to_have_url(re.compile(r"/agent\?q=040"))
+    expect(page.locator("#results li")).to_have_count(1)
+    expect(page.locator("#results")).to_contain_text(CALLER["customer_id"])
+    context.close()
