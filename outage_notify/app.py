@@ -25,6 +25,7 @@ from outage_notify.api.errors import (
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
+from outage_notify.web import agent as agent_desk
 from outage_notify.web import dashboard as dashboard_page
 from outage_notify.web import incidents as incident_pages
 from outage_notify.web import pages, public_map, signin
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         health,
         pages,
         incident_pages,
+        agent_desk,
     ):
         app.include_router(module.router)
     app.include_router(dashboard_api.router)

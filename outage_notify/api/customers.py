@@ -1,7 +1,11 @@
-"""/api/v1/customers: upsert (admin), look up, search, timeline (agent)."""
+"""/api/v1/customers: upsert (admin), look up, search, timeline (agent); an agent's actions on a
+customer (agent): a note on the timeline, a message sent again on another channel, preferences
+changed with the reason. The actions are the agent desk's (web/agent.py), as JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,13 +21,21 @@ from outage_notify.api.schemas import (
     CustomerSearchOut,
     CustomerUpsertOut,
     LinksRevokedOut,
+    NoteIn,
+    NoteOut,
+    PreferencesIn,
+    PreferencesOut,
+    ResendIn,
+    ResendOut,
     TimelineOut,
 )
 from outage_notify.auth.customer_links import make_token
 from outage_notify.customers import service as customers
 from outage_notify.customers.imports import customer_rules, import_customers
 from outage_notify.customers.optouts import opted_out_channels
+from outage_notify.customers.preferences import change_preferences, effective_channels
 from outage_notify.db.models import Customer, Incident, PushSubscription
+from outage_notify.errors import ActionRefused
 from outage_notify.incidents.service import IncidentNotFound, get_incident
 from outage_notify.incidents.views import incident_dict, notification_counts
 from outage_notify.ingest.customers import (
@@ -33,7 +45,9 @@ from outage_notify.ingest.customers import (
     parse_json_list,
 )
 from outage_notify.ingest.records import RecordError
+from outage_notify.planning.resend import resend_on_channel
 from outage_notify.runtime import Runtime
+from outage_notify.timeline.notes import add_note
 from outage_notify.timeline.views import customer_timeline
 from outage_notify.timeutil import iso
 
@@ -226,6 +240,105 @@ def revoke_links(
         customer = _customer(session, customer_id)
         customer.links_revoked_at = now
     return {"customer_id": customer_id, "revoked_at": iso(now)}
+
+
+# ---- an agent's actions: note, resend on another channel, preferences ---------------------------
+
+
+@router.post(
+    "/customers/{customer_id}/notes",
+    summary="Add a note to the customer's timeline",
+    status_code=201,
+    response_model=NoteOut,
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
+def post_note(
+    customer_id: str,
+    body: NoteIn,
+    caller: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    now = runtime.clock.now()
+    with refused_as_api_error(), runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        event = add_note(session, customer_pk=customer.id, text=body.text, by=caller.actor, now=now)
+    return {"customer_id": customer_id, "at": iso(now), "by": caller.actor, "text": event.body}
+
+
+@router.post(
+    "/customers/{customer_id}/resend",
+    summary="Send one of the customer's messages again on another channel",
+    status_code=201,
+    response_model=ResendOut,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
+def post_resend(
+    customer_id: str,
+    body: ResendIn,
+    caller: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with refused_as_api_error(), runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        resent = resend_on_channel(
+            session,
+            customer=customer,
+            notification_id=body.notification_id,
+            channel=body.channel,
+            by=caller.actor,
+            renderer=runtime.renderer,
+            hasher=runtime.hasher,
+            now=runtime.clock.now(),
+        )
+    runtime.dispatcher.wake()
+    return {
+        "customer_id": customer_id,
+        "notification_id": resent.notification_id,
+        "of": body.notification_id,
+        "channel": resent.channel,
+        "to": resent.to_address,
+    }
+
+
+@router.post(
+    "/customers/{customer_id}/preferences",
+    summary="Change the customer's channels, quiet hours or language, with the reason",
+    response_model=PreferencesOut,
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
+def post_preferences(
+    customer_id: str,
+    body: PreferencesIn,
+    caller: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    with refused_as_api_error(), runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        has_push = _push_count(session, customer.id) > 0
+        current = customer.channels or effective_channels(customer, has_push=has_push)
+        changes = change_preferences(
+            session,
+            customer=customer,
+            channels=body.channels if body.channels is not None else current.split(";"),
+            quiet_hours=(
+                body.quiet_hours if body.quiet_hours is not None else customer.quiet_hours or ""
+            ),
+            language=body.language if body.language is not None else customer.language,
+            reason=body.reason,
+            by=caller.actor,
+            has_push=has_push,
+            now=runtime.clock.now(),
+        )
+    return {"customer_id": customer_id, "changes": changes}
+
+
+@contextmanager
+def refused_as_api_error() -> Iterator[None]:
+    """An agent's action refused (errors.ActionRefused): the contract's JSON error, its 4xx."""
+    try:
+        yield
+    except ActionRefused as refused:
+        raise ApiError(refused.status, refused.message) from refused
 
 
 def _with_counts(

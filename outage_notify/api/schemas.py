@@ -231,6 +231,55 @@ class TimelineOut(Out):
     events: list[TimelineEntry] = Field(description="Oldest first")
 
 
+# ---- an agent's actions on a customer ---------------------------------------------------------
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoteIn(In):
+    text: str = Field(max_length=20_000, description="1–2,000 characters; line breaks kept")
+
+
+class NoteOut(Out):
+    customer_id: str
+    at: Timestamp
+    by: str
+    text: str
+
+
+class ResendIn(In):
+    notification_id: int = Field(
+        ge=1, le=2_147_483_647, description="One of the customer's messages"
+    )
+    channel: Literal["sms", "email", "push"] = Field(description="Another channel than its own")
+
+
+class ResendOut(Out):
+    customer_id: str
+    notification_id: int = Field(description="The new message, queued")
+    of: int = Field(description="The message sent again")
+    channel: str
+    to: str | None
+
+
+class PreferencesIn(In):
+    """Fields left out keep their value."""
+
+    channels: list[str] | None = Field(None, max_length=3, description="Of sms, email, push")
+    quiet_hours: str | None = Field(
+        None, max_length=40, description="HH:MM-HH:MM (22:00-07:00), or empty for none"
+    )
+    language: str | None = Field(None, max_length=10, description="fi, sv or en")
+    reason: str = Field(max_length=2_000, description="Why, as the customer asked (required)")
+
+
+class PreferencesOut(Out):
+    customer_id: str
+    changes: dict[str, list[str | None]] = Field(description="Each field changed: [old, new]")
+
+
 # ---- the customer app ---------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,35 +45,63 @@ def plan_fallback(
         session, hasher=hasher, contacts=[Contact(customer.customer_id, channel, customer.email)]
     ):
         return False
-    args = failed.render_args or {}
-    text = _text_at(session, failed.incident_id, args.get("version"))
-    if text is None:
-        return False
-    rendered = renderer.render(
-        kind=MessageKind(failed.kind),
+    row = same_message_on(
+        session,
+        original=failed,
         channel=channel,
-        language=failed.language,
+        customer=customer,
+        to_address=customer.email,
+        renderer=renderer,
+        now=now,
+    )
+    if row is None:
+        return False
+    row["fallback_of"] = failed.id
+    row["priority"] = 10
+    return bool(write_notifications(session, [row], now=now))
+
+
+def same_message_on(
+    session: Session,
+    *,
+    original: Notification,
+    channel: str,
+    customer: Customer,
+    to_address: str | None,
+    renderer: MessageRenderer,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The notification row of `original`'s message on another channel: rendered from the
+    incident revision the original was, with its arguments, its dedup key the original's with
+    the channel changed. None when the original is about no incident or its revision is gone."""
+    if original.incident_id is None:
+        return None
+    args = original.render_args or {}
+    text = _text_at(session, original.incident_id, args.get("version"))
+    if text is None:
+        return None
+    rendered = renderer.render(
+        kind=MessageKind(original.kind),
+        channel=channel,
+        language=original.language,
         incident=text,
         now=now,
         address=customer.address,
         later=args.get("later"),
     )
-    row = notification_row(
+    return notification_row(
         customer_pk=customer.id,
-        incident_id=failed.incident_id,
-        kind=MessageKind(failed.kind),
+        incident_id=original.incident_id,
+        kind=MessageKind(original.kind),
         version=int(args.get("version") or 0),
         channel=channel,
-        language=failed.language,
-        to_address=customer.email,
+        language=original.language,
+        to_address=to_address,
         rendered=rendered,
         intent=ChannelIntent(channel),
         now=now,
-        fallback_of=failed.id,
         later=args.get("later"),
     )
-    row["priority"] = 10
-    return bool(write_notifications(session, [row], now=now))
 
 
 def _text_at(session: Session, incident_id: str, version: object) -> IncidentValue | None:

@@ -25,6 +25,9 @@ MESSAGE = "message"
 MESSAGE_STATUS = "message_status"
 REPLY = "reply"
 PREFERENCE_CHANGED = "preference_changed"
+# An agent's: a note on the customer's timeline, and a message sent again on another channel.
+NOTE = "note"
+RESEND = "resend"
 
 BATCH = 2000
 

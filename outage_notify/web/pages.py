@@ -1,5 +1,6 @@
-"""Server-rendered pages: the landing page, the development inbox, the agent desk. Signing in
-is web/signin.py: a page that needs a user depends on `require_user(role…)`."""
+"""Server-rendered pages: the landing page and the development inbox (the agent desk is
+web/agent.py). Signing in is web/signin.py: a page that needs a user depends on
+`require_user(role…)`."""
 
 from __future__ import annotations
 
@@ -17,17 +18,13 @@ from outage_notify.customers import service as customers
 from outage_notify.db.models import Customer, Incident, Notification
 from outage_notify.delivery.channels.dev_sink import PROVIDER as DEV_SINK
 from outage_notify.incidents.model import ACTIVE_STATUSES
-from outage_notify.ingest.customers import normalise_phone
-from outage_notify.ingest.records import RecordError
 from outage_notify.runtime import Runtime
-from outage_notify.timeline.views import customer_timeline
-from outage_notify.web.signin import admit, current_user, require_user
+from outage_notify.web.signin import admit, current_user
 from outage_notify.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 CHANNELS = ("sms", "email", "push", "in_app")
 PAGE_SIZE = 25
-as_agent = require_user("agent")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -139,55 +136,3 @@ def _inbox_groups(
     for message in messages:
         by_customer[message.customer_pk].append(message)
     return [{"customer": people[pk], "messages": by_customer[pk]} for pk in pks], total
-
-
-# ---- agent desk ------------------------------------------------------------------------------
-
-
-@router.get("/agent", response_class=HTMLResponse)
-def agent_desk(
-    request: Request,
-    q: str | None = Query(None),
-    runtime: Runtime = Depends(get_runtime),
-    _: SignedIn = Depends(as_agent),
-) -> Response:
-    results: list[Customer] | None = None
-    if q and q.strip():
-        with runtime.reading() as session:
-            results = _search(session, q.strip(), runtime.settings.default_region)
-    return templates.TemplateResponse(
-        request, "agent_search.html", {"q": q or "", "results": results}
-    )
-
-
-def _search(session: Session, q: str, region: str) -> list[Customer]:
-    """Looks like a phone number: search by phone; otherwise by id, name or address."""
-    digits = sum(ch.isdigit() for ch in q)
-    if digits >= 6 and all(ch.isdigit() or ch in "+ -()" for ch in q):
-        try:
-            return customers.search_customers(session, phone=normalise_phone(q, region))
-        except RecordError:
-            pass
-    return customers.search_customers(session, q=q)
-
-
-@router.get("/agent/customers/{customer_id}", response_class=HTMLResponse)
-def agent_customer(
-    customer_id: str,
-    request: Request,
-    runtime: Runtime = Depends(get_runtime),
-    _: SignedIn = Depends(as_agent),
-) -> Response:
-    with runtime.reading() as session:
-        customer = customers.get_customer(session, customer_id=customer_id)
-        if customer is None:
-            raise ApiError(404, f"no customer {customer_id!r}")
-        context = {
-            "customer": customer,
-            "incidents": customers.current_incidents(session, customer_pk=customer.id),
-            "events": customer_timeline(
-                session, customer_pk=customer.id, zone=runtime.settings.zone
-            ),
-            "zone": runtime.settings.zone,
-        }
-    return templates.TemplateResponse(request, "agent_customer.html", context)
