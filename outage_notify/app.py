@@ -25,9 +25,9 @@ from outage_notify.api.errors import (
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
+from outage_notify.web import console, pages, public_map, signin
 from outage_notify.web import dashboard as dashboard_page
 from outage_notify.web import incidents as incident_pages
-from outage_notify.web import pages, public_map, signin
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         health,
         pages,
         incident_pages,
+        console,
     ):
         app.include_router(module.router)
     app.include_router(dashboard_api.router)
