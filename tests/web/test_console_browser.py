@@ -89,9 +89,7 @@ def test_an_operator_draws_previews_and_sends_and_the_sms_arrives(
     for lat, lon in corners:
         click_at(page, lat, lon)
     click_at(page, *corners[0])  # back at the first corner: the polygon is closed
-    expect(page.get_by_label("Area (GeoJSON)")).to_have_value(
-        re.compile(r'"type": ?"Polygon"')
-    )
+    expect(page.get_by_label("Area (GeoJSON)")).to_have_value(re.compile(r'"type": ?"Polygon"'))
     page.get_by_label("Cause").fill("fallen tree")
     page.get_by_label("Status").select_option("crew_assigned")
     page.get_by_role("button", name="Preview").click()
@@ -156,7 +154,5 @@ def test_the_storm_on_the_console(
     # Changing an incident opens the form with its area, ready to edit.
     page.locator(f"#console-incident-{ids_['tree']}").get_by_role("link", name="Change").click()
     expect(page.get_by_role("heading", name="Change SCENE-TREE")).to_be_visible()
-    expect(page.get_by_label("Area (GeoJSON)")).to_have_value(
-        re.compile(r"Polygon")
-    )
+    expect(page.get_by_label("Area (GeoJSON)")).to_have_value(re.compile(r"Polygon"))
     check_accessibility(page)
