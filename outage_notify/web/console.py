@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from shapely.geometry import Point, shape
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -28,7 +29,7 @@ from sqlalchemy.sql import ColumnElement
 from outage_notify.api.deps import get_runtime
 from outage_notify.api.errors import error_response
 from outage_notify.auth.sessions import SignedIn
-from outage_notify.db.models import Customer, Incident
+from outage_notify.db.models import Customer, Incident, OutageReport
 from outage_notify.incidents import views
 from outage_notify.incidents.model import (
     OPERATOR_KINDS,
@@ -45,6 +46,7 @@ from outage_notify.incidents.service import (
 )
 from outage_notify.ingest.operator_api import apply_patch, incident_from_body
 from outage_notify.ingest.records import RecordError
+from outage_notify.public.reports import Proposal, ReportPoint, propose
 from outage_notify.runtime import Runtime
 from outage_notify.web.clusters import Bounds, BoundsError, Grid, clusters, grid_for
 from outage_notify.web.public_map import map_ready
@@ -56,6 +58,8 @@ as_operator = require_user("operator")
 SOURCE = "operator"  # the API's: one external id names one incident, however it was sent
 LISTED = 200  # open incidents on the map and beside it
 LOCAL_TIME_EXAMPLE = "2026-11-25T18:30"
+REPORTS_SHOWN = timedelta(hours=6)  # customers' reports on the map: the last hours'
+MAX_REPORTS = 2_000
 
 
 @dataclass(frozen=True)
@@ -108,16 +112,20 @@ def draft_form(
 def console_page(
     request: Request,
     incident: str | None = Query(None, max_length=100),
+    area: str | None = Query(None, max_length=20_000),
     runtime: Runtime = Depends(get_runtime),
     user: SignedIn = Depends(as_operator),
 ) -> Response:
-    """The map and the form: a new incident, or with ?incident=<id> that incident to change."""
+    """The map and the form: a new incident (?area=<GeoJSON> to start from a proposed
+    cluster's area), or with ?incident=<id> that incident to change."""
     zone = runtime.settings.zone
     with runtime.reading() as session:
         if incident:
             draft = draft_of(_found(session, incident), zone)
         else:
-            draft = Draft(external_id=default_external_id(runtime.clock.now(), zone))
+            draft = Draft(
+                external_id=default_external_id(runtime.clock.now(), zone), area=area or ""
+            )
     return _page(request, runtime, draft)
 
 
@@ -236,6 +244,7 @@ def _page(
         )
         listed = [views.incident_dict(i, now=now) | {"row": i} for i in incidents]
         extent = customers_extent(session)
+        reports = report_view(session, now=now, incidents=incidents)
     # Overdue first: those are the ones customers are waiting on.
     listed.sort(key=lambda i: not i["overdue"])
     context = {
@@ -249,6 +258,8 @@ def _page(
         "zone": settings.zone,
         "address_shown": ADDRESS_SHOWN,
         "extent": json.dumps(extent) if extent else "",
+        "reports": reports,
+        "report_hours": int(REPORTS_SHOWN.total_seconds() // 3600),
         "map_ready": map_ready(),
         "tile_url": settings.map_tile_url or "",
         "tile_attribution": settings.map_tile_attribution,
@@ -427,6 +438,76 @@ def customers_extent(session: Session) -> list[list[float]] | None:
     if south is None:
         return None
     return [[south, west], [north, east]]
+
+
+@router.get("/console/reports.geojson")
+def console_reports(
+    runtime: Runtime = Depends(get_runtime), user: SignedIn = Depends(as_operator)
+) -> Response:
+    """Customers' outage reports of the last REPORTS_SHOWN (kind "report", with whether an
+    open incident's area holds them), and the proposed clusters of those no open incident
+    holds (kind "proposal", their area a Polygon)."""
+    now = runtime.clock.now()
+    with runtime.reading() as session:
+        incidents = views.list_incidents(
+            session, now=now, where=views.IncidentFilter(status="active"), limit=LISTED
+        )
+        shown = report_view(session, now=now, incidents=incidents)
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "id": f"report-{r.id}",
+            "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+            "properties": {
+                "kind": "report",
+                "source": r.source,
+                "at": r.at.isoformat(),
+                "covered": r.id in shown.covered,
+            },
+        }
+        for r in shown.reports
+    ]
+    features += [
+        {
+            "type": "Feature",
+            "id": f"proposal-{n}",
+            "geometry": p.area,
+            "properties": {"kind": "proposal", "reports": len(p.reports)},
+        }
+        for n, p in enumerate(shown.proposals, start=1)
+    ]
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features}, media_type="application/geo+json"
+    )
+
+
+@dataclass(frozen=True)
+class ReportView:
+    reports: list[OutageReport]
+    covered: frozenset[int]  # reports inside an open incident's area
+    proposals: list[Proposal]
+
+    def area_text(self, proposal: Proposal) -> str:
+        return json.dumps(proposal.area)
+
+
+def report_view(session: Session, *, now: datetime, incidents: list[Incident]) -> ReportView:
+    """The recent reports, which of them open incidents' areas hold, and the proposed
+    clusters of the others (public/reports.py `propose`)."""
+    reports = list(
+        session.scalars(
+            select(OutageReport)
+            .where(OutageReport.at >= now - REPORTS_SHOWN)
+            .order_by(OutageReport.at, OutageReport.id)
+            .limit(MAX_REPORTS)
+        )
+    )
+    areas = [shape(i.area) for i in incidents if i.area]
+    covered = frozenset(r.id for r in reports if any(a.covers(Point(r.lon, r.lat)) for a in areas))
+    loose = [
+        ReportPoint(id=r.id, at=r.at, lat=r.lat, lon=r.lon) for r in reports if r.id not in covered
+    ]
+    return ReportView(reports=reports, covered=covered, proposals=propose(loose))
 
 
 # ---- reading incidents ------------------------------------------------------------------------

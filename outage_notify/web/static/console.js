@@ -100,6 +100,37 @@
     return { layer: layer, load: load };
   }
 
+  // ---- customers' reports and the clusters proposed from them --------------------------
+
+  var REPORT = { radius: 5, color: "#5b21b6", weight: 2, fillColor: "#ede9fe", fillOpacity: 1, interactive: false };
+  var PROPOSAL = { color: "#5b21b6", weight: 2, dashArray: "5 5", fillColor: "#8b5cf6", fillOpacity: 0.15, interactive: false };
+
+  function reportLayer(map, element) {
+    if (!element.dataset.reportsUrl) {
+      return Promise.resolve(null);
+    }
+    return fetch(element.dataset.reportsUrl, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (data) {
+        if (!data) {
+          return null;
+        }
+        return L.geoJSON(data, {
+          style: function () {
+            return PROPOSAL;
+          },
+          pointToLayer: function (feature, latlng) {
+            return L.circleMarker(latlng, REPORT);
+          }
+        }).addTo(map);
+      });
+  }
+
   // ---- the area: drawn, edited, or typed ----------------------------------------------------
 
   function areaTools(map, box) {
@@ -295,7 +326,8 @@
     var map = made.map;
     var customers = customerLayer(map, element);
     var area = areaTools(map, document.getElementById("area"));
-    made.ready.then(function () {
+    var reports = reportLayer(map, element);
+    Promise.all([made.ready, reports]).then(function () {
       highlightOverdue(made);
       var bounds = L.latLngBounds([]);
       if (element.dataset.extent) {
