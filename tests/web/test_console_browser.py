@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from shapely.geometry import Point, shape
+from sqlalchemy import select
 
 from outage_notify.auth.users import create_user
 from outage_notify.config import Settings
 from outage_notify.customers.service import upsert_customers
+from outage_notify.db.models import Customer, Incident, OutageReport
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
@@ -130,11 +134,37 @@ def storm_site(
     runtime = Runtime.build(settings)
     incidents = storm_now(runtime, cap_file=cap_file)
     add_operator(runtime)
+    add_reports(runtime)
     server = LiveServer(runtime, port).start()
     yield {"url": server.url, "incidents": incidents}
     server.stop()
     runtime.close()
     databases.drop_all()
+
+
+def add_reports(runtime: Runtime) -> None:
+    """Three customers' reports close together where no open incident is (a proposal), and
+    one inside the fallen tree's area."""
+    now = runtime.clock.now()
+    with runtime.transaction() as session:
+        areas = [shape(i.area) for i in session.scalars(select(Incident)) if i.area]
+        customers = session.scalars(select(Customer).order_by(Customer.id)).all()
+        outside = next(
+            c for c in customers if not any(a.covers(Point(c.lon, c.lat)) for a in areas)
+        )
+        inside = next(c for c in customers if areas[0].covers(Point(c.lon, c.lat)))
+        for n, (place, north) in enumerate(
+            [(outside, 0), (outside, 0.001), (outside, 0.002), (inside, 0)]
+        ):
+            session.add(
+                OutageReport(
+                    at=now - timedelta(minutes=10 - n),
+                    lat=place.lat + north,
+                    lon=place.lon,
+                    customer_pk=place.id,
+                    source="web",
+                )
+            )
 
 
 def test_the_storm_on_the_console(
@@ -149,8 +179,19 @@ def test_the_storm_on_the_console(
     for name in ("tree", "feeder", "planned", "warning"):
         expect(page.locator(f"#console-incident-{ids_[name]}")).to_be_attached()
     expect(page.locator("#customers-shown")).to_contain_text("Customers in the map's view:")
+    expect(page.locator("#reports-summary")).to_contain_text("4 reports, 1 of them inside")
+    expect(page.locator("#map path.leaflet-interactive")).to_have_count(2)  # not the reports'
+    expect(page.locator("#map path.report-marker")).to_have_count(4)
+    expect(page.locator("#map path.proposal-area")).to_have_count(1)
     check_accessibility(page)
     screenshot(page, shot_name("console", viewport))
+    # A proposal starts a new incident with its area.
+    page.locator("#proposal-1").get_by_role(
+        "button", name="Start an incident with this area"
+    ).click()
+    expect(page.get_by_role("heading", name="New incident")).to_be_visible()
+    expect(page.get_by_label("Area (GeoJSON)")).to_have_value(re.compile(r"Polygon"))
+    expect(page.locator("#map[data-console-ready=true]")).to_have_count(1)
     # Changing an incident opens the form with its area, ready to edit.
     page.locator(f"#console-incident-{ids_['tree']}").get_by_role("link", name="Change").click()
     expect(page.get_by_role("heading", name="Change SCENE-TREE")).to_be_visible()

@@ -102,8 +102,8 @@
 
   // ---- customers' reports and the clusters proposed from them --------------------------
 
-  var REPORT = { radius: 5, color: "#5b21b6", weight: 2, fillColor: "#ede9fe", fillOpacity: 1, interactive: false };
-  var PROPOSAL = { color: "#5b21b6", weight: 2, dashArray: "5 5", fillColor: "#8b5cf6", fillOpacity: 0.15, interactive: false };
+  var REPORT = { className: "report-marker", radius: 5, color: "#5b21b6", weight: 2, fillColor: "#ede9fe", fillOpacity: 1, interactive: false };
+  var PROPOSAL = { className: "proposal-area", color: "#5b21b6", weight: 2, dashArray: "5 5", fillColor: "#8b5cf6", fillOpacity: 0.15, interactive: false };
 
   function reportLayer(map, element) {
     if (!element.dataset.reportsUrl) {
@@ -121,8 +121,9 @@
           return null;
         }
         return L.geoJSON(data, {
-          style: function () {
-            return PROPOSAL;
+          style: function (feature) {
+            // Points too get the style (before they are drawn): each keeps its own.
+            return feature.geometry.type === "Point" ? REPORT : PROPOSAL;
           },
           pointToLayer: function (feature, latlng) {
             return L.circleMarker(latlng, REPORT);
