@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from outage_notify.public.reports import (
@@ -72,6 +72,7 @@ points_strategy = st.lists(
 )
 
 
+@settings(deadline=None)  # timing belongs in bench/, not here
 @given(raw=points_strategy)
 def test_every_report_is_in_one_proposal_at_most_and_each_has_a_close_neighbour(
     raw: list[tuple[float, float]],

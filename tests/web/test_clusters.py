@@ -4,7 +4,7 @@ once, each cluster sits at its cell's centre inside the cell, and bad views are 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from outage_notify.web.clusters import Bounds, BoundsError, clusters, count_cells, grid_for
@@ -14,6 +14,7 @@ lons = st.floats(min_value=24.0, max_value=26.0, allow_nan=False)
 VIEW = Bounds(south=59.0, west=24.0, north=61.0, east=26.0)
 
 
+@settings(deadline=None)  # timing belongs in bench/, not here
 @given(points=st.lists(st.tuples(lats, lons), max_size=300), zoom=st.integers(6, 10))
 def test_every_customer_is_counted_once_at_a_cell_centre(
     points: list[tuple[float, float]], zoom: int
@@ -31,6 +32,7 @@ def test_every_customer_is_counted_once_at_a_cell_centre(
         assert grid.centre(row, col) == pytest.approx((lat, lon), abs=1e-6)
 
 
+@settings(deadline=None)  # timing belongs in bench/, not here
 @given(lat=lats, lon=lons, zoom=st.integers(6, 10))
 def test_a_lone_customer_is_never_shown_at_their_own_place(
     lat: float, lon: float, zoom: int
@@ -44,6 +46,7 @@ def test_a_lone_customer_is_never_shown_at_their_own_place(
     assert abs(shown_lat - lat) <= half and abs(shown_lon - lon) <= half
 
 
+@settings(deadline=None)  # timing belongs in bench/, not here
 @given(zoom=st.floats(min_value=0, max_value=20))
 def test_cells_shrink_as_the_operator_zooms_in(zoom: float) -> None:
     small = Bounds(south=60.0, west=25.0, north=60.001, east=25.001)
