@@ -39,6 +39,7 @@ run: $(STAMP) $(ASSETS)
 	@echo "    /            landing page, links to everything"
 	@echo "    /dev/inbox   every message the demo sent, per customer and channel"
 	@echo "    /agent       agent desk (sign in as demo-agent with the password printed above)"
+	@echo "    /console     operator console (sign in as demo-operator)"
 	@echo "    /docs        the API"
 	@echo
 	$(BIN)/outage-notify serve --host $(HOST) --port $(PORT)

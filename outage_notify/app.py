@@ -22,13 +22,14 @@ from outage_notify.api.errors import (
     drop_fastapi_validation_error,
     install_error_handlers,
 )
+from outage_notify.auth.throttle import LoginThrottle
 from outage_notify.config import Settings, get_settings
 from outage_notify.logs import AccessLog
 from outage_notify.runtime import Runtime
 from outage_notify.web import agent as agent_desk
+from outage_notify.web import console, pages, public_map, signin
 from outage_notify.web import dashboard as dashboard_page
 from outage_notify.web import incidents as incident_pages
-from outage_notify.web import pages, public_map, signin
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         pages,
         incident_pages,
         agent_desk,
+        console,
     ):
         app.include_router(module.router)
     app.include_router(dashboard_api.router)
     app.include_router(dashboard_page.router)
     signin.install(app)
+    # Accepted outage reports per client address, in this process (web/public_map.py).
+    app.state.report_throttle = LoginThrottle(
+        failures=public_map.REPORTS_PER_IP, window=public_map.REPORT_WINDOW
+    )
     for module in (public_feed, public_map):  # no sign-in: the public outage map and its feed
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(paths.STATIC)), name="static")

@@ -219,11 +219,12 @@ def incidents_at(
     the answer leaves this function: nothing of the customers found there."""
     if not incidents:
         return []
-    customers = _at_address(session, query)
+    customers = customers_at_address(session, query)
     return [i for i in incidents if i.reaches(customers)] if customers else []
 
 
-def _at_address(session: Session, query: AddressQuery) -> list[Customer]:
+def customers_at_address(session: Session, query: AddressQuery) -> list[Customer]:
+    """The service locations at this street and number (at most ADDRESS_ROWS looked at)."""
     # SQLite's lower() folds ASCII only: the prefix is tried as typed in lower case and with
     # a capital first letter (Ågatan), and matched exactly in Python afterwards.
     lowered = query.prefix.lower()

@@ -4,21 +4,23 @@ script, drawn on a map by static/map.js where scripts run."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from outage_notify import paths
 from outage_notify.api.deps import get_runtime
+from outage_notify.auth.throttle import LoginThrottle
 from outage_notify.incidents.model import IncidentKind
 from outage_notify.public import words
 from outage_notify.public.address import AddressRefused, parse_address
 from outage_notify.public.outages import PublicIncident, incidents_at, public_incidents
 from outage_notify.public.outlines import read_outlines
+from outage_notify.public.reports import MAX_TEXT, ReportRefused, add_report, parse_report
 from outage_notify.runtime import Runtime
 from outage_notify.web import i18n
 from outage_notify.web.pages import templates
@@ -29,6 +31,12 @@ router = APIRouter(include_in_schema=False)
 # The map's script files (scripts/build-assets.sh). Without them the lists still work, and
 # the page says why there is no map.
 VENDOR_FILES = ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css")
+REPORTS_PER_IP = 5
+REPORT_WINDOW = timedelta(minutes=10)
+TOO_MANY = words.N_(
+    "Too many reports from your connection: please wait %(minutes)s minutes, or call the "
+    "fault line."
+)
 KIND_WORDS = {
     IncidentKind.UNPLANNED: words.N_("Power outage"),
     IncidentKind.PLANNED: words.N_("Planned work"),
@@ -57,9 +65,67 @@ class Search:
     found: tuple[Entry, ...] = ()
 
 
+@dataclass(frozen=True)
+class ReportState:
+    """The report form's answer: taken, or refused with the reason (in the page's language),
+    and what was typed, to correct."""
+
+    taken: bool = False
+    refused: str | None = None
+    address: str = ""
+    text: str = ""
+
+
 @router.get("/map", response_class=HTMLResponse)
 def public_map(
-    request: Request, address: str | None = None, runtime: Runtime = Depends(get_runtime)
+    request: Request,
+    address: str | None = None,
+    reported: bool = False,
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    return _map_page(request, runtime, address, report=ReportState(taken=reported))
+
+
+@router.post("/map/report", response_class=HTMLResponse)
+def report_outage(
+    request: Request,
+    address: str = Form("", max_length=1000),
+    text: str = Form("", max_length=5000),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    """A customer's report that their power is out (no sign-in): placed at our connection at
+    the address, shown on the operator console. At most REPORTS_PER_IP accepted reports per
+    REPORT_WINDOW from one address (this process's count), so the form cannot flood the map."""
+    now = runtime.clock.now()
+    voice = words.Voice(page_translations(request), i18n.format_locale(page_language(request)))
+    typed = ReportState(address=address[:200], text=text[:MAX_TEXT])
+    throttle: LoginThrottle = request.app.state.report_throttle
+    client = request.client.host if request.client else "unknown"
+    if throttle.locked_until(client, now=now) is not None:
+        refused = voice.gettext(TOO_MANY, minutes=int(REPORT_WINDOW.total_seconds() // 60))
+        return _map_page(
+            request, runtime, None, report=replace(typed, refused=refused), status_code=429
+        )
+    try:
+        form = parse_report(address, text)
+        with runtime.transaction() as session:
+            add_report(session, form=form, now=now)
+    except ReportRefused as refused:
+        said = voice.gettext(refused.message, **refused.values)
+        return _map_page(
+            request, runtime, None, report=replace(typed, refused=said), status_code=422
+        )
+    throttle.failed(client, now=now)  # an accepted report: counted against the address
+    return RedirectResponse("/map?reported=true#report", status_code=303)
+
+
+def _map_page(
+    request: Request,
+    runtime: Runtime,
+    address: str | None,
+    *,
+    report: ReportState,
+    status_code: int = 200,
 ) -> Response:
     settings = runtime.settings
     now, zone = runtime.clock.now(), settings.zone
@@ -88,12 +154,14 @@ def public_map(
         "tile_attribution": settings.map_tile_attribution,
         "service_phone": settings.service_phone,
         "sms_number": settings.twilio_from,
+        "report": report,
+        "report_max": MAX_TEXT,
     }
     refused = search is not None and search[1] is not None
     response = templates.TemplateResponse(
-        request, "public_map.html", context, status_code=422 if refused else 200
+        request, "public_map.html", context, status_code=422 if refused else status_code
     )
-    if address is not None:
+    if address is not None or report.address:
         response.headers["Cache-Control"] = "no-store"  # what someone typed stays theirs
     return response
 

@@ -12,6 +12,7 @@ from outage_notify.db.models.inbound import InboundMessage
 from outage_notify.db.models.incident import Incident, IncidentCustomer, IncidentRevision
 from outage_notify.db.models.meta import AppMeta
 from outage_notify.db.models.notification import Notification, OutboxItem
+from outage_notify.db.models.report import OutageReport
 from outage_notify.db.models.timeline import TimelineEvent
 from outage_notify.db.models.user import User, WebSession
 from outage_notify.db.models.work import JobRun, Lease, PlanningJob, SendPace
@@ -34,6 +35,7 @@ __all__ = [
     "Lease",
     "Notification",
     "OptOut",
+    "OutageReport",
     "OutboxItem",
     "PlanningJob",
     "PushSubscription",
