@@ -122,9 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_size,
         help="dashboard: notifications in the storm (default 1,000,000)",
     )
-    parser.add_argument(
-        "--pages-customers", type=_size, help="pages: customers (default 100,000)"
-    )
+    parser.add_argument("--pages-customers", type=_size, help="pages: customers (default 100,000)")
     parser.add_argument(
         "--pages-incidents", type=_positive, help="pages: incidents in the storm (default 500)"
     )

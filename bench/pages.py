@@ -66,11 +66,23 @@ LOAD_TIMING = """() => {
     const resources = performance.getEntriesByType("resource");
     return {
         load_ms: nav.loadEventEnd - nav.startTime,
+        document_ms: nav.responseEnd - nav.startTime,
+        dom_ms: nav.domContentLoadedEventEnd - nav.startTime,
         bytes: nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0),
         resources: resources.length,
+        maps: document.querySelectorAll("[data-map]").length,
     };
 }"""
 LOADED = "() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0"
+# A page's maps fetch their incidents after DOMContentLoaded and draw them (static/map.js),
+# which the load event does not wait for: the moment every map says data-map-ready, from the
+# navigation's start (0 while one is still drawing).
+MAPS_DRAWN = """() => {
+    const maps = [...document.querySelectorAll("[data-map]")];
+    const states = maps.map((m) => m.getAttribute("data-map-ready"));
+    if (states.includes("failed")) return -1;
+    return states.every((state) => state === "true") ? performance.now() : 0;
+}"""
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,9 @@ class Timing:
     server_ms: list[float]
     response_bytes: int
     browser_ms: list[float] = field(default_factory=list)
+    document_ms: list[float] = field(default_factory=list)  # the HTML received
+    dom_ms: list[float] = field(default_factory=list)  # DOMContentLoaded's handlers done
+    drawn_ms: list[float] = field(default_factory=list)  # every map drawn; pages with maps
     browser_bytes: int | None = None
     browser_resources: int | None = None
 
@@ -134,6 +149,10 @@ class Timing:
     @property
     def browser_median_ms(self) -> float | None:
         return statistics.median(self.browser_ms) if self.browser_ms else None
+
+    @property
+    def drawn_median_ms(self) -> float | None:
+        return statistics.median(self.drawn_ms) if self.drawn_ms else None
 
 
 @dataclass
@@ -166,10 +185,10 @@ def run(
     say(f"pages: building {customers:,} synthetic customers and a storm of {incidents}")
     town = data.build(customers)
     mix = feeds.Mix(incidents, 0, 0, 0)
+    now = utcnow().replace(microsecond=0)
     storm = feeds.make_storm(
-        town, mix, now=utcnow().replace(microsecond=0), point_radius_m=feeds.POINT_RADIUS_M,
-        seed=data.SEED,
-    )  # fmt: skip
+        town, mix, now=now, point_radius_m=feeds.POINT_RADIUS_M, seed=data.SEED
+    )
     browser_problem = chromium_problem()
     if browser_problem:
         section.notes.append(f"Browser not measured: {browser_problem}")
@@ -364,7 +383,9 @@ def _sign_in(base_url: str, username: str) -> str:
         raise RuntimeError(f"/login answered {form.status} without its form")
     csrf_cookie = "; ".join(f"{k}={v}" for k, v in cookies_of(form).items())
     fields = {"username": username, "password": PASSWORD, "csrf_token": found.group(1)}
-    answer = fetch(base_url, "/login", cookie=csrf_cookie, method="POST", form=fields | {"next": ""})
+    answer = fetch(
+        base_url, "/login", cookie=csrf_cookie, method="POST", form=fields | {"next": ""}
+    )
     token = cookies_of(answer).get(SESSION_COOKIE)
     if answer.status != 303 or not token:
         raise RuntimeError(f"signing {username} in answered {answer.status}: {answer.text[:300]}")
@@ -421,6 +442,9 @@ def _browser_timings(
                 for _ in range(repeats)
             ]
             timing.browser_ms = [load["load_ms"] for load in loads]
+            timing.document_ms = [load["document_ms"] for load in loads]
+            timing.dom_ms = [load["dom_ms"] for load in loads]
+            timing.drawn_ms = [load["drawn_ms"] for load in loads if load["drawn_ms"]]
             timing.browser_bytes = int(loads[-1]["bytes"])
             timing.browser_resources = int(loads[-1]["resources"])
             say(f"pages: {timing.path}: browser {timing.browser_median_ms:.0f} ms")
@@ -444,6 +468,12 @@ def _browser_load(browser: Any, base_url: str, path: str, token: str | None) -> 
             raise RuntimeError(f"browser: {path} answered {status} at {page.url}")
         page.wait_for_function(LOADED)
         loaded: dict[str, Any] = page.evaluate(LOAD_TIMING)
+        loaded["drawn_ms"] = None
+        if loaded["maps"]:
+            drawn = page.wait_for_function(MAPS_DRAWN, polling="raf").json_value()
+            if drawn < 0:
+                raise RuntimeError(f"browser: {path}: a map could not load its data")
+            loaded["drawn_ms"] = drawn
         return loaded
     finally:
         context.close()
@@ -487,7 +517,17 @@ def _report(section: Section, case: Case, repeats: int) -> None:
                 timing.browser_median_ms,
                 "ms",
                 f"{verdict(timing.browser_median_ms)}; "
-                f"{(timing.browser_bytes or 0) / 1024:,.1f} KB transferred, {resources}",
+                f"{(timing.browser_bytes or 0) / 1024:,.1f} KB transferred, {resources}; HTML "
+                f"in {statistics.median(timing.document_ms):,.0f} ms, DOMContentLoaded done "
+                f"{statistics.median(timing.dom_ms):,.0f} ms",
+            )
+        if timing.drawn_ms:
+            section.add(
+                where,
+                f"browser: map drawn (data-map-ready), median of {repeats}",
+                timing.drawn_median_ms,
+                "ms",
+                verdict(timing.drawn_median_ms),
             )
     section.add(label, "serve peak RSS (VmHWM)", case.serve_peak_mb, "MB")
 
@@ -509,8 +549,15 @@ def _figures(case: Case) -> dict[str, Any]:
             | {
                 "server_median_ms": timing.server_median_ms,
                 "browser_median_ms": timing.browser_median_ms,
-                "within_target": timing.server_median_ms < TARGET_MS
-                and (timing.browser_median_ms or 0) < TARGET_MS,
+                "drawn_median_ms": timing.drawn_median_ms,
+                "within_target": all(
+                    value < TARGET_MS
+                    for value in (
+                        timing.server_median_ms,
+                        timing.browser_median_ms or 0,
+                        timing.drawn_median_ms or 0,
+                    )
+                ),
             }
             for timing in case.timings
         ],
@@ -531,7 +578,12 @@ def _notes(storm: feeds.Storm, repeats: int) -> list[str]:
         f"started and the users signed in (pages in table order), then the median of {repeats}.",
         "browser: headless Chromium (Playwright, Debian's /usr/bin/chromium), 1280 × 900, a new "
         "context per load (first visit: empty cache), page.goto(wait_until='load'), Navigation "
-        "Timing loadEventEnd - startTime; KB = transferSize of the document and its resources. "
-        "What scripts fetch after the load event (the map's outlines) is not in it.",
-        f"Target: {TARGET_MS:.0f} ms (issue 12), for the server median and the browser median.",
+        "Timing loadEventEnd - startTime (HTML received: responseEnd; DOMContentLoaded done: "
+        "domContentLoadedEventEnd); KB = transferSize of the document and its resources.",
+        "A map fetches its incidents (and outlines) after DOMContentLoaded, which the load event "
+        "does not wait for: 'map drawn' is the moment every [data-map] on the page says "
+        "data-map-ready (static/map.js), from the navigation's start, polled every frame.",
+        "The GeoJSON's browser row is Chromium showing the raw JSON as text, not how it is used "
+        "(the map's script fetches it); its server row is the figure that matters.",
+        f"Target: {TARGET_MS:.0f} ms (issue 12), for the server median and the browser medians.",
     ]
