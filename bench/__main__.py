@@ -31,6 +31,7 @@ from bench import (
     geometry,
     match,
     matching,
+    pages,
     planning,
     rss,
     throughput,
@@ -45,10 +46,11 @@ COMMITTED = Path(__file__).parent / "results.json"
 # throughput (bench/throughput.py); "engine", "rss": the service's own processes; "feeds": a
 # storm of outages from the feed, polled and planned (bench/feeds.py); "cap": hostile weather
 # warnings read and refused or repaired (bench/cap.py); "dashboard": the storm dashboard's
-# figures over a million notifications (bench/dashboard.py).
+# figures over a million notifications (bench/dashboard.py); "pages": every page served and
+# loaded in a browser over a storm (bench/pages.py).
 PARTS = (
     "matching", "planning", "latency", "geometry", "cli", "match", "engine", "delivery", "rss",
-    "feeds", "cap", "dashboard",
+    "feeds", "cap", "dashboard", "pages",
 )  # fmt: skip
 MATCH_SIZES = (100_000, 1_000_000, 5_000_000)
 BACKENDS = ("sqlite", "postgresql")
@@ -120,6 +122,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_size,
         help="dashboard: notifications in the storm (default 1,000,000)",
     )
+    parser.add_argument("--pages-customers", type=_size, help="pages: customers (default 100,000)")
+    parser.add_argument(
+        "--pages-incidents", type=_positive, help="pages: incidents in the storm (default 500)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     args.customers = args.customers or (100_000 if args.quick else 1_000_000)
@@ -138,6 +144,8 @@ def _service_defaults(args: argparse.Namespace) -> None:
         args.engine_sqlite_affected = (2_000,) if quick else (100_000,)
     args.feed_customers = args.feed_customers or (20_000 if quick else 1_000_000)
     args.dashboard_notifications = args.dashboard_notifications or (100_000 if quick else 1_000_000)
+    args.pages_customers = args.pages_customers or pages.CUSTOMERS
+    args.pages_incidents = args.pages_incidents or pages.INCIDENTS
     args.delivery_messages = args.delivery_messages or (2_000 if quick else 20_000)
     args.delivery_workers = args.delivery_workers or ((1, 4) if quick else (1, 4, 8))
     args.rss_serve_sizes = args.rss_serve_sizes or ((20_000,) if quick else (100_000, 1_000_000))
@@ -150,6 +158,13 @@ def _service_defaults(args: argparse.Namespace) -> None:
 
 def _size(text: str) -> int:
     return _sizes(text)[0]
+
+
+def _positive(text: str) -> int:
+    counts = _counts(text)
+    if len(counts) != 1 or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"not a count of at least 1: {text}")
+    return counts[0]
 
 
 def _counts(text: str) -> tuple[int, ...]:
@@ -203,6 +218,11 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[..., Section], tu
         ("feeds", feeds.run, (args.feed_customers, args.feed_profile)),
         ("cap", cap.run, (args.repeats,)),
         ("dashboard", dashboard.run, (args.dashboard_notifications, args.repeats, BACKENDS)),
+        (
+            "pages",
+            pages.run,
+            (args.pages_customers, args.pages_incidents, args.repeats, pages.BACKENDS),
+        ),
     ]
     return [step for step in steps if not args.only or step[0] in args.only]
 

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench import dashboard, data, feeds, services, throughput
+from bench import dashboard, data, feeds, pages, services, throughput
 from bench.__main__ import parse_args, plan
 from outage_notify.ingest.outage_feed import parse_outage_feed
 from tests.standins.twilio import TwilioStandIn
+from tests.web.browser import chromium_problem
 
 
 def test_quick_sizes_every_service_part_small() -> None:
@@ -165,3 +166,40 @@ def test_dashboard_part_counts_a_small_storm() -> None:
     assert 0 < case["affected"] < 1_000
     assert case["first_message_p50_s"] is not None
     assert case["stats_ms"] > 0 and case["stats_with_index_ms"] > 0
+
+
+# ---- pages -------------------------------------------------------------------------------------
+
+
+def test_pages_part_sizes() -> None:
+    assert (parse_args([]).pages_customers, parse_args([]).pages_incidents) == (100_000, 500)
+    args = parse_args(["--only", "pages", "--pages-customers", "5_000", "--pages-incidents", "20"])
+    assert [(step[0], step[2][:2]) for step in plan(args)] == [("pages", (5_000, 20))]
+    with pytest.raises(SystemExit):
+        parse_args(["--pages-incidents", "0"])
+
+
+def test_pages_part_serves_every_page_over_a_small_storm() -> None:
+    """Every page of the table answered 200 (the part refuses anything else) to the user it
+    needs, timed by the server and, where Chromium is installed, by the browser."""
+    section = pages.run(3_000, 20, 1, ("sqlite",))
+    (case,) = section.figures["pages"]
+    assert case["incidents"] == 20 and case["messages"] > 0
+    assert case["subjects"]["incident_affected"] > 0
+    assert [p["path"].split("?")[0] for p in case["pages"]] == [
+        page.path.split("?")[0].format(
+            incident=case["subjects"]["incident"], customer=case["subjects"]["customer"]
+        )
+        for page in pages.PAGES
+    ]
+    assert all(len(p["server_ms"]) == 1 and p["response_bytes"] > 0 for p in case["pages"])
+    if chromium_problem() is None:
+        for page in case["pages"]:
+            assert list(page["browser"]) == ["first visit", "return visit"]
+            assert all(len(visits["load_ms"]) == 1 for visits in page["browser"].values())
+            assert page["browser"]["first visit"]["bytes"] > 0  # a return visit may be cached
+        drawn = {p["path"]: p["browser"]["first visit"]["drawn_ms"] for p in case["pages"]}
+        assert len(drawn["/map"]) == 1  # the public map's incidents were drawn
+        assert drawn["/agent"] == []  # no map on the page
+    verdicts = [row.note for row in section.rows if "median" in row.metric]
+    assert verdicts and all(v.startswith(("within target", "OVER TARGET")) for v in verdicts)
