@@ -103,6 +103,7 @@ PAGES: tuple[Page, ...] = (
     Page("incident list", "/incidents", "bench-operator"),
     Page("largest incident", "/incidents/{incident}", "bench-operator"),
     Page("storm dashboard", "/dashboard", "bench-operator"),
+    Page("operator console", "/console", "bench-operator"),
     Page("agent desk", "/agent", "bench-agent"),
     Page("agent: search by phone", "/agent?q={phone}", "bench-agent"),
     Page("agent: affected customer", "/agent/customers/{customer}", "bench-agent"),
