@@ -30,6 +30,7 @@ from outage_notify.web import agent as agent_desk
 from outage_notify.web import console, pages, public_map, signin
 from outage_notify.web import dashboard as dashboard_page
 from outage_notify.web import incidents as incident_pages
+from outage_notify.web.compression import PublicGzip
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(PublicGzip)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     for module in (

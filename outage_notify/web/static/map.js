@@ -148,10 +148,16 @@
     return layer;
   }
 
+  // Hundreds of areas draw many times faster on one canvas than as as many SVG elements.
+  var CANVAS_FROM = 200;
+
   function featureLayers(map, data, prefix) {
     var layers = {};
+    var many = (data.features || []).length >= CANVAS_FROM;
+    var renderer = many ? L.canvas({ padding: 0.5 }) : undefined;
     ORDER.forEach(function (kind) {
       layers[kind] = L.geoJSON(data, {
+        renderer: renderer,
         filter: function (feature) {
           return (feature.properties || {}).kind === kind;
         },

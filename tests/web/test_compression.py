@@ -1,0 +1,45 @@
+"""Gzip for the public, bulky answers (the outage map, its feed, static files), never for the
+signed-in pages, whose CSRF token beside reflected text would leak through the length."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from outage_notify.runtime import Runtime
+from outage_notify.web.compression import compressed
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/map", True),
+        ("/map?address=Jokikatu+14", True),
+        ("/api/v1/public/outages.geojson", True),
+        ("/static/map.js", True),
+        ("/incidents/inc_1/area.geojson", True),
+        ("/console/customers.geojson", True),
+        ("/agent", False),
+        ("/agent/customers/C-1", False),
+        ("/console", False),
+        ("/login", False),
+        ("/api/v1/incidents", False),
+        ("/dashboard", False),
+    ],
+)
+def test_only_public_bulky_answers_are_compressed(path: str, expected: bool) -> None:
+    assert compressed(path.split("?")[0]) is expected
+
+
+def test_the_map_page_is_sent_gzipped_to_a_browser_that_takes_it(runtime: Runtime) -> None:
+    from outage_notify.app import create_app
+
+    client = TestClient(create_app(runtime=runtime))
+    page = client.get("/map", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200
+    assert page.headers.get("content-encoding") == "gzip"
+    assert "<html" in page.text  # decoded by the client as a browser would
+    plain = client.get("/map", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    login = client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in login.headers
