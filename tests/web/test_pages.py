@@ -200,3 +200,33 @@ def test_an_operator_sees_the_incidents_and_one_incident_with_who_was_told(
     page.goto(site["url"] + "/incidents")
     check_accessibility(page)
     screenshot(page, "incidents")
+
+
+@pytest.mark.parametrize(
+    ("path", "user"),
+    [
+        ("/", None),
+        ("/", "operator-1"),
+        ("/login", None),
+        ("/dev/inbox", None),
+        ("/incidents", "operator-1"),
+        ("/incident", "operator-1"),  # the outage's own page (its id found below)
+    ],
+)
+def test_every_page_is_accessible_at_desktop_and_phone_size(
+    sized_page: Page, viewport: str, site: dict[str, Any], path: str, user: str | None
+) -> None:
+    """The pages other tests check with axe in their own flows (the map, the console, the
+    dashboard, the agent's desk) aside: these, at both sizes, in their plain state."""
+    page = sized_page
+    if user is not None:
+        page.goto(site["url"] + "/login")
+        sign_in(page, user)
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    if path == "/incident":
+        page.goto(site["url"] + "/incidents")
+        page.get_by_role("link", name="WEB-1").click()
+        expect(page.get_by_role("heading", name="WEB-1", level=1)).to_be_visible()
+    else:
+        page.goto(site["url"] + path)
+    check_accessibility(page)
