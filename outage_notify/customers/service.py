@@ -18,6 +18,7 @@ from outage_notify.db.models import (
     Incident,
     IncidentCustomer,
     Notification,
+    OutageReport,
     PushSubscription,
     TimelineEvent,
 )
@@ -151,8 +152,22 @@ def export_customer(session: Session, *, customer: Customer) -> dict[str, Any]:
         .where(TimelineEvent.customer_pk == customer.id)
         .order_by(TimelineEvent.id)
     )
+    reports = session.scalars(
+        select(OutageReport)
+        .where(OutageReport.customer_pk == customer.id)
+        .order_by(OutageReport.id)
+    )
     return {
         "customer": customer_dict(customer),
+        "outage_reports": [
+            {
+                "at": r.at.isoformat(),
+                "source": r.source,
+                "text": r.text,
+                "incident_id": r.incident_id,
+            }
+            for r in reports
+        ],
         "push_subscriptions": [
             {"endpoint": s.endpoint, "created_at": s.created_at.isoformat()}
             for s in customer.push_subscriptions
@@ -169,6 +184,9 @@ def erase_customer(
     a later re-import of this customer cannot message them on the contacts they had; other
     customers who share a phone or email are not affected."""
     record_erasure(session, hasher=hasher, customer=customer, now=now)
+    # Their outage reports say where they live and what they wrote: they go too (the link to
+    # the customer alone would only be cleared by the foreign key).
+    session.execute(delete(OutageReport).where(OutageReport.customer_pk == customer.id))
     session.execute(delete(Customer).where(Customer.id == customer.id))
     meta.bump_customers_revision(session)
 

@@ -112,3 +112,43 @@ def test_the_erasure_tombstone_cannot_be_reversed_by_hashing_candidate_numbers(
         for text in (value, f"sms:{value}", f"email:{value}"):
             assert hashlib.sha256(text.encode()).hexdigest() not in everything
     w["runtime"].close()
+
+
+def test_a_customer_s_outage_reports_are_in_their_export_and_go_with_their_erasure(
+    make_settings: Any,
+) -> None:
+    """A report is placed at the customer's connection and may hold their own words: it is
+    theirs to see, and nothing of it stays once they are erased (another's report does)."""
+    from outage_notify.customers.service import erase_customer, export_customer, get_customer
+    from outage_notify.db.models import OutageReport
+
+    w = world(make_settings())
+    load(w, [customer(0, 0), customer(1, 1)])
+    runtime = w["runtime"]
+    now = utcnow()
+    with runtime.transaction() as session:
+        pks = {c.customer_id: c.id for c in session.scalars(select(Customer))}
+        for cid, text in (("C-0-0", "lights flickered, then dark"), ("C-1-1", None)):
+            found = session.get(Customer, pks[cid])
+            assert found is not None
+            session.add(
+                OutageReport(
+                    at=now,
+                    lat=found.lat,
+                    lon=found.lon,
+                    customer_pk=found.id,
+                    source="web",
+                    text=text,
+                )
+            )
+    with runtime.transaction() as session:
+        home = get_customer(session, customer_id="C-0-0")
+        assert home is not None
+        exported = export_customer(session, customer=home)
+        assert [r["text"] for r in exported["outage_reports"]] == ["lights flickered, then dark"]
+        erase_customer(session, customer=home, hasher=runtime.hasher, now=now)
+    with runtime.reading() as session:
+        left = session.scalars(select(OutageReport)).all()
+    assert [(r.customer_pk, r.text) for r in left] == [(pks["C-1-1"], None)]
+    assert "lights flickered" not in str(dump(runtime.engine))
+    runtime.close()
