@@ -88,6 +88,20 @@ def test_the_public_map_shows_the_storm_on_the_map_and_in_the_lists(
     screenshot(page, shot_name("public-map", viewport))
 
 
+def test_the_map_s_areas_are_fetched_once_beside_the_html(
+    desktop_page: Page, storm_site: dict[str, Any]
+) -> None:
+    """The page preloads its GeoJSON (the fetch starts with the HTML, not after the scripts)
+    and map.js's own fetch takes the preloaded answer: one request, not two."""
+    page = desktop_page
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "outages.geojson" in r.url else None)
+    open_map(page, storm_site["url"] + "/map")
+    expect(page.locator('link[rel="preload"][as="fetch"]')).to_have_count(1)
+    # Drawn only once map.js's fetch answered: had it not taken the preload, it is counted.
+    assert fetched == [storm_site["url"] + "/api/v1/public/outages.geojson"]
+
+
 def test_a_feature_s_popup_and_the_list_s_show_on_map_button(
     desktop_page: Page, storm_site: dict[str, Any]
 ) -> None:
