@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from outage_notify.config import Settings
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Incident, IncidentRevision
+from outage_notify.errors import CodedError
 from outage_notify.incidents.changes import Change, detect
 from outage_notify.incidents.model import (
     TERMINAL_STATUSES,
@@ -35,7 +36,7 @@ from outage_notify.matching.territory import exchanged
 from outage_notify.planning.jobs import request_planning
 
 
-class IncidentError(ValueError):
+class IncidentError(CodedError):
     """The change cannot be made; the message says why (an API answers 422)."""
 
 
@@ -93,7 +94,9 @@ class IncidentService:
             incident = incident or _find(session, source=source, external_id=record.external_id)
             assert incident is not None  # a racing insert committed it; we now hold its lock
         if incident.kind != record.kind:
-            raise IncidentError(f"kind cannot change (incident is {incident.kind})")
+            raise IncidentError(
+                f"kind cannot change (incident is {incident.kind})", code="kind_fixed"
+            )
         previous = None if created else value_of(incident)
         if previous is not None:
             self._check_change(session, incident, previous, record, checked_area, etr_now)
@@ -138,7 +141,9 @@ class IncidentService:
                 return
             raise IncidentClosed(
                 f"incident is {previous.status} and can no longer change; "
-                "report a new outage under a new external_id"
+                "report a new outage under a new external_id",
+                code="incident_closed",
+                status=previous.status,
             )
         if now is not None:
             _check_etr_ahead(record, incident, now)
@@ -224,7 +229,7 @@ class IncidentService:
                 value_of(incident), patch, max_vertices=self.settings.max_area_vertices
             )
         except RecordError as exc:
-            raise IncidentError(str(exc)) from exc
+            raise IncidentError(exc.message, code=exc.code, **exc.params) from exc
         return self.upsert(session, source=incident.source, record=record, actor=actor, now=now)
 
     def _check_territory(self, session: Session, area: BaseGeometry) -> None:
@@ -240,7 +245,8 @@ class IncidentService:
         if not territory.reaches(area):
             raise IncidentError(
                 f"area lies wholly outside the service territory ({territory.describe()}); "
-                "GeoJSON positions are [lon, lat]: are they swapped?"
+                "GeoJSON positions are [lon, lat]: are they swapped?",
+                code="area_outside_territory",
             )
         mirrored = exchanged(area) if territory.swap_detectable else None
         if mirrored is None:
@@ -253,7 +259,10 @@ class IncidentService:
             raise IncidentError(
                 f"area looks like [lat, lon]: as given it reaches {as_given} customers, "
                 f"with lon and lat exchanged it would reach {as_exchanged}; "
-                "GeoJSON positions are [lon, lat]"
+                "GeoJSON positions are [lon, lat]",
+                code="area_swapped",
+                given=as_given,
+                exchanged=as_exchanged,
             )
 
 
@@ -314,7 +323,8 @@ def _check_etr_ahead(record: IncidentValue, incident: Incident | None, now: date
     if incident is not None and incident.etr == record.etr:
         return
     raise IncidentError(
-        f"etr {record.etr.isoformat()} has already passed; give the new estimate, or none"
+        f"etr {record.etr.isoformat()} has already passed; give the new estimate, or none",
+        code="etr_passed",
     )
 
 

@@ -36,15 +36,21 @@ PATCHABLE = (
 )
 MAX_GRID_IDS = 10_000
 MAX_ID_LENGTH = 64  # as customers' feeder and transformer ids
+MAX_EXTERNAL_ID = 200
 
 
 def incident_from_body(body: Mapping[str, Any], *, max_vertices: int) -> IncidentValue:
     """A full incident body: what is absent is absent (no ETR, no cause), not "unchanged"."""
     external_id = body.get("external_id")
     if not isinstance(external_id, str) or not external_id.strip():
-        raise RecordError("external_id is required")
-    if len(external_id) > 200:
-        raise RecordError("external_id is longer than 200 characters")
+        raise RecordError("external_id is required", code="external_id_required")
+    if len(external_id) > MAX_EXTERNAL_ID:
+        raise RecordError(
+            f"external_id is longer than {MAX_EXTERNAL_ID} characters",
+            code="text_too_long",
+            field="external_id",
+            limit=MAX_EXTERNAL_ID,
+        )
     check_text(external_id, "external_id")
     record = IncidentValue(
         external_id=external_id.strip(),
@@ -69,10 +75,10 @@ def apply_patch(
     """The fields given replace the current ones; a field given as null clears it."""
     fixed = {"external_id", "kind"} & set(patch)
     if fixed:
-        raise RecordError(f"{', '.join(sorted(fixed))} cannot be changed")
+        raise RecordError(f"{', '.join(sorted(fixed))} cannot be changed", code="field_fixed")
     unknown = set(patch) - set(PATCHABLE)
     if unknown:
-        raise RecordError(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise RecordError(f"unknown fields: {', '.join(sorted(unknown))}", code="fields_unknown")
     parsers = {
         "etr": lambda v: parse_time(v, "etr"),
         "starts_at": lambda v: parse_time(v, "starts_at"),
@@ -91,18 +97,22 @@ def apply_patch(
 
 def check_consistent(record: IncidentValue) -> IncidentValue:
     if record.area is None and not record.feeders and not record.transformers:
-        raise RecordError("an incident needs an area, feeders or transformers")
+        raise RecordError(
+            "an incident needs an area, feeders or transformers", code="incident_needs_area"
+        )
     if record.kind == "planned":
         if record.starts_at is None or record.ends_at is None:
-            raise RecordError("planned work needs starts_at and ends_at")
+            raise RecordError(
+                "planned work needs starts_at and ends_at", code="planned_needs_window"
+            )
         if record.ends_at <= record.starts_at:
-            raise RecordError("ends_at must be after starts_at")
+            raise RecordError("ends_at must be after starts_at", code="window_order")
     return record
 
 
 def _choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise RecordError(f"{name} must be one of {', '.join(allowed)}")
+        raise RecordError(f"{name} must be one of {', '.join(allowed)}", code="choice", field=name)
     return str(value)
 
 
@@ -110,10 +120,15 @@ def _optional_text(value: Any, name: str, max_len: int, *, multiline: bool = Fal
     if value is None:
         return None
     if not isinstance(value, str):
-        raise RecordError(f"{name} must be text")
+        raise RecordError(f"{name} must be text", code="text_type", field=name)
     text = check_text(value.strip(), name, multiline=multiline)
     if len(text) > max_len:
-        raise RecordError(f"{name} is longer than {max_len} characters")
+        raise RecordError(
+            f"{name} is longer than {max_len} characters",
+            code="text_too_long",
+            field=name,
+            limit=max_len,
+        )
     return text or None
 
 
@@ -138,7 +153,7 @@ def _area(value: Any, max_vertices: int) -> dict[str, object] | None:
     try:
         return area_to_geojson(parse_area(value, max_vertices=max_vertices))
     except AreaError as exc:
-        raise RecordError(str(exc)) from exc
+        raise RecordError(exc.message, code=exc.code, **exc.params) from exc
 
 
 def _ids(value: Any, name: str) -> tuple[str, ...]:
@@ -158,12 +173,16 @@ def parse_time(value: Any, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise RecordError(f"{name} must be an ISO 8601 time with offset")
+        raise RecordError(
+            f"{name} must be an ISO 8601 time with offset", code="time_format", field=name
+        )
     try:
         return parse_iso_aware(value)
     except TimeRangeError as exc:
-        raise RecordError(f"{name} {exc}") from exc
+        raise RecordError(f"{name} {exc}", code="time_range", field=name) from exc
     except ValueError as exc:
         raise RecordError(
-            f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00"
+            f"{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-25T18:30:00+02:00",
+            code="time_format",
+            field=name,
         ) from exc

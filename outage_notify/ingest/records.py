@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from outage_notify.errors import CodedError
+
 # Customers whom an outage endangers or who serve many others, in the order operators call
 # them: priority customers are planned and told first and warned earlier of planned work.
 PRIORITIES = ("life_support", "critical_facility")
 
 
-class RecordError(ValueError):
-    """One record is unusable; the message says why, for the person who sent it."""
+class RecordError(CodedError):
+    """One record is unusable; the message says why, for the person who sent it (and its code
+    for a page that says it in the reader's language)."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ def check_text(text: str, name: str, *, multiline: bool = False) -> str:
     if found:
         raise RecordError(
             f"{name} contains a control character (U+{ord(found.group()):04X}) at position "
-            f"{found.start() + 1}"
+            f"{found.start() + 1}",
+            code="text_control",
+            field=name,
         )
     return text
 

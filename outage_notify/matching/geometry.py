@@ -19,6 +19,8 @@ import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
+from outage_notify.errors import CodedError
+
 if TYPE_CHECKING:
     from pyproj import Transformer
 
@@ -44,7 +46,7 @@ PAIRS_CHUNK = 1024
 VERTEX_ROUNDING = 1e-9  # degrees, about 0.1 mm
 
 
-class AreaError(ValueError):
+class AreaError(CodedError):
     """The area cannot be used; the message says why, in words for the caller."""
 
 
@@ -60,7 +62,9 @@ class _Vertices:
         if self.count > self.limit:
             raise AreaError(
                 f"area has more than {self.limit} vertices (MAX_AREA_VERTICES); "
-                "send a simplified outline"
+                "send a simplified outline",
+                code="area_vertices",
+                limit=self.limit,
             )
 
 
@@ -70,14 +74,14 @@ def parse_area(geojson: Any, *, max_vertices: int = DEFAULT_MAX_VERTICES) -> Pol
     Every position is checked and counted before any geometry is built, so an area over the
     vertex limit costs no more than reading it."""
     if not isinstance(geojson, Mapping):
-        raise AreaError("area must be a GeoJSON object")
+        raise AreaError("area must be a GeoJSON object", code="area_not_polygon")
     vertices = _Vertices(max_vertices)
     found = [
         (kind, _rings_of(kind, coordinates, vertices), crs_name)
         for kind, coordinates, crs_name in _geometries(geojson, None)
     ]
     if not found:
-        raise AreaError("area holds no polygon")
+        raise AreaError("area holds no polygon", code="area_not_polygon")
     geometries = [_polygonal(kind, rings, crs_name) for kind, rings, crs_name in found]
     return _valid_union(geometries)
 
@@ -122,7 +126,9 @@ def _geometries(obj: Mapping[str, Any], crs_name: str | None) -> list[tuple[str,
     member applies to what it holds."""
     kind = obj.get("type")
     if kind not in MEMBERS:
-        raise AreaError(f"area must be a GeoJSON Polygon or MultiPolygon, not {kind!r}")
+        raise AreaError(
+            f"area must be a GeoJSON Polygon or MultiPolygon, not {kind!r}", code="area_not_polygon"
+        )
     foreign = set(obj) - MEMBERS[kind]
     if foreign:
         raise AreaError(
@@ -194,14 +200,17 @@ def _polygon_rings(coordinates: Any, vertices: _Vertices) -> list[np.ndarray]:
 
 def _check_nested_list(value: Any) -> None:
     if not isinstance(value, list) or not value:
-        raise AreaError("area coordinates are empty or not nested lists")
+        raise AreaError("area coordinates are empty or not nested lists", code="area_positions")
 
 
 def _ring_array(ring: Any, vertices: _Vertices) -> np.ndarray:
     """Every position a list of 2 or 3 finite numbers, the ring at least 4 positions."""
     _check_nested_list(ring)
     if len(ring) < 4:
-        raise AreaError("a polygon ring needs at least 4 positions (the first repeated last)")
+        raise AreaError(
+            "a polygon ring needs at least 4 positions (the first repeated last)",
+            code="area_ring_short",
+        )
     vertices.add_ring(len(ring))  # before reading the positions: a huge ring stops here
     return position_array(ring)
 
@@ -213,21 +222,26 @@ def position_array(
     of 2 or 3 finite numbers (a third, the height, is dropped), all of the same size. `what`
     and `forms` name the geometry in the message about mixed sizes."""
     if not all(isinstance(p, list | tuple) for p in positions):
-        raise AreaError("a position must be [lon, lat]")
+        raise AreaError("a position must be [lon, lat]", code="area_positions")
     sizes = set(map(len, positions))
     if not sizes <= {2, 3}:
-        raise AreaError("a position must be [lon, lat] in finite numbers")
+        raise AreaError("a position must be [lon, lat] in finite numbers", code="area_positions")
     if len(sizes) > 1:
-        raise AreaError(f"{what} coordinates do not form a {forms}: positions mix 2 and 3 values")
+        raise AreaError(
+            f"{what} coordinates do not form a {forms}: positions mix 2 and 3 values",
+            code="area_positions",
+        )
     values = [v for position in positions for v in position]
     if not set(map(type, values)) <= {int, float}:  # bool is not int here, as in JSON
-        raise AreaError("a position must be [lon, lat] in finite numbers")
+        raise AreaError("a position must be [lon, lat] in finite numbers", code="area_positions")
     try:
         array = np.array(values, dtype=np.float64)
     except OverflowError as exc:
-        raise AreaError("a position must be [lon, lat] in finite numbers") from exc
+        raise AreaError(
+            "a position must be [lon, lat] in finite numbers", code="area_positions"
+        ) from exc
     if not np.isfinite(array).all():
-        raise AreaError("a position must be [lon, lat] in finite numbers")
+        raise AreaError("a position must be [lon, lat] in finite numbers", code="area_positions")
     return array.reshape(len(positions), sizes.pop())[:, :2]
 
 
@@ -235,7 +249,9 @@ def _polygonal(kind: str, polygons: list[list[np.ndarray]], crs_name: str | None
     try:
         parts = [shapely.polygons(*_shell_and_holes(rings)) for rings in polygons]
     except (ValueError, shapely.errors.GEOSException) as exc:
-        raise AreaError(f"area coordinates do not form a polygon: {exc}") from exc
+        raise AreaError(
+            f"area coordinates do not form a polygon: {exc}", code="area_positions"
+        ) from exc
     geometry: BaseGeometry = parts[0] if kind == "Polygon" else MultiPolygon(parts)
     if crs_name is not None:
         geometry = to_wgs84(geometry, crs_name)
@@ -258,7 +274,8 @@ def check_ranges(geom: BaseGeometry, *, what: str = "area") -> None:
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise AreaError(
             f"{what} coordinates out of range: GeoJSON is [lon, lat] with lon in -180..180 "
-            "and lat in -90..90"
+            "and lat in -90..90",
+            code="area_range",
         )
 
 
@@ -278,7 +295,10 @@ def _valid_union(geometries: list[BaseGeometry]) -> Polygon | MultiPolygon:
     parts = shapely.get_parts(fixed)
     parts = parts[shapely.area(parts) > 0]
     if len(parts) == 0:
-        raise AreaError("area has no extent once made valid (collapsed or degenerate polygon)")
+        raise AreaError(
+            "area has no extent once made valid (collapsed or degenerate polygon)",
+            code="area_degenerate",
+        )
     if len(parts) == 1:
         return parts[0]
     together: MultiPolygon = shapely.multipolygons(parts)
@@ -363,12 +383,14 @@ def _refuse_entangled(polygon: Polygon | MultiPolygon) -> None:
         if crossings > max_crossings:
             raise AreaError(
                 f"area crosses itself in more than {max_crossings} places ({count} edges): "
-                "repairing it would take too long; send an outline that does not cross itself"
+                "repairing it would take too long; send an outline that does not cross itself",
+                code="area_tangled",
             )
         if pairs > max_pairs:
             raise AreaError(
                 "area crosses itself and its edges are too entangled to repair quickly; "
-                "send an outline that does not cross itself"
+                "send an outline that does not cross itself",
+                code="area_tangled",
             )
 
 

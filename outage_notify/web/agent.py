@@ -49,7 +49,7 @@ from outage_notify.timeutil import parse_iso_aware
 from outage_notify.web import agent_words as words
 from outage_notify.web import i18n
 from outage_notify.web.signin import PageRefusal, require_user
-from outage_notify.web.templating import page_language, page_translations, templates
+from outage_notify.web.templating import page_voice, templates
 
 router = APIRouter(include_in_schema=False)
 as_agent = require_user("agent")
@@ -91,10 +91,6 @@ DONE = {
 }
 
 
-def _voice(request: Request) -> Voice:
-    return Voice(page_translations(request), i18n.format_locale(page_language(request)))
-
-
 # ---- home and search -----------------------------------------------------------------------
 
 
@@ -105,7 +101,7 @@ def agent_desk(
     runtime: Runtime = Depends(get_runtime),
     _: SignedIn = Depends(as_agent),
 ) -> Response:
-    voice, now, zone = _voice(request), runtime.clock.now(), runtime.settings.zone
+    voice, now, zone = page_voice(request), runtime.clock.now(), runtime.settings.zone
     with runtime.reading() as session:
         results = _results(session, q, runtime.settings.default_region)
         context = {
@@ -282,7 +278,7 @@ def agent_customer(
     runtime: Runtime = Depends(get_runtime),
     _: SignedIn = Depends(as_agent),
 ) -> Response:
-    voice = _voice(request)
+    voice = page_voice(request)
     confirmation = None
     if done in DONE:
         confirmation = voice.gettext(
@@ -302,7 +298,7 @@ def _customer_page(
     form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    voice, now, zone = _voice(request), runtime.clock.now(), runtime.settings.zone
+    voice, now, zone = page_voice(request), runtime.clock.now(), runtime.settings.zone
     with runtime.reading() as session:
         customer = _customer(session, customer_id)
         push = _push_count(session, customer.id)
@@ -623,11 +619,11 @@ def _refused(
     refusal: ActionRefused,
     form: dict[str, Any],
 ) -> Response:
-    voice = _voice(request)
+    voice = page_voice(request)
     params = dict(refusal.params)
     if "channel" in params:
-        params["channel"] = words.channel_words(params["channel"], voice=voice)
-    sentence = REFUSALS.get(refusal.code)
+        params["channel"] = words.channel_words(str(params["channel"]), voice=voice)
+    sentence = REFUSALS.get(refusal.code or "")
     message = voice.gettext(sentence, **params) if sentence else refusal.message
     return _customer_page(
         request, runtime, customer_id, refused=message, form=form, status=refusal.status

@@ -30,6 +30,7 @@ from outage_notify.api.deps import get_runtime
 from outage_notify.api.errors import error_response
 from outage_notify.auth.sessions import SignedIn
 from outage_notify.db.models import Customer, Incident, OutageReport
+from outage_notify.errors import CodedError
 from outage_notify.incidents import views
 from outage_notify.incidents.model import (
     OPERATOR_KINDS,
@@ -49,9 +50,10 @@ from outage_notify.ingest.records import RecordError
 from outage_notify.public.reports import Proposal, ReportPoint, propose
 from outage_notify.runtime import Runtime
 from outage_notify.web.clusters import Bounds, BoundsError, Grid, clusters, grid_for
+from outage_notify.web.console_words import refusal_words
 from outage_notify.web.public_map import map_ready
 from outage_notify.web.signin import PageRefusal, require_user
-from outage_notify.web.templating import templates
+from outage_notify.web.templating import page_voice, templates
 
 router = APIRouter(include_in_schema=False)
 as_operator = require_user("operator")
@@ -144,22 +146,25 @@ def console_submit(
     try:
         shown = _preview(runtime, draft)
     except RecordError as refused:
-        return _page(request, runtime, draft, error=str(refused), status_code=422)
+        return _refused(request, runtime, draft, refused, status_code=422)
     return _page(request, runtime, draft, preview=shown)
 
 
 @router.post("/console/preview")
 def console_preview(
+    request: Request,
     draft: Draft = Depends(draft_form),
     runtime: Runtime = Depends(get_runtime),
     user: SignedIn = Depends(as_operator),
 ) -> Response:
     """The preview for the page's script: {affected, kind, address, sms: [{language, text,
-    encoding, segments}]}, or the API's 422 {error: {message}} saying what is wrong."""
+    encoding, segments}]}, or 422 {error: {code, message}} saying what is wrong in the page's
+    language."""
     try:
         shown = _preview(runtime, draft)
     except RecordError as refused:
-        return error_response(422, str(refused))
+        words = refusal_words(refused, voice=page_voice(request))
+        return error_response(422, words, refused.code)
     return JSONResponse(preview_dict(shown))
 
 
@@ -183,13 +188,11 @@ def _send(request: Request, runtime: Runtime, draft: Draft, *, actor: str) -> Re
                 )
             incident_id = outcome.incident.id
     except IncidentNotFound:
-        return _page(
-            request, runtime, draft, error=f"no incident {draft.incident_id!r}", status_code=404
-        )
+        return _refused(request, runtime, draft, _unknown(draft.incident_id), status_code=404)
     except IncidentClosed as closed:
-        return _page(request, runtime, draft, error=str(closed), status_code=409)
+        return _refused(request, runtime, draft, closed, status_code=409)
     except (RecordError, IncidentError) as refused:
-        return _page(request, runtime, draft, error=str(refused), status_code=422)
+        return _refused(request, runtime, draft, refused, status_code=422)
     runtime.after_commit()
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
@@ -204,7 +207,7 @@ def _preview(runtime: Runtime, draft: Draft) -> Preview:
             try:
                 current = value_of(_incident(session, draft.incident_id))
             except IncidentNotFound:
-                raise RecordError(f"no incident {draft.incident_id!r}") from None
+                raise _unknown(draft.incident_id) from None
             record = apply_patch(current, patch_of(draft, zone), max_vertices=max_vertices)
             previous = current
         else:
@@ -217,6 +220,18 @@ def _preview(runtime: Runtime, draft: Draft) -> Preview:
             previous=previous,
             now=runtime.clock.now(),
         )
+
+
+def _unknown(incident_id: str) -> RecordError:
+    return RecordError(f"no incident {incident_id[:60]!r}", code="incident_unknown")
+
+
+def _refused(
+    request: Request, runtime: Runtime, draft: Draft, refused: CodedError, *, status_code: int
+) -> Response:
+    """The form again, as it was typed, with why it was refused in the page's language."""
+    error = refusal_words(refused, voice=page_voice(request))
+    return _page(request, runtime, draft, error=error, status_code=status_code)
 
 
 def preview_dict(shown: Preview) -> dict[str, Any]:
@@ -329,7 +344,9 @@ def zoned(value: str, name: str, zone: ZoneInfo) -> str | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise RecordError(
-            f"{name} must be a date and time, e.g. {LOCAL_TIME_EXAMPLE} (in {zone.key})"
+            f"{name} must be a date and time, e.g. {LOCAL_TIME_EXAMPLE} (in {zone.key})",
+            code="time_format",
+            field=name,
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
@@ -346,7 +363,9 @@ def area_of(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise RecordError(f"area must be GeoJSON (a Polygon or MultiPolygon): {exc}") from None
+        raise RecordError(
+            f"area must be GeoJSON (a Polygon or MultiPolygon): {exc}", code="area_json"
+        ) from None
 
 
 # ---- the map's data ---------------------------------------------------------------------------

@@ -24,10 +24,9 @@ from outage_notify.auth.sessions import SignedIn
 from outage_notify.public.words import N_, Voice
 from outage_notify.runtime import Runtime
 from outage_notify.timeline.dashboard import CHANNELS, STATUSES, StormStats
-from outage_notify.web import i18n
 from outage_notify.web.charts import Chart, Row, columns, horizontal_bars, peak
 from outage_notify.web.signin import require_user
-from outage_notify.web.templating import page_language, page_translations, templates
+from outage_notify.web.templating import page_voice, templates
 
 router = APIRouter(include_in_schema=False)
 viewer = require_user("operator")  # admin always
@@ -80,7 +79,7 @@ def dashboard(
     span = span if span in SPANS else DEFAULT_SPAN
     chosen = SPANS[span]
     stats = shared_stats(request).get(runtime, window=chosen.window, bucket=chosen.bucket)
-    voice = Voice(page_translations(request), i18n.format_locale(page_language(request)))
+    voice = page_voice(request)
     context = {
         "span": span,
         "spans": {key: voice.gettext(s.label) for key, s in SPANS.items()},

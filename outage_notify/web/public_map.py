@@ -22,9 +22,8 @@ from outage_notify.public.outages import PublicIncident, incidents_at, public_in
 from outage_notify.public.outlines import read_outlines
 from outage_notify.public.reports import MAX_TEXT, ReportRefused, add_report, parse_report
 from outage_notify.runtime import Runtime
-from outage_notify.web import i18n
 from outage_notify.web.pages import templates
-from outage_notify.web.templating import page_language, page_translations
+from outage_notify.web.templating import page_language, page_voice
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -97,7 +96,7 @@ def report_outage(
     the address, shown on the operator console. At most REPORTS_PER_IP accepted reports per
     REPORT_WINDOW from one address (this process's count), so the form cannot flood the map."""
     now = runtime.clock.now()
-    voice = words.Voice(page_translations(request), i18n.format_locale(page_language(request)))
+    voice = page_voice(request)
     typed = ReportState(address=address[:200], text=text[:MAX_TEXT])
     throttle: LoginThrottle = request.app.state.report_throttle
     client = request.client.host if request.client else "unknown"
@@ -130,7 +129,7 @@ def _map_page(
     settings = runtime.settings
     now, zone = runtime.clock.now(), settings.zone
     lang = page_language(request)
-    voice = words.Voice(page_translations(request), i18n.format_locale(lang))
+    voice = page_voice(request)
     outlines = read_outlines(settings.map_outlines)
     with runtime.reading() as session:
         incidents = public_incidents(session, now=now, outlines=outlines)

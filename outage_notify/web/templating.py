@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 from starlette.templating import _TemplateResponse
 
 from outage_notify import paths
+from outage_notify.public.words import Voice
 from outage_notify.web import i18n
 
 
@@ -41,6 +42,11 @@ def page_language(request: Request) -> str:
 
 def page_translations(request: Request) -> i18n.Translations:
     return i18n.translations(page_language(request))
+
+
+def page_voice(request: Request) -> Voice:
+    """The request's language for words made in Python: its catalog and its locale's formats."""
+    return Voice(page_translations(request), i18n.format_locale(page_language(request)))
 
 
 def _language(request: Request) -> dict[str, Any]:

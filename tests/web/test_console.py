@@ -6,8 +6,10 @@ rules with the operator as actor, the API's words for bad input, CSRF, and the m
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from outage_notify.db.models import Customer, Incident, IncidentRevision
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
+from outage_notify.web import console_words, i18n
 from outage_notify.web.clusters import Bounds, count_cells, grid_for
 from outage_notify.web.console import local_input
 from tests.engine import at, upsert_incident
@@ -156,36 +159,117 @@ def test_a_change_is_a_patch_and_previews_as_an_etr_update(runtime: Runtime) -> 
         assert incident.cause == "fallen tree"
 
 
-@pytest.mark.parametrize(
-    ("fields", "words"),
-    [
-        ({"area": ""}, "an incident needs an area, feeders or transformers"),
-        ({"area": "{not json"}, "area must be GeoJSON"),
-        ({"area": _json({"type": "Point", "coordinates": [24.9, 60.1]})}, "Polygon"),
-        ({"status": "burning"}, "status must be one of"),
-        ({"etr": "tomorrow"}, "etr must be a date and time"),
-        ({"external_id": ""}, "external_id is required"),
-        ({"kind": "planned"}, "planned work needs starts_at and ends_at"),
-    ],
-)
-def test_bad_input_gets_the_api_s_words_and_no_incident(
-    runtime: Runtime, fields: dict[str, Any], words: str
+BAD_DRAFTS = [
+    ({"area": ""}, "incident_needs_area"),
+    ({"area": "{not json"}, "area_json"),
+    ({"area": _json({"type": "Point", "coordinates": [24.9, 60.1]})}, "area_not_polygon"),
+    (
+        {"area": _json({"type": "Polygon", "coordinates": [[[24.9, 60.1], [25.0, 60.1]]]})},
+        "area_ring_short",
+    ),
+    (
+        {
+            "area": _json(
+                {"type": "Polygon", "coordinates": [[[24.9, 99], [25, 99], [25, 98], [24.9, 99]]]}
+            )
+        },
+        "area_range",
+    ),
+    (
+        {
+            "area": _json(
+                {
+                    "type": "Polygon",
+                    "coordinates": [[[24.9, 60.1], [25.0, 60.1], [24.95, 60.1], [24.9, 60.1]]],
+                }
+            )
+        },
+        "area_degenerate",
+    ),
+    ({"area": _json({"type": "Polygon", "coordinates": [[["a", 60.1]] * 4]})}, "area_positions"),
+    ({"status": "burning"}, "choice"),
+    ({"etr": "tomorrow"}, "time_format"),
+    ({"external_id": ""}, "external_id_required"),
+    ({"external_id": "x" * 201}, "text_too_long"),
+    ({"cause": "tree\x07"}, "text_control"),
+    ({"kind": "planned"}, "planned_needs_window"),
+    (
+        {"kind": "planned", "starts_at": "2030-01-02T10:00", "ends_at": "2030-01-02T09:00"},
+        "window_order",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "code"), BAD_DRAFTS)
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_bad_input_is_refused_in_the_page_s_language_and_writes_nothing(
+    runtime: Runtime, fields: dict[str, Any], code: str, lang: str
 ) -> None:
+    """Every refusal the form can meet has a sentence of its own in each language: the
+    operator never reads the API's English on a Finnish page."""
     client = client_as(runtime, "operator")
+    client.cookies.set("lang", lang)
     values = form(client, runtime, **fields)
     preview = client.post("/console/preview", data=values, headers={"Accept": "application/json"})
-    assert preview.status_code == 422 and words in preview.json()["error"]["message"]
+    assert preview.status_code == 422, preview.text
+    error = preview.json()["error"]
+    assert error["code"] == code
     page = client.post("/console", data={**values, "action": "send"})
-    assert page.status_code == 422 and words in page.text and 'role="alert"' in page.text
+    assert page.status_code == 422
+    shown = _alert(page.text)
+    assert shown == error["message"]
+    sentence = i18n.translations(lang).gettext(console_words.REFUSALS[code])
+    assert lang == "en" or sentence != console_words.REFUSALS[code]
+    assert re.fullmatch(_pattern(sentence), shown), (shown, sentence)
     assert incidents_written(runtime) == 0
+
+
+def _pattern(sentence: str) -> str:
+    """The sentence as a pattern, each %(name)s placeholder matching what fills it."""
+    return re.sub(r"%\\\(\w+\\\)s", ".+", re.escape(sentence))
+
+
+def _alert(html: str) -> str:
+    """The text of the form's alert, unescaped."""
+    found = re.search(r'<p class="error" role="alert" id="form-error">(.*?)</p>', html, re.S)
+    assert found, "no alert on the page"
+    return unescape(found.group(1))
 
 
 def test_a_past_estimate_is_refused_on_send_in_plain_words(runtime: Runtime) -> None:
     client = client_as(runtime, "operator")
+    client.cookies.set("lang", "fi")
     past = local_input(runtime.clock.now() - timedelta(hours=1), runtime.settings.zone)
     page = client.post("/console", data={**form(client, runtime, etr=past), "action": "send"})
-    assert page.status_code == 422 and "etr" in page.text
+    assert page.status_code == 422
+    assert _alert(page.text) == _said("fi", "etr_passed")
     assert incidents_written(runtime) == 0
+
+
+def test_a_closed_incident_is_refused_in_the_page_s_language(runtime: Runtime) -> None:
+    client = client_as(runtime, "operator")
+    client.cookies.set("lang", "sv")
+    sent = client.post(
+        "/console", data={**form(client, runtime), "action": "send"}, follow_redirects=False
+    )
+    assert sent.status_code == 303
+    incident_id = sent.headers["location"].rsplit("/", 1)[1]
+    with runtime.transaction() as session:
+        runtime.incidents.patch(
+            session,
+            incident_id=incident_id,
+            patch={"status": "restored"},
+            actor="test",
+            now=runtime.clock.now(),
+        )
+    change = form(client, runtime, incident_id=incident_id, cause="another cause")
+    page = client.post("/console", data={**change, "action": "send"})
+    assert page.status_code == 409
+    assert _alert(page.text) == _said("sv", "incident_closed")
+
+
+def _said(lang: str, code: str) -> str:
+    return i18n.translations(lang).gettext(console_words.REFUSALS[code])
 
 
 def test_without_the_csrf_token_nothing_is_previewed_or_sent(runtime: Runtime) -> None:
