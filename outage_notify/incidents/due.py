@@ -9,7 +9,8 @@ planning then moves those customers' state past it.
 - Confirmation: an unplanned outage from a feed is told once it has lasted CONFIRM_SECONDS since
   its start, if the feed still lists it (one missing from the latest poll may be over).
 - ETR missed: a customer whose ETR passed ETR_GRACE_MINUTES ago, with no new estimate ahead,
-  gets one `etr_missed` (with a new estimate, an `etr_update`).
+  gets one `etr_missed`; a new estimate that was not news by itself (within
+  ETR_CHANGE_MINUTES of the passed one) is named in it.
 - Reassurance: a customer of a live outage who has heard nothing for REASSURE_HOURS gets a short
   `reassurance`, and again after each further period of silence.
 - Planned work: the evening before it starts, one `planned_reminder`; at its end, the incident is

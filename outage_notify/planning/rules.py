@@ -160,10 +160,9 @@ def _timely_outage_news(
     """Customers are never left with a time in the past, nor long without news."""
     told_etr = customer.told_etr
     if told_etr is not None and now >= told_etr + lifecycle.etr_grace:
-        fresh = incident.etr is not None and incident.etr > now
-        # A new estimate ahead is the news (even one within ETR_CHANGE_MINUTES of theirs,
-        # since theirs has passed); with none, "it is taking longer than estimated".
-        return M.ETR_UPDATE if fresh else M.ETR_MISSED
+        # "It is taking longer than estimated", naming the new estimate when one has come
+        # that was not news by itself (within ETR_CHANGE_MINUTES of theirs, which has passed).
+        return M.ETR_MISSED
     if customer.compensation_percent is not None and not customer.compensation_told:
         return M.COMPENSATION  # once, when the outage reaches the first band
     last = customer.last_told_at

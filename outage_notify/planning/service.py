@@ -484,7 +484,8 @@ def _told(
     if kind is MessageKind.ETR_UPDATE:
         return {"told_etr": facts.etr}
     if kind is MessageKind.ETR_MISSED:
-        return {"told_etr": None}  # they hold no time now; the next estimate is news
+        # The new estimate the message named, if any; with none, the next estimate is news.
+        return {"told_etr": facts.etr if facts.etr is not None and facts.etr > now else None}
     if kind is MessageKind.PLANNED_CHANGED:
         return {"told_etr": facts.ends_at, "told_starts_at": facts.starts_at}
     if kind is MessageKind.PLANNED_REMINDER:

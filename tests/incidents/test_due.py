@@ -53,6 +53,16 @@ def sms_of(runtime: Runtime, kind: str) -> set[str]:
         return set(rows)
 
 
+def sms_texts(runtime: Runtime, kind: str) -> list[str]:
+    with runtime.reading() as session:
+        rows = session.scalars(
+            select(Notification.body).where(
+                Notification.channel == "sms", Notification.kind == kind
+            )
+        )
+        return list(rows)
+
+
 def sweep(runtime: Runtime, now: datetime) -> dict[str, Any]:
     return run_sweep(runtime, "due-rules", now=now)
 
@@ -96,16 +106,26 @@ def test_a_new_estimate_before_the_grace_ends_sends_no_etr_missed(runtime: Runti
     assert kinds(runtime) == Counter({"outage": 4, "etr_update": 4})
 
 
-def test_a_passed_etr_with_a_small_new_one_ahead_is_told_the_new_one(runtime: Runtime) -> None:
+def test_a_passed_etr_with_a_small_new_one_ahead_is_missed_with_the_new_one(
+    runtime: Runtime,
+) -> None:
     """Moved by less than ETR_CHANGE_MINUTES, the new estimate sends nothing at once; once
-    the old one has passed, the customer must not be left with it."""
+    the old one has passed, the customer must not be left with it: one `etr_missed` names
+    the new one, which is then what they hold (no second message for it)."""
     etr = T0 + timedelta(hours=1)
     made = outage(runtime, etr=etr.isoformat())
-    patch_incident(runtime, made.id, {"etr": (etr + timedelta(minutes=25)).isoformat()}, now=T0)
+    new_etr = etr + timedelta(minutes=25)
+    patch_incident(runtime, made.id, {"etr": new_etr.isoformat()}, now=T0)
     assert kinds(runtime) == Counter({"outage": 4})
-    swept = sweep(runtime, etr + timedelta(minutes=16))
-    assert swept["etr_missed"] == 1  # the rule that looked; the message is the update
-    assert kinds(runtime) == Counter({"outage": 4, "etr_update": 4})
+    assert sweep(runtime, etr + timedelta(minutes=16))["etr_missed"] == 1
+    assert kinds(runtime) == Counter({"outage": 4, "etr_missed": 4})
+    local = new_etr.astimezone(runtime.settings.zone)
+    named = {f"{local:%H:%M}", f"{local:%H.%M}"}  # Finnish writes 11.25
+    for text in sms_texts(runtime, "etr_missed"):
+        assert any(time in text for time in named), text
+    # They hold the new estimate now: nothing more until it, too, has passed by the grace.
+    assert sweep(runtime, new_etr + timedelta(minutes=14))["etr_missed"] == 0
+    assert kinds(runtime) == Counter({"outage": 4, "etr_missed": 4})
 
 
 def test_restored_supersedes_a_queued_etr_missed(runtime: Runtime) -> None:

@@ -22,6 +22,7 @@ from outage_notify.db.models import (
     Notification,
     TimelineEvent,
 )
+from outage_notify.incidents import views
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.ingest.outage_poll import FeedSpec
 from outage_notify.runtime import Runtime
@@ -328,6 +329,11 @@ def test_a_feed_etr_already_past_makes_the_incident_overdue_and_is_never_told(
             select(Notification.body).where(Notification.kind == "outage")
         ).all()
     assert outcomes == ["overdue"]
+    with runtime.reading() as session:
+        listed = views.list_incidents(
+            session, now=T0 + POLL, where=views.IncidentFilter(overdue=True), limit=10
+        )
+    assert [i.external_id for i in listed] == ["OMS-10"]  # what operators see as overdue
     assert told(runtime, "outage") == ids(8, 0, 9, 1)
     shown = past.astimezone(runtime.settings.zone).strftime("%H.%M").lstrip("0")
     assert bodies and not any(shown in body for body in bodies)
