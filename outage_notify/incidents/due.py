@@ -164,9 +164,6 @@ def _open_past_their_end(session: Session, kind: IncidentKind, now: datetime) ->
     )
 
 
-COMPENSATION_EVENT = "compensation"
-
-
 def _long_outages() -> Any:
     """Open, confirmed unplanned incidents: those whose customers' outages count."""
     return select(Incident.id).where(
@@ -183,7 +180,7 @@ def update_compensation_bands(
     timeline events that say so. Ties are looked at from their own start (one statement per
     band, highest first); customers whose outage continues one that ended less than two
     hours before are counted over the whole chain."""
-    raised: dict[tuple[str, int], Band] = {}
+    raised: dict[tuple[str, int], tuple[Band, timedelta]] = {}
     for band in reversed(table):
         rows = session.execute(
             update(IncidentCustomer)
@@ -194,28 +191,36 @@ def update_compensation_bands(
                 func.coalesce(IncidentCustomer.compensation_percent, 0) < band.percent,
             )
             .values(compensation_percent=band.percent)
-            .returning(IncidentCustomer.incident_id, IncidentCustomer.customer_pk)
+            .returning(
+                IncidentCustomer.incident_id, IncidentCustomer.customer_pk, IncidentCustomer.since
+            )
             .execution_options(synchronize_session=False)
         ).all()
-        for incident_id, customer_pk in rows:
-            raised.setdefault((incident_id, customer_pk), band)
-    for key, band in _chained_bands(session, now=now, table=table).items():
-        raised[key] = band
+        for incident_id, customer_pk, since in rows:
+            raised.setdefault((incident_id, customer_pk), (band, now - since))
+    for key, found in _chained_bands(session, now=now, table=table).items():
+        raised[key] = found
     return [
         timeline.Event(
             customer_pk=customer_pk,
             at=now,
-            type=COMPENSATION_EVENT,
+            type=timeline.COMPENSATION,
             incident_id=incident_id,
-            data={"percent": band.percent, "hours": band.hours},
+            # What an agent tells a caller: the band, its threshold, and how long they have
+            # been without power as the Act counts it (chained outages summed).
+            data={
+                "percent": band.percent,
+                "hours": band.hours,
+                "duration_minutes": int(duration.total_seconds() // 60),
+            },
         )
-        for (incident_id, customer_pk), band in raised.items()
+        for (incident_id, customer_pk), (band, duration) in raised.items()
     ]
 
 
 def _chained_bands(
     session: Session, *, now: datetime, table: Sequence[Band]
-) -> dict[tuple[str, int], Band]:
+) -> dict[tuple[str, int], tuple[Band, timedelta]]:
     """Bands of affected customers whose earlier outage ended less than CHAIN_GAP before
     this one began (rare: counted one by one)."""
     earlier = IncidentCustomer.__table__.alias("earlier")
@@ -232,14 +237,14 @@ def _chained_bands(
             ),
         )
     ).all()
-    found: dict[tuple[str, int], Band] = {}
+    found: dict[tuple[str, int], tuple[Band, timedelta]] = {}
     for incident_id, customer_pk in candidates:
         duration = chained_duration(_outages_of(session, customer_pk), now=now)
         band = band_for(duration, table)
         tie = session.get(IncidentCustomer, (incident_id, customer_pk))
         if band is not None and tie is not None and (tie.compensation_percent or 0) < band.percent:
             tie.compensation_percent = band.percent
-            found[(incident_id, customer_pk)] = band
+            found[(incident_id, customer_pk)] = (band, duration)
     return found
 
 

@@ -494,6 +494,8 @@ def _entry(
         )
     if kind == timeline.PREFERENCE_CHANGED:
         return _preference_entry(raw, data, base, voice)
+    if kind == timeline.COMPENSATION:
+        return _compensation_entry(data, base, voice)
     if kind in INCIDENT_EVENTS:
         incident = raw.get("incident") or {}
         title = voice.gettext(
@@ -506,6 +508,27 @@ def _entry(
             detail.append(voice.gettext("cause: %(cause)s", cause=incident["cause"]))
         return Entry(side="system", title=title, body=" · ".join(detail), **base)
     return Entry(side="system", title=kind.replace("_", " "), body=raw.get("body") or "", **base)
+
+
+def _compensation_entry(data: dict[str, Any], base: dict[str, Any], voice: Voice) -> Entry:
+    """The band a caller is entitled to, and how long they have been without power as the
+    Act counts it (events written before the duration was kept show the band alone)."""
+    title = voice.gettext(
+        "Standard compensation: %(percent)s per cent of the annual network fee",
+        percent=data.get("percent", "?"),
+    )
+    minutes = data.get("duration_minutes")
+    detail = []
+    if isinstance(minutes, int):
+        detail.append(
+            voice.ngettext(
+                "Without power for %(n)s hour, outages resumed within two hours counted as one.",
+                "Without power for %(n)s hours, outages resumed within two hours counted as one.",
+                minutes // 60,
+            )
+        )
+    detail.append(voice.gettext("Paid automatically on a later bill, with no need to apply."))
+    return Entry(side="system", title=title, body=" ".join(detail), **base)
 
 
 def _status_words(incident: dict[str, Any], voice: Voice) -> str:

@@ -237,6 +237,9 @@ def test_the_first_band_sends_one_notice_and_restored_names_the_final_band(
         ).all()
     assert len(bodies) == 4 and all("25" in body for body in bodies)
     assert sorted(data["percent"] for (data,) in events) == [10] * 4 + [25] * 4
+    # How long each had been without power when the band was reached, for the agent.
+    durations = {(data["percent"], data["duration_minutes"]) for (data,) in events}
+    assert durations == {(10, 12 * 60), (25, 24 * 60)}
 
 
 def test_an_outage_resuming_within_two_hours_counts_on(runtime: Runtime) -> None:
@@ -250,6 +253,12 @@ def test_an_outage_resuming_within_two_hours_counts_on(runtime: Runtime) -> None
     assert sweep(runtime, T0 + timedelta(hours=4, minutes=59))["bands_raised"] == 0
     assert sweep(runtime, T0 + timedelta(hours=5))["bands_raised"] == 4  # 8 h + 4 h
     assert sms_of(runtime, "compensation") == PEOPLE
+    with runtime.reading() as session:
+        events = session.scalars(
+            select(TimelineEvent.data).where(TimelineEvent.type == "compensation")
+        ).all()
+    # The hour with power between the two outages does not count.
+    assert [data["duration_minutes"] for data in events] == [12 * 60] * 4
 
 
 def test_an_outage_after_more_than_two_hours_starts_counting_again(runtime: Runtime) -> None:

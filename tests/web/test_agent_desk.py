@@ -24,7 +24,7 @@ from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
 from outage_notify.timeline import service as timeline
 from outage_notify.timeutil import utcnow
-from tests.engine import at, upsert_incident
+from tests.engine import at, run_sweep, upsert_incident
 from tests.town import cells, customer, town
 from tests.web.signing import form_token, sign_in
 
@@ -149,6 +149,20 @@ def test_the_customer_page_reads_as_a_conversation(runtime: Runtime) -> None:
     # newest first: the reply (after the SMS) comes before it
     assert text.index("event-reply") < text.index("event-message")
     assert "+00:00</time>" not in text  # times as people read clocks here
+
+
+def test_the_timeline_shows_the_compensation_band_and_how_long_the_power_was_out(
+    runtime: Runtime,
+) -> None:
+    run_sweep(runtime, "due-rules", now=runtime.clock.now() + timedelta(hours=13))
+    client = agent(runtime)
+    text = client.get("/agent/customers/C-1-0").text
+    assert "Standard compensation: 10 per cent of the annual network fee" in text
+    assert "Without power for 13 hours" in text
+    client.cookies.set("lang", "fi")
+    text = client.get("/agent/customers/C-1-0").text
+    assert "Vakiokorvaus: 10 prosenttia vuotuisesta verkkopalvelumaksusta" in text
+    assert "Ilman sähköä 13 tuntia" in text
 
 
 def test_a_note_lands_on_the_timeline(runtime: Runtime) -> None:
