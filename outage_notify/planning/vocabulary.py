@@ -69,8 +69,16 @@ def severity_text(severity: str | None, language: str) -> str | None:
     return SEVERITY_TEXT.get(severity or "", {}).get(language)
 
 
+# What may end a cause as its sender wrote it; the templates end the sentence themselves.
+_CLOSING_PUNCTUATION = ".!?;:,…"
+
+
 def cause_text(cause: str | None, language: str) -> str | None:
+    """A known cause in the reader's language; any other as written, without the full stop
+    it may end with (an OMS writes whole sentences, and the template adds its own)."""
     if not cause or not cause.strip():
         return None
     key = _CAUSE_LOOKUP.get(cause.strip().casefold())
-    return CAUSES[key][language] if key else cause.strip()
+    if key:
+        return CAUSES[key][language]
+    return cause.strip().rstrip(_CLOSING_PUNCTUATION + " ") or None

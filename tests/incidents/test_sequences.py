@@ -27,7 +27,7 @@ from tests.town import COLS, ROWS, cells, town
 
 START = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 EPISODE = re.compile(r"^(O E* R)* (O E*)?$".replace(" ", ""))
-LETTER = {"outage": "O", "etr_update": "E", "restored": "R", "cancelled": "R"}
+LETTER = {"outage": "O", "etr_update": "E", "etr_missed": "E", "restored": "R", "cancelled": "R"}
 
 rectangles = st.builds(
     lambda c0, r0, w, h: (c0, r0, min(c0 + w, COLS - 1), min(r0 + h, ROWS - 1)),

@@ -143,6 +143,36 @@ def test_cancelling_planned_work_withdraws_it_and_stops_what_is_still_queued(
     }
 
 
+def test_a_moved_window_is_told_and_work_done_early_says_so(runtime: Runtime) -> None:
+    """The notice, then `planned_changed` naming the new window, then, the work finished
+    two hours early (restored before ends_at), `planned_done` at once."""
+    person = customer(0, 0, channels="sms", language="en")
+    load(runtime, [person])
+    made = upsert(runtime, external_id="PW-4", **PLANNED)
+    patch(
+        runtime,
+        made.incident.id,
+        starts_at="2026-11-28T10:00:00+02:00",
+        ends_at="2026-11-28T15:00:00+02:00",
+    )
+    during = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)  # 13:00 local: begun, 2 h before its end
+    patch(runtime, made.incident.id, now=during, status="restored")
+    assert sent(runtime) == Counter(
+        {
+            (person["phone"], "planned_notice"): 1,
+            (person["phone"], "planned_changed"): 1,
+            (person["phone"], "planned_done"): 1,
+        }
+    )
+    with runtime.reading() as session:
+        changed = session.scalar(
+            select(Notification.body).where(
+                Notification.kind == "planned_changed", Notification.channel == "sms"
+            )
+        )
+    assert changed is not None and "10:00" in changed and "15:00" in changed, changed
+
+
 def test_a_cancellation_is_not_sent_where_nothing_was_ever_sent(runtime: Runtime) -> None:
     load(runtime, [customer(0, 0, channels="sms", quiet_hours="22:00-07:00")])
     made = upsert(runtime, external_id="PW-3", **PLANNED)  # held for quiet hours

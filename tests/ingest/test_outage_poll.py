@@ -4,6 +4,7 @@ what each customer is told (or not) as outages appear, change, flap and end."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -300,14 +301,18 @@ def test_one_bad_item_is_refused_with_a_reason_and_the_others_are_applied(
         outage("OK-1", cells(8, 0, 9, 1), started_at=begun),
         outage("BAD-1", cells(8, 2, 9, 3), started_at=begun, status="fixed"),
         outage("FAR-1", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}),
+        # json.dumps writes the literals NaN and Infinity, as a careless OMS export does.
+        outage("NAN-1", {"type": "Point", "coordinates": [math.nan, 60.17]}, started_at=begun),
+        outage("INF-1", {"type": "Point", "coordinates": [24.95, math.inf]}, started_at=begun),
     )
     result = poll(runtime, T0)
-    assert result["created"] == 1 and result["rejected"] == 2
+    assert result["created"] == 1 and result["rejected"] == 4
     assert told(runtime, "outage") == ids(8, 0, 9, 1)
     with runtime.reading() as session:
         log = {e.item: e.reason for e in session.scalars(select(IngestLogEntry))}
-    assert set(log) == {"BAD-1", "FAR-1"}
+    assert set(log) == {"BAD-1", "FAR-1", "NAN-1", "INF-1"}
     assert "status" in log["BAD-1"] and "territory" in log["FAR-1"]
+    assert "finite" in log["NAN-1"] and "finite" in log["INF-1"]
 
 
 def test_a_feed_etr_already_past_makes_the_incident_overdue_and_is_never_told(
@@ -411,6 +416,14 @@ def test_the_real_pge_map_twice_each_change_applied_once(
             session.execute(select(Incident.external_id, Incident.affected_count)).all()
         )
     assert len(sms(runtime)) == sum(affected.values())  # one outage SMS per customer and outage
+    # The exact words one customer reads: PG&E's own cause (its sentence's full stop not
+    # doubled), its crew status in ours, the start in Helsinki time.
+    assert texts(runtime, "681195") == {
+        ("C-3-2", "outage"): "Power cut at Testikatu 24, Helsinki since Sun 27 Oct 03:16, cause: "
+        "To protect public safety, power in your area has been turned off due to extreme "
+        "weather conditions with high fire danger. Power will be restored as soon as it is safe "
+        "to do so. Our crew is on the way. We will send a repair estimate soon."
+    }
 
     after = serve(later)
     second = poll(runtime, T0 + POLL)
@@ -424,6 +437,29 @@ def test_the_real_pge_map_twice_each_change_applied_once(
     assert third["unchanged"] and third["restored"] == len(gone)
     restored = [c for c, k in sms(runtime) if k == "restored"]
     assert len(restored) == sum(affected[i] for i in gone)
+    # A change PG&E made only to its own bookkeeping (lastUpdateTime) tells nobody anything;
+    # what the second snapshot dropped is told, in each customer's language, and nothing else.
+    assert texts(runtime, "681345")[("C-5-3", "restored")] == (
+        "Power is back at Testikatu 36, Helsinki. Thank you for your patience. "
+        "Still without power? Reply OUT."
+    )
+    assert texts(runtime, "690855")[("C-4-2", "restored")] == (
+        "Sähköt ovat palanneet osoitteeseen Testikatu 25, Helsinki. Kiitos kärsivällisyydestä. "
+        "Vieläkin ilman sähköä? Vastaa EI SÄHKÖÄ."
+    )
+    assert {kind for _, kind in sms(runtime)} == {"outage", "restored"}
+
+
+def texts(runtime: Runtime, external_id: str) -> dict[tuple[str, str], str]:
+    """{(customer id, kind): SMS text} of one incident."""
+    with runtime.reading() as session:
+        rows = session.execute(
+            select(Customer.customer_id, Notification.kind, Notification.body)
+            .join(Customer, Customer.id == Notification.customer_pk)
+            .join(Incident, Incident.id == Notification.incident_id)
+            .where(Notification.channel == "sms", Incident.external_id == external_id)
+        )
+        return {(c, k): body for c, k, body in rows}
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ customer's language, escaped only where HTML needs it, and an outage SMS costs o
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -445,6 +446,19 @@ def test_unknown_cause_is_passed_through(renderer: MessageRenderer) -> None:
         sms = render(renderer, MessageKind.OUTAGE, "sms", language, incident).body
         assert "squirrel in substation" in sms
         assert "  squirrel" not in sms
+
+
+@pytest.mark.parametrize("channel", ["sms", "email", "push"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_cause_written_as_a_sentence_does_not_end_it_twice(
+    renderer: MessageRenderer, channel: str, language: str
+) -> None:
+    """An OMS writes its cause as a sentence (PG&E: "… as soon as it is safe to do so.");
+    the template ends the sentence itself, so its full stop is dropped, never doubled."""
+    cause = "Power will be restored as soon as it is safe to do so."
+    rendered = render(renderer, MessageKind.OUTAGE, channel, language, outage(cause=cause))
+    assert "safe to do so" in rendered.body
+    assert not re.search(r"[.!?]\s*[.,]", rendered.body), rendered.body
 
 
 def test_missing_cause_is_not_mentioned(renderer: MessageRenderer) -> None:
