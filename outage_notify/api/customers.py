@@ -25,6 +25,8 @@ from outage_notify.api.schemas import (
     NoteOut,
     PreferencesIn,
     PreferencesOut,
+    ReportIn,
+    ReportOut,
     ResendIn,
     ResendOut,
     TimelineOut,
@@ -46,6 +48,7 @@ from outage_notify.ingest.customers import (
 )
 from outage_notify.ingest.records import RecordError
 from outage_notify.planning.resend import resend_on_channel
+from outage_notify.public.reports import take_report
 from outage_notify.runtime import Runtime
 from outage_notify.timeline.notes import add_note
 from outage_notify.timeline.views import customer_timeline
@@ -263,6 +266,31 @@ def post_note(
         customer = _customer(session, customer_id)
         event = add_note(session, customer_pk=customer.id, text=body.text, by=caller.actor, now=now)
     return {"customer_id": customer_id, "at": iso(now), "by": caller.actor, "text": event.body}
+
+
+@router.post(
+    "/customers/{customer_id}/reports",
+    summary="Report an outage at the customer's service location (a caller's report)",
+    status_code=201,
+    response_model=ReportOut,
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
+def post_report(
+    customer_id: str,
+    body: ReportIn,
+    caller: Caller = Depends(as_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """The report is shown on the operator console's map, where reports close in place and
+    time are proposed as an incident's area, and on the customer's timeline."""
+    now = runtime.clock.now()
+    with refused_as_api_error(), runtime.transaction() as session:
+        customer = _customer(session, customer_id)
+        report = take_report(
+            session, customer_pk=customer.id, text=body.text, by=caller.actor, now=now
+        )
+        found = {"id": report.id, "text": report.text}
+    return {"customer_id": customer_id, "at": iso(now), "by": caller.actor, **found}
 
 
 @router.post(

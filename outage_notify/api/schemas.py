@@ -249,6 +249,20 @@ class NoteOut(Out):
     text: str
 
 
+class ReportIn(In):
+    text: str = Field(
+        "", max_length=20_000, description="What the caller sees, up to 500 characters; optional"
+    )
+
+
+class ReportOut(Out):
+    id: int = Field(description="The report's id")
+    customer_id: str
+    at: Timestamp
+    by: str
+    text: str | None
+
+
 class ResendIn(In):
     notification_id: int = Field(
         ge=1, le=2_147_483_647, description="One of the customer's messages"

@@ -98,10 +98,11 @@ async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtim
     except RecordError as exc:
         raise ApiError(422, f"From: {exc}") from exc
 
-    def still_out(session: Session, customer_pks: list[int], now: datetime) -> int:
-        return len(
-            report_still_out(session, service=runtime.incidents, customer_pks=customer_pks, now=now)
+    def still_out(session: Session, customer_pks: list[int], now: datetime) -> set[int]:
+        nested = report_still_out(
+            session, service=runtime.incidents, customer_pks=customer_pks, now=now
         )
+        return {pk for pk, _ in nested}
 
     def handle() -> ReplyOutcome:
         if keyword_of(body) == "out":
@@ -121,9 +122,9 @@ async def twilio_inbound(request: Request, runtime: Runtime = Depends(get_runtim
     if outcome.nested:
         runtime.after_commit()
     answer = MessagingResponse()
-    if outcome.keyword is not None:
+    if outcome.answer is not None:
         language = outcome.language or runtime.settings.default_language
-        answer.message(runtime.renderer.reply(outcome.keyword, language))
+        answer.message(runtime.renderer.reply(outcome.answer, language))
     return Response(str(answer), media_type="application/xml")
 
 

@@ -1,7 +1,10 @@
 """SMS replies from customers. An opt-out keyword (the contract's list, as the first word, in
 any case) opts the number out of SMS at once; START opts it back in; each is answered in the
-customer's language. Any reply is kept on the timeline of every customer who has that number.
-A reply is handled once per provider message id: a webhook the provider retries is a no-op."""
+customer's language. OUT (EI SÄHKÖÄ, STRÖMLÖS) says the power is out: a customer told of a
+restoration within a day becomes a nested outage (incidents/nested.py), any other customer
+with that number an outage report at their service location, on the operators' map. Any
+reply is kept on the timeline of every customer who has that number. A reply is handled once
+per provider message id: a webhook the provider retries is a no-op."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.optouts import opt_in, opt_out
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Customer, InboundMessage
+from outage_notify.public.reports import MAX_TEXT, report_customers
 from outage_notify.timeline import service as timeline
 
 # CONTRACT.md rule 7: Twilio's own opt-out words, and the Finnish and Swedish ones.
@@ -38,6 +42,17 @@ class ReplyOutcome:
     language: str | None  # the language to answer in: that of a customer with this number
     repeated: bool = False  # this message id was handled before: nothing was done again
     nested: int = 0  # nested outages reported (still out after a restoration)
+    reports: int = 0  # outage reports made (OUT from customers not just told of a restoration)
+
+    @property
+    def answer(self) -> str | None:
+        """The reply template's keyword (templates/messages/sms/reply_<answer>.<lang>.j2):
+        to OUT, what was done with it."""
+        if self.keyword != "out":
+            return self.keyword
+        if self.nested:
+            return "out"
+        return "report" if self.reports else "out_unknown"
 
 
 def keyword_of(body: str) -> str | None:
@@ -62,10 +77,11 @@ def handle_inbound_sms(
     message_sid: str,
     hasher: ContactHasher,
     now: datetime,
-    still_out: Callable[[Session, list[int], datetime], int] | None = None,
+    still_out: Callable[[Session, list[int], datetime], set[int]] | None = None,
 ) -> ReplyOutcome:
     """still_out(session, customer pks, now): what to do when the number says the power is
-    still out (nested outages); returns how many were reported."""
+    still out after a restoration (nested outages); returns the customers it took. The
+    others with the number are reported as out where they are."""
     keyword = keyword_of(body)
     people = session.execute(
         select(Customer.id, Customer.language)
@@ -80,10 +96,20 @@ def handle_inbound_sms(
     elif keyword == "start":
         opt_in(session, hasher=hasher, channel="sms", address=from_number)
     timeline.log_events(session, _events(people, from_number, body, message_sid, keyword, now))
-    nested = 0
-    if keyword == "out" and still_out is not None:
-        nested = still_out(session, [p.id for p in people], now)
-    return ReplyOutcome(len(people), keyword, language, nested=nested)
+    nested: set[int] = set()
+    reports = 0
+    if keyword == "out":
+        pks = [p.id for p in people]
+        nested = still_out(session, pks, now) if still_out is not None else set()
+        reported = report_customers(
+            session,
+            customer_pks=[pk for pk in pks if pk not in nested],
+            source="sms",
+            text=body[:MAX_TEXT].strip() or None,
+            now=now,
+        )
+        reports = len(reported)
+    return ReplyOutcome(len(people), keyword, language, nested=len(nested), reports=reports)
 
 
 def _first_time(session: Session, message_sid: str, now: datetime) -> bool:

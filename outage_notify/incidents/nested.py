@@ -25,8 +25,9 @@ RADIUS_M = 1.0
 
 def report_still_out(
     session: Session, *, service: IncidentService, customer_pks: Sequence[int], now: datetime
-) -> list[Incident]:
-    """A nested outage for each of these customers told of a restoration within WINDOW."""
+) -> list[tuple[int, Incident]]:
+    """(customer pk, their nested outage) for each of these customers told of a restoration
+    within WINDOW."""
     nested = []
     for customer_pk in customer_pks:
         parent = _last_restored(session, customer_pk, now)
@@ -49,7 +50,7 @@ def report_still_out(
             now=now,
             confirmed=False,
         )
-        nested.append(outcome.incident)
+        nested.append((customer_pk, outcome.incident))
     return nested
 
 

@@ -1,5 +1,7 @@
-"""Outage reports from customers on the public map (POST /map/report): what a report must
-hold, where it is placed, and the operator console's proposed clusters of them.
+"""Outage reports from customers: on the public map (POST /map/report), by an SMS that says
+the power is out (customers/replies.py), or taken by an agent from a caller (the agent desk);
+what a report must hold, where it is placed, and the operator console's proposed clusters of
+them. A report that names its customer is on that customer's timeline too.
 
 A report names a street address and a house number (the address search's rule: nothing
 vaguer) and may say something in words. It is placed at a service location of ours at that
@@ -15,13 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outage_notify.db.models import OutageReport
+from outage_notify.db.models import Customer, OutageReport
+from outage_notify.errors import ActionRefused
 from outage_notify.ingest.text import has_control
 from outage_notify.public.address import AddressQuery, AddressRefused, parse_address
 from outage_notify.public.outages import customers_at_address
 from outage_notify.public.words import N_
+from outage_notify.timeline import service as timeline
 
 MAX_TEXT = 500
 REPORTS_PER_ADDRESS = 20  # service locations looked at for one address
@@ -79,17 +84,100 @@ def add_report(session: Session, *, form: ReportForm, now: datetime) -> OutageRe
             address=form.address.prefix,
         )
     place = found[0]
-    report = OutageReport(
-        at=now,
+    return record_report(
+        session,
         lat=place.lat,
         lon=place.lon,
         customer_pk=place.id if len(found) == 1 else None,
         source="web",
         text=form.text,
+        now=now,
+    )
+
+
+def record_report(
+    session: Session,
+    *,
+    lat: float,
+    lon: float,
+    customer_pk: int | None,
+    source: str,
+    text: str | None,
+    now: datetime,
+    by: str | None = None,
+) -> OutageReport:
+    """One report at a service location; on its customer's timeline when it names one."""
+    report = OutageReport(
+        at=now, lat=lat, lon=lon, customer_pk=customer_pk, source=source, text=text
     )
     session.add(report)
     session.flush()
+    if customer_pk is not None:
+        data = {"source": source, "report": report.id} | ({"by": by} if by else {})
+        event = timeline.Event(
+            customer_pk=customer_pk, at=now, type=timeline.REPORT, body=text, data=data
+        )
+        timeline.log_events(session, [event])
     return report
+
+
+def report_customers(
+    session: Session,
+    *,
+    customer_pks: Sequence[int],
+    source: str,
+    text: str | None,
+    now: datetime,
+    by: str | None = None,
+) -> list[OutageReport]:
+    """A report at each of these customers' own service locations (an SMS from a number, a
+    caller an agent found)."""
+    found = session.execute(
+        select(Customer.id, Customer.lat, Customer.lon)
+        .where(Customer.id.in_(customer_pks))
+        .order_by(Customer.id)
+        .limit(REPORTS_PER_ADDRESS)
+    ).all()
+    return [
+        record_report(
+            session, lat=lat, lon=lon, customer_pk=pk, source=source, text=text, now=now, by=by
+        )
+        for pk, lat, lon in found
+    ]
+
+
+def take_report(
+    session: Session, *, customer_pk: int, text: str, by: str, now: datetime
+) -> OutageReport:
+    """A caller's report, taken by an agent: at the customer's service location, with what
+    they said (optional), on the operators' map and the customer's timeline; ActionRefused
+    when the words cannot be kept."""
+    words = clean_words(text)
+    found = report_customers(
+        session, customer_pks=[customer_pk], source="agent", text=words, now=now, by=by
+    )
+    if not found:
+        raise ActionRefused("no such customer", code="no_customer", status=404)
+    return found[0]
+
+
+def clean_words(text: str) -> str | None:
+    """A report's words as kept (line breaks made \\n, ends trimmed; None when empty), or
+    ActionRefused."""
+    words = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(words) > MAX_TEXT:
+        raise ActionRefused(
+            f"the report's words are {len(words)} characters: at most {MAX_TEXT}",
+            code="report_too_long",
+            length=str(len(words)),
+            limit=str(MAX_TEXT),
+        )
+    if has_control(words.replace("\n", " ")):
+        raise ActionRefused(
+            "the report's words hold control characters: only text and line breaks",
+            code="report_control",
+        )
+    return words or None
 
 
 # ---- proposed clusters (pure) -----------------------------------------------------------------

@@ -35,6 +35,7 @@ from outage_notify.db.models import (
     IncidentCustomer,
     Notification,
     OptOut,
+    OutageReport,
     PlanningJob,
 )
 from outage_notify.incidents.model import ACTIVE_STATUSES, IncidentKind, Status
@@ -48,7 +49,8 @@ STATUSES = ("queued", "sent", "delivered", "failed", "suppressed")
 # Channels on which a message goes out to the customer. The in-app feed is written (and counts
 # as delivered) the moment it is planned, so it says nothing about how fast anyone was told.
 OUTBOUND = frozenset({"sms", "email", "push"})
-# Incidents made by customers rather than by operators or feeds: "still out" replies.
+# Incidents made by customers rather than by operators or feeds: "still out" replies. With
+# the outage reports (the public map, an SMS, an agent) they are the reports per minute.
 REPORT_SOURCES = (STILL_OUT_REPLY,)
 # The most incidents of one window whose first-message delay is measured (the latest).
 MAX_MEASURED = 10_000
@@ -85,7 +87,7 @@ class StormStats:
     messages: dict[str, dict[str, int]]  # channel → status → messages created in the window
     first_message: FirstMessage
     replies: list[int]  # SMS replies received, per bucket
-    reports: list[int]  # outages reported by customers ("still out"), per bucket
+    reports: list[int]  # outage reports and "still out" replies, per bucket
     opt_outs: list[int]  # contacts that opted out (and have not opted back in), per bucket
     notes: list[str] = field(default_factory=list)
 
@@ -131,11 +133,9 @@ def storm_stats(
         messages=_messages(session, buckets),
         first_message=first,
         replies=_series(session, buckets, InboundMessage.received_at),
-        reports=_series(
-            session,
-            buckets,
-            Incident.created_at,
-            Incident.source.in_(REPORT_SOURCES),
+        reports=_added(
+            _series(session, buckets, Incident.created_at, Incident.source.in_(REPORT_SOURCES)),
+            _series(session, buckets, OutageReport.at),
         ),
         opt_outs=_series(session, buckets, OptOut.created_at),
         notes=notes,
@@ -315,6 +315,10 @@ def _series(
     inner = select(index).where(moment >= buckets.start, moment < buckets.end, *where).subquery()
     rows = session.execute(select(inner.c.bucket, func.count()).group_by(inner.c.bucket))
     return buckets.series({int(bucket): count for bucket, count in rows})
+
+
+def _added(*series: list[int]) -> list[int]:
+    return [sum(counts) for counts in zip(*series, strict=True)]
 
 
 # ---- as JSON -----------------------------------------------------------------------------------

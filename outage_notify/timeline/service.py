@@ -28,6 +28,9 @@ PREFERENCE_CHANGED = "preference_changed"
 # An agent's: a note on the customer's timeline, and a message sent again on another channel.
 NOTE = "note"
 RESEND = "resend"
+# A customer's outage report (public/reports.py), from the public map, an SMS or an agent;
+# data: source, and the agent's name.
+REPORT = "report"
 # The clock's: a customer's outage reached a standard-compensation band (data: percent, the
 # band's hours, and duration_minutes as the Act counts it).
 COMPENSATION = "compensation"

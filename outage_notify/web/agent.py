@@ -40,6 +40,8 @@ from outage_notify.ingest.customers import normalise_phone
 from outage_notify.ingest.records import RecordError
 from outage_notify.planning.resend import resend_on_channel
 from outage_notify.planning.rules import CHANNELS
+from outage_notify.public.reports import MAX_TEXT as MAX_REPORT_WORDS
+from outage_notify.public.reports import take_report
 from outage_notify.public.words import N_, Voice, ago, clock, status_words
 from outage_notify.runtime import Runtime
 from outage_notify.timeline import service as timeline
@@ -64,6 +66,8 @@ REFUSALS = {
     "note_empty": N_("The note is empty: write what happened."),
     "note_too_long": N_("The note is %(length)s characters long: at most %(limit)s."),
     "note_control": N_("The note holds control characters: only text and line breaks."),
+    "report_too_long": N_("The report's words are %(length)s characters long: at most %(limit)s."),
+    "report_control": N_("The report's words hold control characters: only text and line breaks."),
     "channel_unknown": N_("That is not a channel a message can be sent on."),
     "channels_empty": N_("Choose at least one channel."),
     "channel_no_address": N_("The customer has no address for %(channel)s: it cannot be chosen."),
@@ -88,6 +92,7 @@ DONE = {
     "note": N_("Note added to the timeline."),
     "resend": N_("The message is queued to go by %(channel)s. The timeline shows it."),
     "preferences": N_("Preferences saved. The change and its reason are on the timeline."),
+    "report": N_("Outage reported: it is on the operators' map and on the timeline."),
 }
 
 
@@ -324,6 +329,7 @@ def _customer_page(
             "refused": refused,
             "form": form or {},
             "max_note": MAX_NOTE,
+            "max_report": MAX_REPORT_WORDS,
             "zone": zone,
         }
         return templates.TemplateResponse(
@@ -496,6 +502,8 @@ def _entry(
         return _preference_entry(raw, data, base, voice)
     if kind == timeline.COMPENSATION:
         return _compensation_entry(data, base, voice)
+    if kind == timeline.REPORT:
+        return _report_entry(raw, data, base, voice)
     if kind in INCIDENT_EVENTS:
         incident = raw.get("incident") or {}
         title = voice.gettext(
@@ -508,6 +516,34 @@ def _entry(
             detail.append(voice.gettext("cause: %(cause)s", cause=incident["cause"]))
         return Entry(side="system", title=title, body=" · ".join(detail), **base)
     return Entry(side="system", title=kind.replace("_", " "), body=raw.get("body") or "", **base)
+
+
+REPORT_WORDS = {
+    "web": N_("The customer reported an outage on the outage map"),
+    "sms": N_("The customer reported an outage by SMS"),
+}
+
+
+def _report_entry(
+    raw: dict[str, Any], data: dict[str, Any], base: dict[str, Any], voice: Voice
+) -> Entry:
+    """An outage report: the customer's own (the map, an SMS), or one an agent took."""
+    source = data.get("source")
+    if source == "agent":
+        title = voice.gettext(
+            "%(name)s reported an outage for the customer", name=data.get("by", "?")
+        )
+        return Entry(
+            side="agent", title=title, body=raw.get("body") or "", by=data.get("by"), **base
+        )
+    words = REPORT_WORDS.get(str(source), N_("The customer reported an outage"))
+    return Entry(
+        side="customer",
+        title=voice.gettext(words),
+        body=raw.get("body") or "",
+        channel="sms" if source == "sms" else None,
+        **base,
+    )
 
 
 def _compensation_entry(data: dict[str, Any], base: dict[str, Any], voice: Voice) -> Entry:
@@ -674,6 +710,31 @@ def post_note(
     except ActionRefused as refusal:
         return _refused(request, runtime, customer_id, refusal, {"note": text})
     return _back(customer_id, "note")
+
+
+@router.post("/agent/customers/{customer_id}/report", response_class=HTMLResponse)
+def post_report(
+    customer_id: str,
+    request: Request,
+    text: str = Form("", max_length=20_000),
+    runtime: Runtime = Depends(get_runtime),
+    user: SignedIn = Depends(as_agent),
+) -> Response:
+    """The caller says their power is out: a report at their service location, on the
+    operators' map (clustered with others near it) and on the timeline."""
+    try:
+        with runtime.transaction() as session:
+            customer = _customer(session, customer_id)
+            take_report(
+                session,
+                customer_pk=customer.id,
+                text=text,
+                by=user.username,
+                now=runtime.clock.now(),
+            )
+    except ActionRefused as refusal:
+        return _refused(request, runtime, customer_id, refusal, {"report": text})
+    return _back(customer_id, "report")
 
 
 @router.post("/agent/customers/{customer_id}/resend", response_class=HTMLResponse)

@@ -55,6 +55,22 @@ def test_a_note(client: TestClient, keys: Headers, outage: dict[str, Any]) -> No
     assert error(client.post(missing, json={"text": "hi"}, headers=keys["agent"]), 404)
 
 
+def test_a_report(client: TestClient, keys: Headers, outage: dict[str, Any]) -> None:
+    path = "/api/v1/customers/C-0-0/reports"
+    answer = client.post(path, json={"text": "Dark since six."}, headers=keys["agent"])
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["by"] == "apikey:test-agent" and body["text"] == "Dark since six."
+    assert isinstance(body["id"], int) and body["customer_id"] == "C-0-0"
+    assert "report" in timeline_types(client, keys)
+    assert client.post(path, json={}, headers=keys["agent"]).json()["text"] is None
+    assert "control" in error(client.post(path, json={"text": "a\x00"}, headers=keys["agent"]), 422)
+    assert "500" in error(client.post(path, json={"text": "x" * 501}, headers=keys["agent"]), 422)
+    assert error(client.post(path, json={"text": "hi"}, headers=keys["operator"]), 403)
+    missing = "/api/v1/customers/nobody/reports"
+    assert error(client.post(missing, json={"text": "hi"}, headers=keys["agent"]), 404)
+
+
 def test_resend(client: TestClient, keys: Headers, outage: dict[str, Any]) -> None:
     path = "/api/v1/customers/C-0-0/resend"
     body = {"notification_id": outage["sms"], "channel": "email"}

@@ -14,7 +14,15 @@ from sqlalchemy import func, select
 
 from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
-from outage_notify.db.models import Incident, IncidentRevision, Notification, OptOut, TimelineEvent
+from outage_notify.db.models import (
+    Customer,
+    Incident,
+    IncidentRevision,
+    Notification,
+    OptOut,
+    OutageReport,
+    TimelineEvent,
+)
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
@@ -217,9 +225,54 @@ def test_still_out_after_the_restoration_becomes_a_nested_outage_of_their_own(
     assert told == 0  # nobody is told of it: an operator looks at it first
 
 
-def test_out_with_no_recent_restoration_is_only_a_reply(app: dict[str, Any]) -> None:
+def test_out_with_no_recent_restoration_is_an_outage_report_where_they_live(
+    app: dict[str, Any],
+) -> None:
+    """An OUT from a customer's phone with no restoration to refer to: an outage report at
+    their service location (the console's map), on their timeline, answered in Swedish."""
     runtime: Runtime = app["runtime"]
-    answer = reply(app, app["people"][1]["phone"], "STRÖMLÖS")
-    assert answer.status_code == 200 and "strömmen" in (answer_text(answer) or "")
+    lasse = app["people"][1]
+    answer = reply(app, lasse["phone"], "STRÖMLÖS sedan kl 18")
+    assert answer.status_code == 200
+    assert answer_text(answer) == (
+        "Tack. Din anmälan om strömavbrott finns på våra operatörers karta. Om vi redan känner "
+        "till avbrottet är vårt meddelande om det på väg; vi hör av oss när vi vet mer."
+    )
     with runtime.reading() as session:
-        assert session.scalars(select(Incident.id)).all() == []
+        assert session.scalars(select(Incident.id)).all() == []  # a report, not an incident
+        reports = session.execute(
+            select(
+                OutageReport.source,
+                OutageReport.text,
+                OutageReport.lat,
+                OutageReport.lon,
+                Customer.customer_id,
+            ).join(Customer, Customer.id == OutageReport.customer_pk)
+        ).all()
+        events = session.scalars(
+            select(TimelineEvent.type)
+            .join(Customer, Customer.id == TimelineEvent.customer_pk)
+            .where(Customer.customer_id == lasse["customer_id"])
+            .order_by(TimelineEvent.id)
+        ).all()
+    assert reports == [
+        ("sms", "STRÖMLÖS sedan kl 18", lasse["lat"], lasse["lon"], lasse["customer_id"])
+    ]
+    assert events == ["reply", "report"]
+
+
+def test_a_still_out_reply_after_a_restoration_is_a_nested_outage_and_no_report(
+    app: dict[str, Any],
+) -> None:
+    _restored_outage(app)
+    reply(app, app["people"][0]["phone"], "EI SÄHKÖÄ")
+    with app["runtime"].reading() as session:
+        assert session.scalars(select(OutageReport.id)).all() == []
+
+
+def test_out_from_a_number_we_do_not_know_says_how_to_report_instead(app: dict[str, Any]) -> None:
+    answer = reply(app, "+358401234999", "OUT")
+    assert answer.status_code == 200
+    assert "Soita vikapalveluumme" in (answer_text(answer) or "")  # the default language
+    with app["runtime"].reading() as session:
+        assert session.scalars(select(OutageReport.id)).all() == []

@@ -5,6 +5,7 @@ a manual clock, against numbers counted by hand."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from outage_notify.delivery.receipts import apply_twilio_status
 from outage_notify.incidents.model import IncidentKind, IncidentValue, Status
 from outage_notify.incidents.nested import report_still_out
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.public.reports import record_report
 from outage_notify.runtime import Runtime
 from outage_notify.timeline.dashboard import StormStats, storm_stats
 from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
@@ -83,11 +85,11 @@ class Storm:
         at(self.runtime, now)
         runtime = self.runtime
 
-        def still_out(session: Any, pks: list[int], moment: datetime) -> int:
+        def still_out(session: Any, pks: list[int], moment: datetime) -> set[int]:
             found = report_still_out(
                 session, service=runtime.incidents, customer_pks=pks, now=moment
             )
-            return len(found)
+            return {pk for pk, _ in found}
 
         runtime.warm_index()
         with runtime.transaction() as session:
@@ -206,6 +208,10 @@ def storm(empty: Storm) -> Storm:
         starts_at=minute(50).isoformat(),
         ends_at=minute(120).isoformat(),
     )
+    with s.runtime.transaction() as session:  # a report on the public map
+        record_report(
+            session, lat=60.2, lon=24.9, customer_pk=None, source="web", text=None, now=minute(31)
+        )
     patch_incident(s.runtime, a, {"status": "restored"}, now=minute(40))
     s.deliver(minute(40))
     s.reply(minute(43), 0, 0, "OUT", "SM-out")
@@ -289,7 +295,9 @@ def test_replies_reports_and_opt_outs_per_bucket(storm: Storm) -> None:
     for moment in (minute(2), minute(24), minute(43)):
         expected_replies[bucket_of(moment)] += 1
     assert stats.replies == expected_replies
-    assert {i: n for i, n in enumerate(stats.reports) if n} == {bucket_of(minute(43)): 1}
+    # The map's report and the OUT reply that made a nested outage.
+    reported = Counter(bucket_of(moment) for moment in (minute(31), minute(43)))
+    assert {i: n for i, n in enumerate(stats.reports) if n} == reported
     assert {i: n for i, n in enumerate(stats.opt_outs) if n} == {bucket_of(minute(2)): 1}
 
 

@@ -19,7 +19,7 @@ from outage_notify.auth.users import create_user
 from outage_notify.clock import ManualClock
 from outage_notify.customers.replies import handle_inbound_sms
 from outage_notify.customers.service import upsert_customers
-from outage_notify.db.models import Customer, Notification, TimelineEvent
+from outage_notify.db.models import Customer, Notification, OutageReport, TimelineEvent
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
 from outage_notify.timeline import service as timeline
@@ -177,6 +177,30 @@ def test_a_note_lands_on_the_timeline(runtime: Runtime) -> None:
     assert refused.status_code == 422 and "control characters" in refused.text
     assert "bell" in refused.text  # what the agent wrote is kept
     assert len(events(runtime, timeline.NOTE)) == 1
+
+
+def test_a_caller_s_outage_is_reported_at_their_connection(runtime: Runtime) -> None:
+    """The agent reports it for the caller: on the operators' map at the customer's own
+    place, and on the timeline with who took it; refused words are kept for the agent."""
+    client = agent(runtime)
+    done = post(client, "/agent/customers/C-4-4/report", {"text": "Sparks from the pole."})
+    assert done.status_code == 303 and "done=report" in done.headers["location"]
+    page = client.get(done.headers["location"])
+    assert "Outage reported: it is on the operators&#39; map" in page.text
+    assert "agent-1 reported an outage for the customer" in page.text
+    [event] = events(runtime, timeline.REPORT)
+    assert event.body == "Sparks from the pole." and event.data["by"] == "agent-1"
+    with runtime.reading() as session:
+        placed = session.execute(
+            select(OutageReport.source, OutageReport.lat, OutageReport.lon, OutageReport.text)
+        ).all()
+    here = customer(4, 4)
+    assert placed == [("agent", here["lat"], here["lon"], "Sparks from the pole.")]
+    client.cookies.set("lang", "fi")
+    refused = post(client, "/agent/customers/C-4-4/report", {"text": "x" * 501})
+    assert refused.status_code == 422
+    assert "Ilmoituksen teksti on 501 merkkiä pitkä: enintään 500." in refused.text
+    assert len(events(runtime, timeline.REPORT)) == 1
 
 
 def test_resend_on_email_is_queued_and_shown(runtime: Runtime) -> None:
