@@ -113,6 +113,18 @@ class IncidentService:
         request_planning(session, incident=incident, now=now)
         return IncidentOutcome(incident=incident, created=created, changes=changes)
 
+    def check(
+        self, session: Session, *, record: IncidentValue, incident: Incident | None, now: datetime
+    ) -> None:
+        """The checks an operator's change must pass (an estimate ahead, an area in the
+        territory, a closed incident left alone), without writing anything: so a preview
+        refuses what sending would refuse. IncidentError says why."""
+        area = shape(record.area) if record.area else None
+        if incident is None:
+            self._check_new(session, record, area, now)
+        else:
+            self._check_change(session, incident, value_of(incident), record, area, now)
+
     def _check_new(
         self,
         session: Session,

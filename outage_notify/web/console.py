@@ -145,7 +145,9 @@ def console_submit(
         return _send(request, runtime, draft, actor=f"user:{user.username}")
     try:
         shown = _preview(runtime, draft)
-    except RecordError as refused:
+    except IncidentClosed as closed:
+        return _refused(request, runtime, draft, closed, status_code=409)
+    except (RecordError, IncidentError) as refused:
         return _refused(request, runtime, draft, refused, status_code=422)
     return _page(request, runtime, draft, preview=shown)
 
@@ -162,9 +164,10 @@ def console_preview(
     language."""
     try:
         shown = _preview(runtime, draft)
-    except RecordError as refused:
+    except (RecordError, IncidentError) as refused:
+        status = 409 if isinstance(refused, IncidentClosed) else 422
         words = refusal_words(refused, voice=page_voice(request))
-        return error_response(422, words, refused.code)
+        return error_response(status, words, refused.code)
     return JSONResponse(preview_dict(shown))
 
 
@@ -198,27 +201,30 @@ def _send(request: Request, runtime: Runtime, draft: Draft, *, actor: str) -> Re
 
 
 def _preview(runtime: Runtime, draft: Draft) -> Preview:
-    """The preview of the draft; RecordError with the API's words when it is not valid."""
+    """The preview of the draft; RecordError or IncidentError, as sending it would raise."""
     zone, max_vertices = runtime.settings.zone, runtime.settings.max_area_vertices
     runtime.warm_index()
+    now = runtime.clock.now()
     with runtime.reading() as session:
         previous = None
+        incident = None
         if draft.incident_id:
             try:
-                current = value_of(_incident(session, draft.incident_id))
+                incident = _incident(session, draft.incident_id)
             except IncidentNotFound:
                 raise _unknown(draft.incident_id) from None
-            record = apply_patch(current, patch_of(draft, zone), max_vertices=max_vertices)
-            previous = current
+            previous = value_of(incident)
+            record = apply_patch(previous, patch_of(draft, zone), max_vertices=max_vertices)
         else:
             record = incident_from_body(body_of(draft, zone), max_vertices=max_vertices)
+        runtime.incidents.check(session, record=record, incident=incident, now=now)
         return preview(
             session,
             service=runtime.incidents,
             renderer=runtime.renderer,
             record=record,
             previous=previous,
-            now=runtime.clock.now(),
+            now=now,
         )
 
 

@@ -187,6 +187,10 @@ BAD_DRAFTS = [
         "area_degenerate",
     ),
     ({"area": _json({"type": "Polygon", "coordinates": [[["a", 60.1]] * 4]})}, "area_positions"),
+    (
+        {"area": _json({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]})},
+        "area_outside_territory",
+    ),
     ({"status": "burning"}, "choice"),
     ({"etr": "tomorrow"}, "time_format"),
     ({"external_id": ""}, "external_id_required"),
@@ -240,7 +244,11 @@ def test_a_past_estimate_is_refused_on_send_in_plain_words(runtime: Runtime) -> 
     client = client_as(runtime, "operator")
     client.cookies.set("lang", "fi")
     past = local_input(runtime.clock.now() - timedelta(hours=1), runtime.settings.zone)
-    page = client.post("/console", data={**form(client, runtime, etr=past), "action": "send"})
+    values = form(client, runtime, etr=past)
+    # The preview refuses what sending would: it never shows a count for a draft that fails.
+    preview = client.post("/console/preview", data=values)
+    assert preview.status_code == 422 and preview.json()["error"]["code"] == "etr_passed"
+    page = client.post("/console", data={**values, "action": "send"})
     assert page.status_code == 422
     assert _alert(page.text) == _said("fi", "etr_passed")
     assert incidents_written(runtime) == 0
@@ -263,6 +271,8 @@ def test_a_closed_incident_is_refused_in_the_page_s_language(runtime: Runtime) -
             now=runtime.clock.now(),
         )
     change = form(client, runtime, incident_id=incident_id, cause="another cause")
+    preview = client.post("/console/preview", data=change)
+    assert preview.status_code == 409 and preview.json()["error"]["code"] == "incident_closed"
     page = client.post("/console", data={**change, "action": "send"})
     assert page.status_code == 409
     assert _alert(page.text) == _said("sv", "incident_closed")

@@ -133,6 +133,10 @@ def storm_site(
     )
     runtime = Runtime.build(settings)
     incidents = storm_now(runtime, cap_file=cap_file)
+    with runtime.transaction() as session:  # the tree's estimate has passed: overdue
+        tree = session.get(Incident, incidents["tree"])
+        assert tree is not None
+        tree.etr = runtime.clock.now() - timedelta(minutes=20)
     add_operator(runtime)
     add_reports(runtime)
     server = LiveServer(runtime, port).start()
@@ -183,6 +187,22 @@ def test_the_storm_on_the_console(
     expect(page.locator("#map path.leaflet-interactive")).to_have_count(2)  # not the reports'
     expect(page.locator("#map path.report-marker")).to_have_count(4)
     expect(page.locator("#map path.proposal-area")).to_have_count(1)
+    # The overdue tree stands out, on the map and above the list.
+    expect(page.locator("#overdue-note")).to_contain_text("One estimate of repair has passed")
+    strokes = page.locator("#map path.leaflet-interactive").evaluate_all(
+        "paths => paths.map(p => [p.getAttribute('stroke'), p.getAttribute('stroke-width')])"
+    )
+    assert ["#7a0916", "5"] in strokes and len(strokes) == 2, strokes
+    # Reports are drawn above the customers' cluster circles, not hidden under them.
+    above = page.evaluate(
+        """() => {
+          const z = el => Number(getComputedStyle(el.closest('.leaflet-pane')).zIndex);
+          const report = document.querySelector('#map path.report-marker');
+          const cluster = document.querySelector('#map .cluster-icon');
+          return z(report) > z(cluster);
+        }"""
+    )
+    assert above
     check_accessibility(page)
     screenshot(page, shot_name("console", viewport))
     # A proposal starts a new incident with its area.

@@ -120,13 +120,18 @@
         if (!data) {
           return null;
         }
+        // Reports are few and small: drawn above the customers' cluster circles (the marker
+        // pane, z-index 600), which would otherwise hide the very places people call about.
+        if (!map.getPane("reports")) {
+          map.createPane("reports").style.zIndex = "620";
+        }
         return L.geoJSON(data, {
           style: function (feature) {
             // Points too get the style (before they are drawn): each keeps its own.
             return feature.geometry.type === "Point" ? REPORT : PROPOSAL;
           },
           pointToLayer: function (feature, latlng) {
-            return L.circleMarker(latlng, REPORT);
+            return L.circleMarker(latlng, L.extend({ pane: "reports" }, REPORT));
           }
         }).addTo(map);
       });
