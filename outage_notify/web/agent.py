@@ -235,9 +235,11 @@ def _estimate(incident: Any, *, now: datetime, zone: ZoneInfo, voice: Voice) -> 
 class Reply:
     customers: list[tuple[str, str | None]]  # (customer_id, name): all who have the number
     body: str
-    keyword: str | None
+    keyword: str | None  # a reply's keyword; "report" for a report from the map or an agent
     when: str
     at: str
+    source: str | None = None  # a report's: "web" or "agent"
+    by: str | None = None  # the agent who took a report
 
 
 def _recent_replies(
@@ -248,14 +250,17 @@ def _recent_replies(
     rows = session.execute(
         select(TimelineEvent, Customer.customer_id, Customer.name)
         .join(Customer, Customer.id == TimelineEvent.customer_pk)
-        .where(TimelineEvent.type == timeline.REPLY)
+        .where(TimelineEvent.type.in_([timeline.REPLY, timeline.REPORT]))
         .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
         .limit(RECENT_REPLIES * 5)
     ).all()
     replies: dict[object, Reply] = {}
     for event, customer_id, name in rows:
         data = event.data or {}
-        key = data.get("sid") or event.id
+        report = event.type == timeline.REPORT
+        if report and data.get("source") == "sms":
+            continue  # the SMS that made it is shown, as a reply saying the power is out
+        key = f"report-{event.id}" if report else (data.get("sid") or event.id)
         reply = replies.get(key)
         if reply is None:
             if len(replies) == RECENT_REPLIES:
@@ -263,9 +268,11 @@ def _recent_replies(
             reply = replies[key] = Reply(
                 customers=[],
                 body=event.body or "",
-                keyword=data.get("keyword"),
+                keyword="report" if report else data.get("keyword"),
                 when=ago(event.at, now=now, voice=voice),
                 at=event.at.isoformat(),
+                source=data.get("source") if report else None,
+                by=data.get("by") if report else None,
             )
         reply.customers.append((customer_id, name))
     return list(replies.values())

@@ -201,6 +201,26 @@ def test_a_caller_s_outage_is_reported_at_their_connection(runtime: Runtime) -> 
     assert refused.status_code == 422
     assert "Ilmoituksen teksti on 501 merkkiä pitkä: enintään 500." in refused.text
     assert len(events(runtime, timeline.REPORT)) == 1
+    # The desk's home lists it with the latest replies, once, with who took it.
+    client.cookies.set("lang", "en")
+    home = client.get("/agent").text
+    assert home.count("power out, reported by agent-1") == 1 and "Sparks from the pole." in home
+
+
+def test_an_out_by_sms_is_one_entry_on_the_home(runtime: Runtime) -> None:
+    """The SMS that made a report is shown; the report it made is not shown again."""
+    with runtime.transaction() as session:
+        handle_inbound_sms(
+            session,
+            from_number=customer(5, 3)["phone"],
+            body="OUT",
+            message_sid="SM" + "7" * 32,
+            hasher=runtime.hasher,
+            now=runtime.clock.now(),
+        )
+    home = agent(runtime).get("/agent").text
+    assert home.count("says the power is out") == 1 and "power out, reported" not in home
+    assert len(events(runtime, timeline.REPORT)) == 1
 
 
 def test_resend_on_email_is_queued_and_shown(runtime: Runtime) -> None:

@@ -106,7 +106,7 @@ def test_the_desk_in_a_storm(sized_page: Page, viewport: str, storm_desk: str) -
     expect(replies).to_have_count(len(EVENING))
     expect(replies.first).to_contain_text("Kiitos!")
     expect(page.locator("#replies")).to_contain_text("opted out of SMS")
-    expect(page.locator("#replies")).to_contain_text("reports the power is still out")
+    expect(page.locator("#replies")).to_contain_text("says the power is out")
     check_accessibility(page)
     screenshot(page, shot_name("agent-home", viewport))
 
