@@ -202,6 +202,9 @@ def test_an_operator_sees_the_incidents_and_one_incident_with_who_was_told(
     screenshot(page, "incidents")
 
 
+REFUSED = {"/incidents/no-such-incident": 404, "/console": 403}
+
+
 @pytest.mark.parametrize(
     ("path", "user"),
     [
@@ -211,6 +214,8 @@ def test_an_operator_sees_the_incidents_and_one_incident_with_who_was_told(
         ("/dev/inbox", None),
         ("/incidents", "operator-1"),
         ("/incident", "operator-1"),  # the outage's own page (its id found below)
+        ("/incidents/no-such-incident", "operator-1"),  # the refusal page: 404
+        ("/console", "agent-1"),  # the refusal page: 403, not an operator
     ],
 )
 def test_every_page_is_accessible_at_desktop_and_phone_size(
@@ -228,5 +233,6 @@ def test_every_page_is_accessible_at_desktop_and_phone_size(
         page.get_by_role("link", name="WEB-1").click()
         expect(page.get_by_role("heading", name="WEB-1", level=1)).to_be_visible()
     else:
-        page.goto(site["url"] + path)
+        answer = page.goto(site["url"] + path)
+        assert answer is not None and answer.status == REFUSED.get(path, 200)
     check_accessibility(page)
