@@ -27,6 +27,7 @@ from outage_notify.public.address import AddressQuery, AddressRefused, parse_add
 from outage_notify.public.outages import customers_at_address
 from outage_notify.public.words import N_
 from outage_notify.timeline import service as timeline
+from outage_notify.timeline.notes import clean_words
 
 MAX_TEXT = 500
 REPORTS_PER_ADDRESS = 20  # service locations looked at for one address
@@ -152,32 +153,13 @@ def take_report(
     """A caller's report, taken by an agent: at the customer's service location, with what
     they said (optional), on the operators' map and the customer's timeline; ActionRefused
     when the words cannot be kept."""
-    words = clean_words(text)
+    words = clean_words(text, limit=MAX_TEXT, code="report", what="the report")
     found = report_customers(
         session, customer_pks=[customer_pk], source="agent", text=words, now=now, by=by
     )
     if not found:
         raise ActionRefused("no such customer", code="no_customer", status=404)
     return found[0]
-
-
-def clean_words(text: str) -> str | None:
-    """A report's words as kept (line breaks made \\n, ends trimmed; None when empty), or
-    ActionRefused."""
-    words = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if len(words) > MAX_TEXT:
-        raise ActionRefused(
-            f"the report's words are {len(words)} characters: at most {MAX_TEXT}",
-            code="report_too_long",
-            length=str(len(words)),
-            limit=str(MAX_TEXT),
-        )
-    if has_control(words.replace("\n", " ")):
-        raise ActionRefused(
-            "the report's words hold control characters: only text and line breaks",
-            code="report_control",
-        )
-    return words or None
 
 
 # ---- proposed clusters (pure) -----------------------------------------------------------------

@@ -19,22 +19,29 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 def clean_note(text: str) -> str:
     """The note as it will be stored (line breaks made \\n, ends trimmed), or ActionRefused."""
-    note = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not note:
+    note = clean_words(text, limit=MAX_NOTE, code="note", what="the note")
+    if note is None:
         raise ActionRefused("the note is empty: write what happened", code="note_empty")
-    if len(note) > MAX_NOTE:
-        raise ActionRefused(
-            f"the note is {len(note)} characters: at most {MAX_NOTE}",
-            code="note_too_long",
-            length=str(len(note)),
-            limit=str(MAX_NOTE),
-        )
-    if _CONTROL.search(note):
-        raise ActionRefused(
-            "the note holds control characters: only text and line breaks",
-            code="note_control",
-        )
     return note
+
+
+def clean_words(text: str, *, limit: int, code: str, what: str) -> str | None:
+    """An agent's or a customer's words as kept (line breaks made \\n, ends trimmed; None when
+    empty), or ActionRefused (codes `<code>_too_long`, `<code>_control`)."""
+    words = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(words) > limit:
+        raise ActionRefused(
+            f"{what} is {len(words)} characters: at most {limit}",
+            code=f"{code}_too_long",
+            length=str(len(words)),
+            limit=str(limit),
+        )
+    if _CONTROL.search(words):
+        raise ActionRefused(
+            f"{what} holds control characters: only text and line breaks",
+            code=f"{code}_control",
+        )
+    return words or None
 
 
 def add_note(

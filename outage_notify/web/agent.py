@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -704,19 +705,7 @@ def post_note(
     runtime: Runtime = Depends(get_runtime),
     user: SignedIn = Depends(as_agent),
 ) -> Response:
-    try:
-        with runtime.transaction() as session:
-            customer = _customer(session, customer_id)
-            add_note(
-                session,
-                customer_pk=customer.id,
-                text=text,
-                by=user.username,
-                now=runtime.clock.now(),
-            )
-    except ActionRefused as refusal:
-        return _refused(request, runtime, customer_id, refusal, {"note": text})
-    return _back(customer_id, "note")
+    return _words_action(request, runtime, customer_id, user, text, add_note, done="note")
 
 
 @router.post("/agent/customers/{customer_id}/report", response_class=HTMLResponse)
@@ -729,10 +718,25 @@ def post_report(
 ) -> Response:
     """The caller says their power is out: a report at their service location, on the
     operators' map (clustered with others near it) and on the timeline."""
+    return _words_action(request, runtime, customer_id, user, text, take_report, done="report")
+
+
+def _words_action(
+    request: Request,
+    runtime: Runtime,
+    customer_id: str,
+    user: SignedIn,
+    text: str,
+    act: Callable[..., object],
+    *,
+    done: str,
+) -> Response:
+    """An action that writes the agent's words on the customer's timeline (a note, a report):
+    done, back to the page saying so; refused, the page with why and the words kept."""
     try:
         with runtime.transaction() as session:
             customer = _customer(session, customer_id)
-            take_report(
+            act(
                 session,
                 customer_pk=customer.id,
                 text=text,
@@ -740,8 +744,8 @@ def post_report(
                 now=runtime.clock.now(),
             )
     except ActionRefused as refusal:
-        return _refused(request, runtime, customer_id, refusal, {"report": text})
-    return _back(customer_id, "report")
+        return _refused(request, runtime, customer_id, refusal, {done: text})
+    return _back(customer_id, done)
 
 
 @router.post("/agent/customers/{customer_id}/resend", response_class=HTMLResponse)
