@@ -488,3 +488,106 @@ def test_a_feed_that_cannot_be_read_fails_the_poll_and_keeps_what_it_said_last(
         assert incident is not None and incident.status == "detected"
         logged = session.scalars(select(IngestLogEntry.reason)).all()
     assert any(reason.lower() in entry.lower() for entry in logged)
+
+
+# ---- a whole outage told from the feed alone ------------------------------------------------
+#
+# As one customer reads it: the feed server plays
+# the snapshots, the clock moves, the polls and the clock's sweeps run as the scheduler runs
+# them, and the test compares every SMS one customer got, word for word. The story: an outage
+# with an estimate; the estimate passes (taking longer than estimated); a late new estimate;
+# hours of silence (a reassurance); the first compensation band; a restoration; the power out
+# again within two hours (the same outage, as the Act counts it, so its next band comes from
+# the whole duration); the final restoration naming the band.
+
+WHO = "C-0-0"  # in the outage's area (cells 0,0 to 1,1); reads Finnish
+STARTED = T0 - timedelta(minutes=10)  # 18:00 in Helsinki at T0; the outage began 17:50
+
+
+def sms_of(runtime: Runtime, customer_id: str) -> list[tuple[str, str]]:
+    """(kind, text) of every SMS the customer got, in order."""
+    with runtime.reading() as session:
+        rows = session.execute(
+            select(Notification.kind, Notification.body)
+            .join(Customer, Customer.id == Notification.customer_pk)
+            .where(Customer.customer_id == customer_id, Notification.channel == "sms")
+            .order_by(Notification.id)
+        )
+        return [(kind, body) for kind, body in rows]
+
+
+def test_an_outage_from_the_feed_told_from_start_to_finish(
+    make_runtime: Callable[..., Runtime], feed_server: FeedServer
+) -> None:
+    runtime = make_runtime(compensation_hours=[4, 8, 12, 16, 20, 24], reassure_hours=2)
+    area = cells(0, 0, 1, 1)
+
+    def listed(started: datetime = STARTED, **props: Any) -> None:
+        snapshot(
+            feed_server,
+            outage("OMS-50", area, started_at=iso(started), cause="fallen tree", **props),
+        )
+
+    def tick(hours: float) -> dict[str, Any]:
+        """A poll and the clock's rules at T0 + hours, as the scheduler runs them."""
+        moment = T0 + timedelta(hours=hours)
+        result = poll(runtime, moment)
+        run_sweep(runtime, "due-rules", now=moment)
+        return result
+
+    listed(etr=iso(T0 + timedelta(hours=1)))  # 19:00
+    assert tick(0)["created"] == 1
+    tick(1.25)  # the estimate passed 15 minutes ago (ETR_GRACE_MINUTES)
+    listed(etr=iso(T0 + timedelta(hours=6)))  # a late new estimate: midnight
+    tick(1.5)
+    tick(3.5)  # two hours of silence (REASSURE_HOURS)
+    tick(3.84)  # 4 h since 17:50: the first band (10 %)
+    snapshot(feed_server)  # the feed drops it: restored at the second poll without it
+    tick(4)
+    tick(4 + POLL / timedelta(hours=1))
+    again = T0 + timedelta(hours=5)  # out again at 23:00, an hour after the restoration
+    listed(again, etr=iso(T0 + timedelta(hours=9)))
+    tick(5)
+    tick(5.05)  # lasted CONFIRM_SECONDS (3 min): told
+    # The first outage lasted 4 h 10 min (17:50-22:00); this one from 23:00 reaches 8 h
+    # in all at 02:50.
+    tick(8.84)
+    snapshot(feed_server)
+    tick(9)
+    tick(9 + POLL / timedelta(hours=1))
+
+    place = "Sähkökatko osoitteessa Testikatu 1, Helsinki"
+    band = "Olet oikeutettu vakiokorvaukseen: {} % vuotuisesta verkkopalvelumaksustasi"
+    paid = "Se maksetaan automaattisesti myöhemmällä laskullasi, eikä sitä tarvitse hakea."
+    back = (
+        "Sähköt ovat palanneet osoitteeseen Testikatu 1, Helsinki. {}, maksetaan "
+        "automaattisesti. Kiitos kärsivällisyydestä. Vieläkin ilman sähköä? Vastaa EI SÄHKÖÄ."
+    )
+    assert sms_of(runtime, WHO) == [
+        (
+            "outage",
+            f"{place} klo 17.50 alkaen, syy: kaatunut puu. Vikaa paikannetaan. "
+            "Arvioitu korjausaika klo 19.00.",
+        ),
+        (
+            "etr_missed",
+            f"{place} jatkuu: korjaus kestää arvioitua kauemmin. Kerromme uuden arvion heti, "
+            "kun se on tiedossa. Vikaa paikannetaan.",
+        ),
+        ("etr_update", f"{place}: arvioitu korjausaika to 26.11. klo 0.00. Vikaa paikannetaan."),
+        (
+            "reassurance",
+            f"{place} jatkuu (klo 17.50 alkaen). Teemme yhä töitä sen korjaamiseksi. "
+            "Arvioitu korjausaika to 26.11. klo 0.00.",
+        ),
+        ("compensation", f"{place} on kestänyt yli 4 tuntia. {band.format(10)}. {paid}"),
+        ("restored", back.format(band.format(10))),
+        (
+            "outage",
+            f"{place} klo 23.00 alkaen, syy: kaatunut puu. Vikaa paikannetaan. "
+            "Arvioitu korjausaika to 26.11. klo 3.00.",
+        ),
+        # 4 h 10 min before and 3 h 50 min since: 8 h as the Act counts it.
+        ("compensation", f"{place} on kestänyt yli 8 tuntia. {band.format(25)}. {paid}"),
+        ("restored", back.format(band.format(25))),
+    ]
