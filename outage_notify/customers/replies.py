@@ -8,10 +8,11 @@ per provider message id: a webhook the provider retries is a no-op."""
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from outage_notify.customers.contacts import ContactHasher
 from outage_notify.customers.optouts import opt_in, opt_out
 from outage_notify.db.engine import upsert_insert
 from outage_notify.db.models import Customer, InboundMessage
+from outage_notify.ingest.text import one_line
 from outage_notify.public.reports import MAX_TEXT, report_customers
 from outage_notify.timeline import service as timeline
 
@@ -33,6 +35,10 @@ START_WORDS = frozenset({"START", "UNSTOP", "YES", "ALOITA", "BÖRJA"})
 STILL_OUT_WORDS = frozenset({"OUT", "STRÖMLÖS", "STROMLOS"})
 STILL_OUT_PHRASES = frozenset({("EI", "SÄHKÖÄ"), ("EI", "SAHKOA")})
 TRAILING = string.punctuation + "…¡¿"
+# An OUT texted again this soon after the last one adds no report (one customer's twice is
+# not two reports close together, which the console would propose as an outage).
+REPORT_AGAIN = timedelta(minutes=30)
+AUTO_REPLY = re.compile(r"\s*out\s+of\s+(the\s+)?office\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,18 @@ class ReplyOutcome:
             return self.keyword
         if self.nested:
             return "out"
-        return "report" if self.reports else "out_unknown"
+        # Known customers were reported (or were, by this OUT's first delivery or one a
+        # moment ago): the answer is never "we do not know you" to them.
+        return "report" if self.customers else "out_unknown"
 
 
 def keyword_of(body: str) -> str | None:
     """ "stop", "start", "out" or None, from the first word (or two) of a reply ("Stop." and
     "stop!" count)."""
-    words = [w.strip(TRAILING).upper() for w in body.split()[:2]]
+    if AUTO_REPLY.match(body):
+        return None  # "Out of office": a machine answering, not a customer without power
+    # A control character (a phone's stray byte) separates words like a space does.
+    words = [w.strip(TRAILING).upper() for w in one_line(body).split()[:2]]
     word = words[0] if words else ""
     if word in STOP_WORDS:
         return "stop"
@@ -105,8 +116,9 @@ def handle_inbound_sms(
             session,
             customer_pks=[pk for pk in pks if pk not in nested],
             source="sms",
-            text=body[:MAX_TEXT].strip() or None,
+            text=one_line(body[:MAX_TEXT]).strip() or None,
             now=now,
+            unless_since=now - REPORT_AGAIN,
         )
         reports = len(reported)
     return ReplyOutcome(len(people), keyword, language, nested=len(nested), reports=reports)

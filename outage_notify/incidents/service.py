@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shapely.geometry import shape
@@ -93,10 +93,7 @@ class IncidentService:
             created = incident is not None
             incident = incident or _find(session, source=source, external_id=record.external_id)
             assert incident is not None  # a racing insert committed it; we now hold its lock
-        if incident.kind != record.kind:
-            raise IncidentError(
-                f"kind cannot change (incident is {incident.kind})", code="kind_fixed"
-            )
+        _check_kind(incident, record)
         previous = None if created else value_of(incident)
         if previous is not None:
             self._check_change(session, incident, previous, record, checked_area, etr_now)
@@ -113,17 +110,17 @@ class IncidentService:
         request_planning(session, incident=incident, now=now)
         return IncidentOutcome(incident=incident, created=created, changes=changes)
 
-    def check(
-        self, session: Session, *, record: IncidentValue, incident: Incident | None, now: datetime
-    ) -> None:
-        """The checks an operator's change must pass (an estimate ahead, an area in the
-        territory, a closed incident left alone), without writing anything: so a preview
-        refuses what sending would refuse. IncidentError says why."""
+    def check(self, session: Session, *, source: str, record: IncidentValue, now: datetime) -> None:
+        """The checks an operator's upsert of `record` must pass (an estimate ahead, an area
+        in the territory, the kind kept, a closed incident left alone), without writing
+        anything: so a preview refuses what sending would refuse. IncidentError says why."""
         area = shape(record.area) if record.area else None
+        incident = _find(session, source=source, external_id=record.external_id)
         if incident is None:
             self._check_new(session, record, area, now)
-        else:
-            self._check_change(session, incident, value_of(incident), record, area, now)
+            return
+        _check_kind(incident, record)
+        self._check_change(session, incident, value_of(incident), record, area, now)
 
     def _check_new(
         self,
@@ -327,12 +324,23 @@ def _apply(incident: Incident, record: IncidentValue, now: datetime) -> None:
     incident.closed_at = now if record.status in TERMINAL_STATUSES else None
 
 
+def _check_kind(incident: Incident, record: IncidentValue) -> None:
+    if incident.kind != record.kind:
+        raise IncidentError(f"kind cannot change (incident is {incident.kind})", code="kind_fixed")
+
+
+# An estimate given again to the minute is the one already held: a form shows it to the
+# minute, and a feed's estimate with seconds must not come back from it as a new, past one.
+SAME_ESTIMATE = timedelta(minutes=1)
+
+
 def _check_etr_ahead(record: IncidentValue, incident: Incident | None, now: datetime) -> None:
     """Customers are never told a time in the past: a new ETR must lie ahead. One the
     incident already holds may have passed since (a re-post of the same body is no change)."""
     if record.etr is None or record.etr > now:
         return
-    if incident is not None and incident.etr == record.etr:
+    held = incident.etr if incident is not None else None
+    if held is not None and abs(held - record.etr) < SAME_ESTIMATE:
         return
     raise IncidentError(
         f"etr {record.etr.isoformat()} has already passed; give the new estimate, or none",

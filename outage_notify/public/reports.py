@@ -130,15 +130,25 @@ def report_customers(
     text: str | None,
     now: datetime,
     by: str | None = None,
+    unless_since: datetime | None = None,
 ) -> list[OutageReport]:
     """A report at each of these customers' own service locations (an SMS from a number, a
-    caller an agent found)."""
-    found = session.execute(
+    caller an agent found); with unless_since, not for a customer who has a report from the
+    same source since then."""
+    query = (
         select(Customer.id, Customer.lat, Customer.lon)
         .where(Customer.id.in_(customer_pks))
         .order_by(Customer.id)
         .limit(REPORTS_PER_ADDRESS)
-    ).all()
+    )
+    if unless_since is not None:
+        recent = select(OutageReport.id).where(
+            OutageReport.customer_pk == Customer.id,
+            OutageReport.source == source,
+            OutageReport.at >= unless_since,
+        )
+        query = query.where(~recent.exists())
+    found = session.execute(query).all()
     return [
         record_report(
             session, lat=lat, lon=lon, customer_pk=pk, source=source, text=text, now=now, by=by

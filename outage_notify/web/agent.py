@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from outage_notify.api.deps import get_runtime
@@ -251,7 +251,16 @@ def _recent_replies(
     rows = session.execute(
         select(TimelineEvent, Customer.customer_id, Customer.name)
         .join(Customer, Customer.id == TimelineEvent.customer_pk)
-        .where(TimelineEvent.type.in_([timeline.REPLY, timeline.REPORT]))
+        .where(
+            or_(
+                TimelineEvent.type == timeline.REPLY,
+                # An SMS's report is shown as the reply that made it, so it is not read here.
+                and_(
+                    TimelineEvent.type == timeline.REPORT,
+                    TimelineEvent.data["source"].as_string() != "sms",
+                ),
+            )
+        )
         .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
         .limit(RECENT_REPLIES * 5)
     ).all()
@@ -259,8 +268,6 @@ def _recent_replies(
     for event, customer_id, name in rows:
         data = event.data or {}
         report = event.type == timeline.REPORT
-        if report and data.get("source") == "sms":
-            continue  # the SMS that made it is shown, as a reply saying the power is out
         key = f"report-{event.id}" if report else (data.get("sid") or event.id)
         reply = replies.get(key)
         if reply is None:

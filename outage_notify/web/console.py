@@ -217,7 +217,7 @@ def _preview(runtime: Runtime, draft: Draft) -> Preview:
             record = apply_patch(previous, patch_of(draft, zone), max_vertices=max_vertices)
         else:
             record = incident_from_body(body_of(draft, zone), max_vertices=max_vertices)
-        runtime.incidents.check(session, record=record, incident=incident, now=now)
+        runtime.incidents.check(session, source=SOURCE, record=record, now=now)
         return preview(
             session,
             service=runtime.incidents,
@@ -519,18 +519,21 @@ class ReportView:
 def report_view(session: Session, *, now: datetime, incidents: list[Incident]) -> ReportView:
     """The recent reports, which of them open incidents' areas hold, and the proposed
     clusters of the others (public/reports.py `propose`)."""
-    reports = list(
-        session.scalars(
-            select(OutageReport)
-            .where(OutageReport.at >= now - REPORTS_SHOWN)
-            .order_by(OutageReport.at, OutageReport.id)
-            .limit(MAX_REPORTS)
-        )
+    newest = session.scalars(
+        select(OutageReport)
+        .where(OutageReport.at >= now - REPORTS_SHOWN)
+        .order_by(OutageReport.at.desc(), OutageReport.id.desc())
+        .limit(MAX_REPORTS)
     )
+    reports = list(reversed(list(newest)))  # the latest MAX_REPORTS, oldest first
     areas = [shape(i.area) for i in incidents if i.area]
     covered = frozenset(r.id for r in reports if any(a.covers(Point(r.lon, r.lat)) for a in areas))
+    # One customer's reports are one voice: only their latest counts towards a proposal.
+    latest = {r.customer_pk: r.id for r in reports if r.customer_pk is not None}
     loose = [
-        ReportPoint(id=r.id, at=r.at, lat=r.lat, lon=r.lon) for r in reports if r.id not in covered
+        ReportPoint(id=r.id, at=r.at, lat=r.lat, lon=r.lon)
+        for r in reports
+        if r.id not in covered and (r.customer_pk is None or latest[r.customer_pk] == r.id)
     ]
     return ReportView(reports=reports, covered=covered, proposals=propose(loose))
 

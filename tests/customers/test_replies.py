@@ -261,6 +261,35 @@ def test_out_with_no_recent_restoration_is_an_outage_report_where_they_live(
     assert events == ["reply", "report"]
 
 
+def test_out_again_soon_or_retried_is_one_report_and_always_the_same_answer(
+    app: dict[str, Any],
+) -> None:
+    """Texted twice in half an hour, or the webhook retried: one report (one customer is not
+    two reports close together), and each answer says it is on the map."""
+    phone = app["people"][2]["phone"]
+    first = answer_text(reply(app, phone, "OUT", sid="SM" + "a" * 32))
+    retried = answer_text(reply(app, phone, "OUT", sid="SM" + "a" * 32))
+    again = answer_text(reply(app, phone, "out\x00 still", sid="SM" + "b" * 32))
+    assert first == retried == again and first is not None and "operators' map" in first
+    with app["runtime"].reading() as session:
+        assert session.scalars(select(OutageReport.text)).all() == ["OUT"]
+
+
+def test_an_out_of_office_auto_reply_is_not_an_outage(app: dict[str, Any]) -> None:
+    answer = reply(app, app["people"][2]["phone"], "Out of office until Monday.")
+    assert answer.status_code == 200 and answer_text(answer) is None
+    with app["runtime"].reading() as session:
+        assert session.scalars(select(OutageReport.id)).all() == []
+
+
+def test_the_words_of_an_sms_report_are_kept_without_control_characters(
+    app: dict[str, Any],
+) -> None:
+    reply(app, app["people"][0]["phone"], "EI SÄHKÖÄ\x00 koko talossa\x07")
+    with app["runtime"].reading() as session:
+        assert session.scalars(select(OutageReport.text)).all() == ["EI SÄHKÖÄ  koko talossa"]
+
+
 def test_a_still_out_reply_after_a_restoration_is_a_nested_outage_and_no_report(
     app: dict[str, Any],
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from html import unescape
 from typing import Any
@@ -22,6 +23,7 @@ from outage_notify.clock import ManualClock
 from outage_notify.customers.service import upsert_customers
 from outage_notify.db.models import Customer, Incident, IncidentRevision
 from outage_notify.ingest.customers import CustomerRules, parse_json_list
+from outage_notify.ingest.operator_api import incident_from_body
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from outage_notify.web import console_words, i18n
@@ -276,6 +278,60 @@ def test_a_closed_incident_is_refused_in_the_page_s_language(runtime: Runtime) -
     page = client.post("/console", data={**change, "action": "send"})
     assert page.status_code == 409
     assert _alert(page.text) == _said("sv", "incident_closed")
+
+
+def test_a_new_draft_under_a_closed_incident_s_id_is_refused_at_preview(
+    runtime: Runtime,
+) -> None:
+    """Send would update the incident of that id: the preview checks it as Send would."""
+    client = client_as(runtime, "operator")
+    sent = client.post(
+        "/console", data={**form(client, runtime), "action": "send"}, follow_redirects=False
+    )
+    incident_id = sent.headers["location"].rsplit("/", 1)[1]
+    planned = {"kind": "planned", "starts_at": "2030-01-02T08:00", "ends_at": "2030-01-02T10:00"}
+    kind = client.post("/console/preview", data=form(client, runtime, **planned))
+    assert kind.status_code == 422 and kind.json()["error"]["code"] == "kind_fixed"
+    with runtime.transaction() as session:
+        runtime.incidents.patch(
+            session,
+            incident_id=incident_id,
+            patch={"status": "restored"},
+            actor="test",
+            now=runtime.clock.now(),
+        )
+    again = client.post("/console/preview", data=form(client, runtime, cause="again"))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "incident_closed"
+
+
+def test_an_overdue_estimate_with_seconds_is_kept_when_the_form_gives_it_back(
+    runtime: Runtime,
+) -> None:
+    """A feed's estimate (19:00:17) has passed; the form shows it to the minute (19:00).
+    Changing only the cause must not be refused as a new estimate in the past."""
+    now = runtime.clock.now()
+    record = incident_from_body(
+        {"external_id": "OP-FEEDLIKE", "area": cells(0, 0, 1, 1)}, max_vertices=1000
+    )
+    passed = (now - timedelta(minutes=30)).replace(second=17)
+    with runtime.transaction() as session:
+        made = runtime.incidents.upsert(
+            session,
+            source="operator",
+            record=replace(record, etr=passed),
+            actor="test",
+            now=now,
+            past_etr_allowed=True,
+        )
+        incident_id = made.incident.id
+    client = client_as(runtime, "operator")
+    page = client.get("/console", params={"incident": incident_id})
+    shown = re.search(r'id="etr"[^>]*value="([^"]*)"', page.text)
+    assert shown and shown.group(1) == local_input(passed, runtime.settings.zone)
+    change = form(client, runtime, incident_id=incident_id, cause="fallen tree", etr=shown.group(1))
+    assert client.post("/console/preview", data=change).status_code == 200
+    sent = client.post("/console", data={**change, "action": "send"}, follow_redirects=False)
+    assert sent.status_code == 303
 
 
 def _said(lang: str, code: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from outage_notify.ingest.customers import CustomerRules, parse_json_list
 from outage_notify.runtime import Runtime
 from outage_notify.timeutil import utcnow
 from outage_notify.web.public_map import REPORTS_PER_IP
-from tests.engine import upsert_incident
+from tests.engine import at, upsert_incident
 from tests.town import cells, customer, town
 from tests.web.signing import sign_in
 
@@ -126,3 +127,27 @@ def test_the_console_proposes_close_reports_outside_open_incidents(runtime: Runt
     started = console.get("/console", params={"area": json.dumps(proposal["geometry"])})
     assert started.status_code == 200 and "New incident" in started.text
     assert "Polygon" in started.text.split('id="area"')[1].split("</textarea>")[0]
+
+
+def test_one_customer_s_reports_are_one_voice_in_the_proposals(runtime: Runtime) -> None:
+    """Two reports from the same customer a minute apart are not "2 reports close
+    together": only a second customer's near them makes a proposal."""
+    public = TestClient(create_app(runtime=runtime))
+    report(public, street(6, 3))
+    at(runtime, runtime.clock.now() + timedelta(minutes=1))
+    report(public, street(6, 3))
+    console = TestClient(create_app(runtime=runtime))
+    assert sign_in(console, "operator-1", PASSWORD).status_code == 303
+
+    def proposals() -> int:
+        features = console.get("/console/reports.geojson").json()["features"]
+        return sum(f["properties"]["kind"] == "proposal" for f in features)
+
+    assert proposals() == 0
+    report(public, street(6, 2))  # another customer 1.1 km away is too far,
+    report(public, street(7, 3))  # and 550 m too; a neighbour 110 m away is near:
+    with runtime.transaction() as session:
+        first = session.scalars(select(OutageReport).order_by(OutageReport.id)).first()
+        assert first is not None
+        session.add(OutageReport(at=first.at, lat=first.lat + 0.001, lon=first.lon, source="web"))
+    assert proposals() == 1
