@@ -193,9 +193,8 @@ class LiveServer:
     (the Twilio stand-in's receipts, the browser)."""
 
     def __init__(self, runtime: Runtime, port: int) -> None:
-        config = uvicorn.Config(
-            create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning"
-        )
+        self.app = create_app(runtime=runtime)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.url = f"http://127.0.0.1:{port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -5,6 +5,7 @@ hidden, and a changed figure is marked only when the reader has not asked for re
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, Request, expect
 from sqlalchemy import select
 
+from outage_notify.api.dashboard import SharedStats
 from outage_notify.app import create_app
 from outage_notify.auth.apikeys import create_key
 from outage_notify.auth.users import create_user
@@ -97,7 +99,13 @@ def town_site(make_settings: Any, live_port: int) -> Iterator[dict[str, Any]]:
         assert api.post("/api/v1/incidents", json=body, headers=admin).status_code == 201
         runtime.drain()
 
-    server = LiveServer(runtime, live_port).start()
+    server = LiveServer(runtime, live_port)
+    # These tests move the page's clock, not the server's: a reading that took long on a
+    # loaded machine would be reused for real seconds and show the figures before the post.
+    # An hour passes between any two looks at this timer, so no reading is ever reused.
+    hours = itertools.count(0, 3600)
+    server.app.state.dashboard_stats = SharedStats(timer=lambda: float(next(hours)))
+    server.start()
     yield {"url": server.url, "post": post}
     server.stop()
     runtime.close()
