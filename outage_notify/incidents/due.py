@@ -198,7 +198,8 @@ def update_compensation_bands(
         ).all()
         for incident_id, customer_pk, since in rows:
             raised.setdefault((incident_id, customer_pk), (band, now - since))
-    for key, found in _chained_bands(session, now=now, table=table).items():
+    chained = _chained_bands(session, now=now, table=table, just_raised=set(raised))
+    for key, found in chained.items():
         raised[key] = found
     return [
         timeline.Event(
@@ -219,7 +220,11 @@ def update_compensation_bands(
 
 
 def _chained_bands(
-    session: Session, *, now: datetime, table: Sequence[Band]
+    session: Session,
+    *,
+    now: datetime,
+    table: Sequence[Band],
+    just_raised: set[tuple[str, int]],
 ) -> dict[tuple[str, int], tuple[Band, timedelta]]:
     """Bands of affected customers whose earlier outage ended less than CHAIN_GAP before
     this one began (rare: counted one by one)."""
@@ -242,10 +247,18 @@ def _chained_bands(
         duration = chained_duration(_outages_of(session, customer_pk), now=now)
         band = band_for(duration, table)
         tie = session.get(IncidentCustomer, (incident_id, customer_pk))
-        if band is not None and tie is not None and (tie.compensation_percent or 0) < band.percent:
-            tie.compensation_percent = band.percent
-            found[(incident_id, customer_pk)] = (band, duration)
+        if band is None or tie is None:
+            continue
+        key = (incident_id, customer_pk)
+        # Raised just now from this outage alone, the event still tells the whole duration.
+        if (tie.compensation_percent or 0) < band.percent or key in just_raised:
+            tie.compensation_percent = max(tie.compensation_percent or 0, band.percent)
+            found[key] = (band_for_percent(table, tie.compensation_percent), duration)
     return found
+
+
+def band_for_percent(table: Sequence[Band], percent: int) -> Band:
+    return next(band for band in table if band.percent == percent)
 
 
 def _outages_of(session: Session, customer_pk: int) -> list[tuple[datetime, datetime | None]]:

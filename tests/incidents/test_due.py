@@ -261,6 +261,22 @@ def test_an_outage_resuming_within_two_hours_counts_on(runtime: Runtime) -> None
     assert [data["duration_minutes"] for data in events] == [12 * 60] * 4
 
 
+def test_a_band_reached_by_both_counts_tells_the_whole_duration(runtime: Runtime) -> None:
+    """This outage alone reaches 12 h at the very sweep at which the chain (3 h before it,
+    an hour's gap) reaches 15 h: one band, and the agent is told 15 h."""
+    first = upsert_incident(
+        runtime, {"external_id": "A", "area": AREA}, now=T0 - timedelta(hours=16)
+    ).incident
+    patch_incident(runtime, first.id, {"status": "restored"}, now=T0 - timedelta(hours=13))
+    upsert_incident(runtime, {"external_id": "B", "area": AREA}, now=T0 - timedelta(hours=12))
+    assert sweep(runtime, T0)["bands_raised"] == 4
+    with runtime.reading() as session:
+        events = session.scalars(
+            select(TimelineEvent.data).where(TimelineEvent.type == "compensation")
+        ).all()
+    assert [(data["percent"], data["duration_minutes"]) for data in events] == [(10, 15 * 60)] * 4
+
+
 def test_an_outage_after_more_than_two_hours_starts_counting_again(runtime: Runtime) -> None:
     first = upsert_incident(
         runtime,
