@@ -147,8 +147,9 @@ def storm_site(
 
 
 def add_reports(runtime: Runtime) -> None:
-    """Three customers' reports close together where no open incident is (a proposal), and
-    one inside the fallen tree's area."""
+    """Three reports close together where no open incident is (a proposal): a customer's and
+    two neighbours' (no connection of ours there, so no customer); and one inside the fallen
+    tree's area."""
     now = runtime.clock.now()
     with runtime.transaction() as session:
         areas = [shape(i.area) for i in session.scalars(select(Incident)) if i.area]
@@ -165,7 +166,7 @@ def add_reports(runtime: Runtime) -> None:
                     at=now - timedelta(minutes=10 - n),
                     lat=place.lat + north,
                     lon=place.lon,
-                    customer_pk=place.id,
+                    customer_pk=place.id if north == 0 else None,
                     source="web",
                 )
             )
