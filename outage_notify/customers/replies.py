@@ -93,6 +93,9 @@ def handle_inbound_sms(
     """still_out(session, customer pks, now): what to do when the number says the power is
     still out after a restoration (nested outages); returns the customers it took. The
     others with the number are reported as out where they are."""
+    # A NUL (a phone's stray byte) is nothing anyone wrote, and PostgreSQL's text cannot hold
+    # it: dropped before the reply is read or kept. Other control characters are kept.
+    body = body.replace("\x00", "")
     keyword = keyword_of(body)
     people = session.execute(
         select(Customer.id, Customer.language)

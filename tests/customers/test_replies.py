@@ -287,7 +287,11 @@ def test_the_words_of_an_sms_report_are_kept_without_control_characters(
 ) -> None:
     reply(app, app["people"][0]["phone"], "EI SÄHKÖÄ\x00 koko talossa\x07")
     with app["runtime"].reading() as session:
-        assert session.scalars(select(OutageReport.text)).all() == ["EI SÄHKÖÄ  koko talossa"]
+        assert session.scalars(select(OutageReport.text)).all() == ["EI SÄHKÖÄ koko talossa"]
+        replies = session.scalars(
+            select(TimelineEvent.body).where(TimelineEvent.type == "reply")
+        ).all()
+    assert replies == ["EI SÄHKÖÄ koko talossa\x07"]  # as written, but for the NUL
 
 
 def test_a_still_out_reply_after_a_restoration_is_a_nested_outage_and_no_report(

@@ -173,7 +173,9 @@ def test_an_agent_helps_a_caller_from_search_to_three_actions(
     typed = CALLER["phone"][-7:]
     search.press_sequentially(typed, delay=40)
     results = page.locator("#results li")
-    expect(results).to_have_count(1)
+    # A loaded machine (two test suites and a browser on two cores) may take seconds to
+    # answer; what is tested is that the results come without Enter, not how fast.
+    expect(results).to_have_count(1, timeout=20_000)
     assert 1 <= len(searches) < len(typed)  # after a pause in typing, not at each key
     expect(results).to_contain_text(CALLER["address"])
     expect(page).to_have_url(re.compile(r"/agent\?q=\d{7}$"))
