@@ -259,19 +259,8 @@ def test_a_past_estimate_is_refused_on_send_in_plain_words(runtime: Runtime) -> 
 def test_a_closed_incident_is_refused_in_the_page_s_language(runtime: Runtime) -> None:
     client = client_as(runtime, "operator")
     client.cookies.set("lang", "sv")
-    sent = client.post(
-        "/console", data={**form(client, runtime), "action": "send"}, follow_redirects=False
-    )
-    assert sent.status_code == 303
-    incident_id = sent.headers["location"].rsplit("/", 1)[1]
-    with runtime.transaction() as session:
-        runtime.incidents.patch(
-            session,
-            incident_id=incident_id,
-            patch={"status": "restored"},
-            actor="test",
-            now=runtime.clock.now(),
-        )
+    incident_id = _sent(client, runtime)
+    _restore(runtime, incident_id)
     change = form(client, runtime, incident_id=incident_id, cause="another cause")
     preview = client.post("/console/preview", data=change)
     assert preview.status_code == 409 and preview.json()["error"]["code"] == "incident_closed"
@@ -285,21 +274,11 @@ def test_a_new_draft_under_a_closed_incident_s_id_is_refused_at_preview(
 ) -> None:
     """Send would update the incident of that id: the preview checks it as Send would."""
     client = client_as(runtime, "operator")
-    sent = client.post(
-        "/console", data={**form(client, runtime), "action": "send"}, follow_redirects=False
-    )
-    incident_id = sent.headers["location"].rsplit("/", 1)[1]
+    incident_id = _sent(client, runtime)
     planned = {"kind": "planned", "starts_at": "2030-01-02T08:00", "ends_at": "2030-01-02T10:00"}
     kind = client.post("/console/preview", data=form(client, runtime, **planned))
     assert kind.status_code == 422 and kind.json()["error"]["code"] == "kind_fixed"
-    with runtime.transaction() as session:
-        runtime.incidents.patch(
-            session,
-            incident_id=incident_id,
-            patch={"status": "restored"},
-            actor="test",
-            now=runtime.clock.now(),
-        )
+    _restore(runtime, incident_id)
     again = client.post("/console/preview", data=form(client, runtime, cause="again"))
     assert again.status_code == 409 and again.json()["error"]["code"] == "incident_closed"
 
@@ -332,6 +311,26 @@ def test_an_overdue_estimate_with_seconds_is_kept_when_the_form_gives_it_back(
     assert client.post("/console/preview", data=change).status_code == 200
     sent = client.post("/console", data={**change, "action": "send"}, follow_redirects=False)
     assert sent.status_code == 303
+
+
+def _sent(client: TestClient, runtime: Runtime) -> str:
+    """Sends the form's new incident; its id."""
+    sent = client.post(
+        "/console", data={**form(client, runtime), "action": "send"}, follow_redirects=False
+    )
+    assert sent.status_code == 303
+    return str(sent.headers["location"].rsplit("/", 1)[1])
+
+
+def _restore(runtime: Runtime, incident_id: str) -> None:
+    with runtime.transaction() as session:
+        runtime.incidents.patch(
+            session,
+            incident_id=incident_id,
+            patch={"status": "restored"},
+            actor="test",
+            now=runtime.clock.now(),
+        )
 
 
 def _said(lang: str, code: str) -> str:
