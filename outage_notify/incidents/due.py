@@ -24,7 +24,7 @@ planning then moves those customers' state past it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -198,7 +198,8 @@ def update_compensation_bands(
         ).all()
         for incident_id, customer_pk, since in rows:
             raised.setdefault((incident_id, customer_pk), (band, now - since))
-    chained = _chained_bands(session, now=now, table=table, just_raised=set(raised))
+    just_raised = {key: band for key, (band, _) in raised.items()}
+    chained = _chained_bands(session, now=now, table=table, just_raised=just_raised)
     for key, found in chained.items():
         raised[key] = found
     return [
@@ -224,7 +225,7 @@ def _chained_bands(
     *,
     now: datetime,
     table: Sequence[Band],
-    just_raised: set[tuple[str, int]],
+    just_raised: Mapping[tuple[str, int], Band],
 ) -> dict[tuple[str, int], tuple[Band, timedelta]]:
     """Bands of affected customers whose earlier outage ended less than CHAIN_GAP before
     this one began (rare: counted one by one)."""
@@ -251,14 +252,12 @@ def _chained_bands(
             continue
         key = (incident_id, customer_pk)
         # Raised just now from this outage alone, the event still tells the whole duration.
-        if (tie.compensation_percent or 0) < band.percent or key in just_raised:
-            tie.compensation_percent = max(tie.compensation_percent or 0, band.percent)
-            found[key] = (band_for_percent(table, tie.compensation_percent), duration)
+        raised = just_raised.get(key)
+        if raised is not None or (tie.compensation_percent or 0) < band.percent:
+            reached = max(band, raised or band, key=lambda b: b.percent)
+            tie.compensation_percent = reached.percent
+            found[key] = (reached, duration)
     return found
-
-
-def band_for_percent(table: Sequence[Band], percent: int) -> Band:
-    return next(band for band in table if band.percent == percent)
 
 
 def _outages_of(session: Session, customer_pk: int) -> list[tuple[datetime, datetime | None]]:

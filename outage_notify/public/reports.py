@@ -118,7 +118,7 @@ def record_report(
         event = timeline.Event(
             customer_pk=customer_pk, at=now, type=timeline.REPORT, body=text, data=data
         )
-        timeline.log_events(session, [event])
+        timeline.log_event(session, event)
     return report
 
 

@@ -145,10 +145,8 @@ def console_submit(
         return _send(request, runtime, draft, actor=f"user:{user.username}")
     try:
         shown = _preview(runtime, draft)
-    except IncidentClosed as closed:
-        return _refused(request, runtime, draft, closed, status_code=409)
     except (RecordError, IncidentError) as refused:
-        return _refused(request, runtime, draft, refused, status_code=422)
+        return _refused(request, runtime, draft, refused)
     return _page(request, runtime, draft, preview=shown)
 
 
@@ -165,9 +163,8 @@ def console_preview(
     try:
         shown = _preview(runtime, draft)
     except (RecordError, IncidentError) as refused:
-        status = 409 if isinstance(refused, IncidentClosed) else 422
         words = refusal_words(refused, voice=page_voice(request))
-        return error_response(status, words, refused.code)
+        return error_response(_status(refused), words, refused.code)
     return JSONResponse(preview_dict(shown))
 
 
@@ -192,10 +189,8 @@ def _send(request: Request, runtime: Runtime, draft: Draft, *, actor: str) -> Re
             incident_id = outcome.incident.id
     except IncidentNotFound:
         return _refused(request, runtime, draft, _unknown(draft.incident_id), status_code=404)
-    except IncidentClosed as closed:
-        return _refused(request, runtime, draft, closed, status_code=409)
     except (RecordError, IncidentError) as refused:
-        return _refused(request, runtime, draft, refused, status_code=422)
+        return _refused(request, runtime, draft, refused)
     runtime.after_commit()
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
@@ -232,12 +227,23 @@ def _unknown(incident_id: str) -> RecordError:
     return RecordError(f"no incident {incident_id[:60]!r}", code="incident_unknown")
 
 
+def _status(refused: CodedError) -> int:
+    """The API's status for a refusal: 409 for a closed incident, 422 for the rest."""
+    return 409 if isinstance(refused, IncidentClosed) else 422
+
+
 def _refused(
-    request: Request, runtime: Runtime, draft: Draft, refused: CodedError, *, status_code: int
+    request: Request,
+    runtime: Runtime,
+    draft: Draft,
+    refused: CodedError,
+    *,
+    status_code: int | None = None,
 ) -> Response:
     """The form again, as it was typed, with why it was refused in the page's language."""
     error = refusal_words(refused, voice=page_voice(request))
-    return _page(request, runtime, draft, error=error, status_code=status_code)
+    status = status_code if status_code is not None else _status(refused)
+    return _page(request, runtime, draft, error=error, status_code=status)
 
 
 def preview_dict(shown: Preview) -> dict[str, Any]:
